@@ -1,0 +1,18 @@
+//! kefu's pure core: the domain types and the shop's rules, with no I/O and no async.
+//!
+//! Everything here is plain functions over plain types so that each rule of the
+//! specification (SPEC.md) can be read in one file, unit-tested and benchmarked alone.
+//! Storage (`kefu-store`) and the server (`kefu-server`) call into this crate; it never
+//! calls out.
+
+pub mod account;
+pub mod catalog;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod lockout;
+pub mod money;
+pub mod settings;
+pub mod shop;
+
+pub use error::ValidationError;

@@ -1,0 +1,234 @@
+//! Shop settings (SPEC §6.2): one document per shop, validated as a whole before it is
+//! stored, so a shop never runs on a half-valid configuration.
+
+use crate::clock::{ClockTime, TimeWindow, TimeZone};
+use crate::ValidationError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How the platform lets the shop change prices (SPEC §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ShopMode {
+    /// 商城 / 天猫: only the shipping fee of an unpaid order may change.
+    Mall,
+    /// C店 (individual seller): item prices may change too.
+    C2c,
+}
+
+/// Opening hours on some weekdays, e.g. Monday–Friday 09:00–23:00.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BusinessHours {
+    /// Weekdays, 1 = Monday … 7 = Sunday.
+    pub days: Vec<u8>,
+    pub open: ClockTime,
+    pub close: ClockTime,
+}
+
+/// The texts the shop answers with automatically (SPEC §1.7).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AutoReplies {
+    /// Sent on a buyer's first contact.
+    pub greeting: String,
+    /// Sent when every agent is at capacity and the buyer waits in the queue.
+    pub busy: String,
+    /// Sent outside business hours or when no agent is online.
+    pub away: String,
+}
+
+/// When payment reminders (催付, SPEC §4.7) may be sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReminderHours {
+    /// Windows of the shop's local day; the seeds say after 09:00 and after 14:00, never at night.
+    pub windows: Vec<TimeWindow>,
+    /// On holidays buyers sleep late: every window opens this much later.
+    pub holiday_delay_minutes: u16,
+}
+
+/// Everything an owner or admin sets for the shop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSettings {
+    pub mode: ShopMode,
+    pub time_zone: TimeZone,
+    pub business_hours: Vec<BusinessHours>,
+    pub auto_replies: AutoReplies,
+    pub reminder_hours: ReminderHours,
+    /// An order not paid within this many minutes is closed (交易关闭). Default 3 days.
+    pub unpaid_timeout_minutes: u32,
+    /// Registrable domains whose links are shown as trusted (e.g. `taobao.com`).
+    pub trusted_link_domains: Vec<String>,
+}
+
+pub const MAX_AUTO_REPLY_CHARS: usize = 500;
+pub const MIN_UNPAID_TIMEOUT_MINUTES: u32 = 10;
+pub const MAX_UNPAID_TIMEOUT_MINUTES: u32 = 15 * 24 * 60;
+
+impl Default for ShopSettings {
+    fn default() -> Self {
+        ShopSettings {
+            mode: ShopMode::C2c,
+            time_zone: TimeZone::shanghai(),
+            business_hours: vec![BusinessHours { days: vec![1, 2, 3, 4, 5, 6, 7], open: ClockTime::hm(9, 0), close: ClockTime::hm(23, 0) }],
+            auto_replies: AutoReplies {
+                greeting: "亲,您好!欢迎光临本店,请问有什么可以帮您?".into(),
+                busy: "亲,客服正在忙,已为您排队,请稍等片刻~".into(),
+                away: "亲,现在是非工作时间,您可以先留言,客服上线后会第一时间回复您。".into(),
+            },
+            reminder_hours: ReminderHours {
+                windows: vec![
+                    TimeWindow::new(ClockTime::hm(9, 0), ClockTime::hm(12, 0)),
+                    TimeWindow::new(ClockTime::hm(14, 0), ClockTime::hm(21, 0)),
+                ],
+                holiday_delay_minutes: 60,
+            },
+            unpaid_timeout_minutes: 3 * 24 * 60,
+            trusted_link_domains: vec!["taobao.com".into(), "tmall.com".into()],
+        }
+    }
+}
+
+impl ShopSettings {
+    /// Checks the rules that types alone cannot: ranges, orderings, non-empty texts.
+    /// Returns the first problem, named by its field path.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        for (i, h) in self.business_hours.iter().enumerate() {
+            let f = format!("business_hours[{i}]");
+            if h.days.is_empty() {
+                return Err(ValidationError::new(format!("{f}.days"), "name at least one weekday (1 = Monday … 7 = Sunday)"));
+            }
+            if let Some(d) = h.days.iter().find(|d| !(1..=7).contains(*d)) {
+                return Err(ValidationError::new(format!("{f}.days"), format!("{d} is not a weekday: use 1 = Monday … 7 = Sunday")));
+            }
+            TimeWindow::new(h.open, h.close).validate(&f)?;
+        }
+        for (name, text) in [
+            ("auto_replies.greeting", &self.auto_replies.greeting),
+            ("auto_replies.busy", &self.auto_replies.busy),
+            ("auto_replies.away", &self.auto_replies.away),
+        ] {
+            if text.trim().is_empty() {
+                return Err(ValidationError::new(name, "must not be empty"));
+            }
+            if text.chars().count() > MAX_AUTO_REPLY_CHARS {
+                return Err(ValidationError::new(name, format!("is longer than {MAX_AUTO_REPLY_CHARS} characters")));
+            }
+        }
+        if self.reminder_hours.windows.is_empty() {
+            return Err(ValidationError::new("reminder_hours.windows", "allow at least one window, or reminders could never be sent"));
+        }
+        for (i, w) in self.reminder_hours.windows.iter().enumerate() {
+            w.validate(&format!("reminder_hours.windows[{i}]"))?;
+            if w.start < ClockTime::hm(7, 0) || w.end > ClockTime::hm(23, 0) {
+                return Err(ValidationError::new(
+                    format!("reminder_hours.windows[{i}]"),
+                    "reminders must not disturb buyers at night: keep windows within 07:00–23:00",
+                ));
+            }
+        }
+        if self.reminder_hours.holiday_delay_minutes > 6 * 60 {
+            return Err(ValidationError::new("reminder_hours.holiday_delay_minutes", "must be at most 360 minutes"));
+        }
+        if !(MIN_UNPAID_TIMEOUT_MINUTES..=MAX_UNPAID_TIMEOUT_MINUTES).contains(&self.unpaid_timeout_minutes) {
+            return Err(ValidationError::new(
+                "unpaid_timeout_minutes",
+                format!("must be between {MIN_UNPAID_TIMEOUT_MINUTES} minutes and {} days", MAX_UNPAID_TIMEOUT_MINUTES / 1440),
+            ));
+        }
+        for (i, d) in self.trusted_link_domains.iter().enumerate() {
+            if !is_plausible_domain(d) {
+                return Err(ValidationError::new(
+                    format!("trusted_link_domains[{i}]"),
+                    format!("“{d}” is not a domain name such as taobao.com (no scheme, path or port)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the shop is open at an instant (in its own time zone).
+    pub fn is_open(&self, at: DateTime<Utc>) -> bool {
+        let (weekday, time) = self.time_zone.local(at);
+        self.business_hours.iter().any(|h| h.days.contains(&weekday) && TimeWindow::new(h.open, h.close).contains(time))
+    }
+}
+
+/// A lowercase ASCII host name with at least two labels. Full registrable-domain checks
+/// (public suffix list, homographs) belong to link safety; this only keeps junk out.
+fn is_plausible_domain(d: &str) -> bool {
+    let labels: Vec<&str> = d.split('.').collect();
+    d.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    #[test]
+    fn defaults_are_valid_and_follow_the_seeds() {
+        let s = ShopSettings::default();
+        s.validate().unwrap();
+        assert_eq!(s.unpaid_timeout_minutes, 4320, "3 days");
+        assert_eq!(s.reminder_hours.windows[0].start, ClockTime::hm(9, 0));
+        assert_eq!(s.reminder_hours.windows[1].start, ClockTime::hm(14, 0));
+        assert_eq!(s.time_zone.name(), "Asia/Shanghai");
+    }
+
+    fn refused(change: impl FnOnce(&mut ShopSettings)) -> ValidationError {
+        let mut s = ShopSettings::default();
+        change(&mut s);
+        s.validate().expect_err("accepted a bad setting")
+    }
+
+    #[test]
+    fn refuses_bad_values_naming_the_field() {
+        assert_eq!(refused(|s| s.business_hours[0].days = vec![0]).field, "business_hours[0].days");
+        assert_eq!(refused(|s| s.business_hours[0].days.clear()).field, "business_hours[0].days");
+        assert_eq!(refused(|s| s.business_hours[0].close = ClockTime::hm(8, 0)).field, "business_hours[0]");
+        assert_eq!(refused(|s| s.auto_replies.busy = "  ".into()).field, "auto_replies.busy");
+        assert_eq!(refused(|s| s.auto_replies.greeting = "亲".repeat(501)).field, "auto_replies.greeting");
+        assert_eq!(refused(|s| s.reminder_hours.windows.clear()).field, "reminder_hours.windows");
+        assert_eq!(
+            refused(|s| s.reminder_hours.windows[1].end = ClockTime::hm(23, 30)).field,
+            "reminder_hours.windows[1]"
+        );
+        assert_eq!(refused(|s| s.unpaid_timeout_minutes = 0).field, "unpaid_timeout_minutes");
+        assert_eq!(refused(|s| s.unpaid_timeout_minutes = 16 * 1440).field, "unpaid_timeout_minutes");
+        for bad in ["https://taobao.com", "taobao", "Taobao.com", "taobao.com/x", "taobao.com:80", "-a.com", "a..com"] {
+            assert_eq!(refused(|s| s.trusted_link_domains = vec![bad.into()]).field, "trusted_link_domains[0]", "{bad}");
+        }
+    }
+
+    #[test]
+    fn open_hours_are_local_to_the_shop() {
+        let s = ShopSettings::default(); // 09:00–23:00 Shanghai, every day
+        let utc = |h, m| Utc.with_ymd_and_hms(2026, 11, 23, h, m, 0).unwrap();
+        assert!(!s.is_open(utc(0, 59)), "08:59 in Shanghai");
+        assert!(s.is_open(utc(1, 0)), "09:00 in Shanghai");
+        assert!(s.is_open(utc(14, 59)), "22:59 in Shanghai");
+        assert!(!s.is_open(utc(15, 0)), "23:00 in Shanghai");
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_types_are_refused_when_parsed() {
+        let mut v = serde_json::to_value(ShopSettings::default()).unwrap();
+        v["mode"] = "tmall".into();
+        assert!(serde_json::from_value::<ShopSettings>(v.clone()).is_err());
+        v["mode"] = "mall".into();
+        v["time_zone"] = "Asia/Beijing".into();
+        let e = serde_json::from_value::<ShopSettings>(v.clone()).unwrap_err().to_string();
+        assert!(e.contains("Asia/Beijing"), "{e}");
+        v["time_zone"] = "Asia/Shanghai".into();
+        v["colour"] = "red".into();
+        assert!(serde_json::from_value::<ShopSettings>(v).is_err());
+    }
+}
