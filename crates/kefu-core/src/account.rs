@@ -1,12 +1,24 @@
 //! Staff accounts and what each role may do (SPEC §0, §6.1).
 
-use crate::ids::{AccountId, ShopId};
 use crate::ValidationError;
+use crate::ids::{AccountId, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The four roles of a shop's staff.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// 主账号: the shop's main account, exactly one per shop.
@@ -68,10 +80,19 @@ impl Username {
         let s = s.trim();
         let n = s.chars().count();
         if !(2..=32).contains(&n) {
-            return Err(ValidationError::new("username", "must be 2 to 32 characters long"));
+            return Err(ValidationError::new(
+                "username",
+                "must be 2 to 32 characters long",
+            ));
         }
-        if let Some(c) = s.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
-            return Err(ValidationError::new("username", format!("must not contain “{c}”: use letters, digits, _ - .")));
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        {
+            return Err(ValidationError::new(
+                "username",
+                format!("must not contain “{c}”: use letters, digits, _ - ."),
+            ));
         }
         Ok(Username(s.to_lowercase()))
     }
@@ -98,13 +119,22 @@ impl From<Username> for String {
 pub fn check_new_password(pw: &str, username: &str) -> Result<(), ValidationError> {
     let n = pw.chars().count();
     if n < 8 {
-        return Err(ValidationError::new("password", "must be at least 8 characters long"));
+        return Err(ValidationError::new(
+            "password",
+            "must be at least 8 characters long",
+        ));
     }
     if n > 128 {
-        return Err(ValidationError::new("password", "must be at most 128 characters long"));
+        return Err(ValidationError::new(
+            "password",
+            "must be at most 128 characters long",
+        ));
     }
     if pw.eq_ignore_ascii_case(username) {
-        return Err(ValidationError::new("password", "must not be the login name"));
+        return Err(ValidationError::new(
+            "password",
+            "must not be the login name",
+        ));
     }
     Ok(())
 }
@@ -123,7 +153,10 @@ impl SkillGroup {
     pub fn parse(s: &str) -> Result<SkillGroup, ValidationError> {
         let s = s.trim();
         if s.is_empty() || s.chars().count() > 20 {
-            return Err(ValidationError::new("skill_group", "must be 1 to 20 characters, e.g. 售前 or 售后"));
+            return Err(ValidationError::new(
+                "skill_group",
+                "must be 1 to 20 characters, e.g. 售前 or 售后",
+            ));
         }
         Ok(SkillGroup(s.to_string()))
     }
@@ -161,7 +194,10 @@ pub const MAX_CAPACITY: u16 = 100;
 impl RoutingProfile {
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.capacity == 0 || self.capacity > MAX_CAPACITY {
-            return Err(ValidationError::new("capacity", format!("must be between 1 and {MAX_CAPACITY} concurrent chats")));
+            return Err(ValidationError::new(
+                "capacity",
+                format!("must be between 1 and {MAX_CAPACITY} concurrent chats"),
+            ));
         }
         Ok(())
     }
@@ -169,7 +205,11 @@ impl RoutingProfile {
 
 impl Default for RoutingProfile {
     fn default() -> Self {
-        RoutingProfile { skill_group: None, takes_chats: true, capacity: 8 }
+        RoutingProfile {
+            skill_group: None,
+            takes_chats: true,
+            capacity: 8,
+        }
     }
 }
 
@@ -189,7 +229,10 @@ pub struct Account {
 pub fn check_display_name(name: &str) -> Result<(), ValidationError> {
     let n = name.trim().chars().count();
     if n == 0 || n > 32 {
-        return Err(ValidationError::new("display_name", "must be 1 to 32 characters"));
+        return Err(ValidationError::new(
+            "display_name",
+            "must be 1 to 32 characters",
+        ));
     }
     Ok(())
 }
@@ -206,7 +249,9 @@ mod tests {
             assert!(!r.may_manage(Owner), "{r:?} may not manage the owner");
         }
         assert!(Owner.may_manage(Admin) && Owner.may_manage(Supervisor) && Owner.may_manage(Agent));
-        assert!(!Admin.may_manage(Admin) && Admin.may_manage(Supervisor) && Admin.may_manage(Agent));
+        assert!(
+            !Admin.may_manage(Admin) && Admin.may_manage(Supervisor) && Admin.may_manage(Agent)
+        );
         for r in [Supervisor, Agent] {
             assert!(all.iter().all(|t| !r.may_manage(*t)));
             assert!(!r.is_manager());
@@ -220,7 +265,10 @@ mod tests {
     fn usernames_allow_chinese_and_fold_case() {
         assert_eq!(Username::parse(" XiaoMei ").unwrap().as_str(), "xiaomei");
         assert_eq!(Username::parse("小美").unwrap().as_str(), "小美");
-        assert_eq!(Username::parse("agent_01.sh").unwrap().as_str(), "agent_01.sh");
+        assert_eq!(
+            Username::parse("agent_01.sh").unwrap().as_str(),
+            "agent_01.sh"
+        );
         for bad in ["a", "", "with space", "a:b", "semi;colon", &"x".repeat(33)] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -243,6 +291,9 @@ mod tests {
         p.capacity = 101;
         assert!(p.validate().is_err());
         assert!(SkillGroup::parse("").is_err());
-        assert_eq!(SkillGroup::parse("售后").unwrap().as_str(), SkillGroup::AFTER_SALES);
+        assert_eq!(
+            SkillGroup::parse("售后").unwrap().as_str(),
+            SkillGroup::AFTER_SALES
+        );
     }
 }

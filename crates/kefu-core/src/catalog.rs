@@ -2,9 +2,9 @@
 //! knowledge base. These are the shapes; the rules that change them (order state machine,
 //! price and address changes, after-sales) have their own modules as they are built.
 
+use crate::ValidationError;
 use crate::ids::{CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
 use crate::money::Fen;
-use crate::ValidationError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -61,7 +61,16 @@ pub fn mask_address(address: &str) -> String {
     if address.is_empty() {
         return String::new();
     }
-    let keep = address.find('市').map(|i| i + '市'.len_utf8()).unwrap_or_else(|| address.char_indices().nth(6).map(|(i, _)| i).unwrap_or(address.len()));
+    let keep = address
+        .find('市')
+        .map(|i| i + '市'.len_utf8())
+        .unwrap_or_else(|| {
+            address
+                .char_indices()
+                .nth(6)
+                .map(|(i, _)| i)
+                .unwrap_or(address.len())
+        });
     format!("{}***", &address[..keep])
 }
 
@@ -82,7 +91,13 @@ pub enum OrderState {
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 5] = [OrderState::AwaitingPayment, OrderState::Paid, OrderState::Shipped, OrderState::Completed, OrderState::Closed];
+    pub const ALL: [OrderState; 5] = [
+        OrderState::AwaitingPayment,
+        OrderState::Paid,
+        OrderState::Shipped,
+        OrderState::Completed,
+        OrderState::Closed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,7 +136,12 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    pub const ALL: [CloseReason; 4] = [CloseReason::BuyerCancelled, CloseReason::SellerCancelled, CloseReason::PaymentTimeout, CloseReason::Refunded];
+    pub const ALL: [CloseReason; 4] = [
+        CloseReason::BuyerCancelled,
+        CloseReason::SellerCancelled,
+        CloseReason::PaymentTimeout,
+        CloseReason::Refunded,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -169,7 +189,9 @@ pub struct Order {
 impl Order {
     /// Items plus shipping, in fen.
     pub fn total(&self) -> Option<Fen> {
-        self.items.iter().try_fold(self.shipping_fee, |acc, i| acc.checked_add(i.unit_price.checked_mul(i.quantity)?))
+        self.items.iter().try_fold(self.shipping_fee, |acc, i| {
+            acc.checked_add(i.unit_price.checked_mul(i.quantity)?)
+        })
     }
 
     /// Checks that an order's record is one the state machine could have produced: the
@@ -181,21 +203,39 @@ impl Order {
         if self.items.is_empty() {
             return err("has no items".into());
         }
-        if let Some(i) = self.items.iter().find(|i| i.quantity <= 0 || i.unit_price < Fen::ZERO) {
-            return err(format!("item {} needs a positive quantity and a price ≥ 0", i.sku));
+        if let Some(i) = self
+            .items
+            .iter()
+            .find(|i| i.quantity <= 0 || i.unit_price < Fen::ZERO)
+        {
+            return err(format!(
+                "item {} needs a positive quantity and a price ≥ 0",
+                i.sku
+            ));
         }
         if self.shipping_fee < Fen::ZERO || self.total().is_none() {
             return err("has a negative shipping fee or an amount out of range".into());
         }
-        let paid_needed = matches!(self.state, Paid | Shipped | Completed) || self.close_reason == Some(CloseReason::Refunded);
+        let paid_needed = matches!(self.state, Paid | Shipped | Completed)
+            || self.close_reason == Some(CloseReason::Refunded);
         if self.paid_at.is_some() != paid_needed {
-            return err(format!("is {} but {} a paid time", self.state.label_zh(), if paid_needed { "lacks" } else { "has" }));
+            return err(format!(
+                "is {} but {} a paid time",
+                self.state.label_zh(),
+                if paid_needed { "lacks" } else { "has" }
+            ));
         }
         if self.shipped_at.is_some() && !matches!(self.state, Shipped | Completed | Closed) {
-            return err(format!("is {} but has a shipping time", self.state.label_zh()));
+            return err(format!(
+                "is {} but has a shipping time",
+                self.state.label_zh()
+            ));
         }
         if matches!(self.state, Shipped | Completed) && self.shipped_at.is_none() {
-            return err(format!("is {} but lacks a shipping time", self.state.label_zh()));
+            return err(format!(
+                "is {} but lacks a shipping time",
+                self.state.label_zh()
+            ));
         }
         if (self.state == Completed) != self.completed_at.is_some() {
             return err("a completed time belongs to 交易成功 orders only".into());
@@ -203,10 +243,23 @@ impl Order {
         if (self.state == Closed) != (self.closed_at.is_some() && self.close_reason.is_some()) {
             return err("交易关闭 orders, and only they, have a close time and reason".into());
         }
-        if matches!(self.close_reason, Some(CloseReason::BuyerCancelled | CloseReason::SellerCancelled | CloseReason::PaymentTimeout)) && self.paid_at.is_some() {
+        if matches!(
+            self.close_reason,
+            Some(
+                CloseReason::BuyerCancelled
+                    | CloseReason::SellerCancelled
+                    | CloseReason::PaymentTimeout
+            )
+        ) && self.paid_at.is_some()
+        {
             return err("an order closed before payment cannot have been paid".into());
         }
-        let times = [Some(self.created_at), self.paid_at, self.shipped_at, self.completed_at.or(self.closed_at)];
+        let times = [
+            Some(self.created_at),
+            self.paid_at,
+            self.shipped_at,
+            self.completed_at.or(self.closed_at),
+        ];
         let present: Vec<_> = times.into_iter().flatten().collect();
         if present.windows(2).any(|w| w[0] > w[1]) {
             return err("its times are out of order (placed ≤ paid ≤ shipped ≤ finished)".into());
@@ -244,7 +297,9 @@ pub struct KbEntry {
 impl KbEntry {
     /// Whether the bot may give this answer at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.enabled && self.valid_from.is_none_or(|f| f <= now) && self.valid_until.is_none_or(|u| now < u)
+        self.enabled
+            && self.valid_from.is_none_or(|f| f <= now)
+            && self.valid_until.is_none_or(|u| now < u)
     }
 }
 
@@ -265,7 +320,13 @@ mod tests {
             customer_id: CustomerId::new(),
             state,
             close_reason: None,
-            items: vec![OrderItem { product_id: None, sku: "A1".into(), title: "婴儿连体衣".into(), unit_price: Fen(5900), quantity: 2 }],
+            items: vec![OrderItem {
+                product_id: None,
+                sku: "A1".into(),
+                title: "婴儿连体衣".into(),
+                unit_price: Fen(5900),
+                quantity: 2,
+            }],
             shipping_fee: Fen(1000),
             address: "浙江省杭州市西湖区文三路1号".into(),
             created_at: t(1),
@@ -296,9 +357,21 @@ mod tests {
         refunded.check_consistent().unwrap();
 
         let mut paid_without_time = order(Paid);
-        assert!(paid_without_time.check_consistent().unwrap_err().message.contains("lacks a paid time"));
+        assert!(
+            paid_without_time
+                .check_consistent()
+                .unwrap_err()
+                .message
+                .contains("lacks a paid time")
+        );
         paid_without_time.paid_at = Some(t(0));
-        assert!(paid_without_time.check_consistent().unwrap_err().message.contains("out of order"));
+        assert!(
+            paid_without_time
+                .check_consistent()
+                .unwrap_err()
+                .message
+                .contains("out of order")
+        );
         let mut cancelled_but_paid = order(Closed);
         cancelled_but_paid.paid_at = Some(t(2));
         cancelled_but_paid.closed_at = Some(t(3));
@@ -316,7 +389,10 @@ mod tests {
     fn masks_private_data() {
         assert_eq!(mask_phone("13812345678"), "138****5678");
         assert_eq!(mask_phone("123"), "***");
-        assert_eq!(mask_address("浙江省杭州市西湖区文三路1号"), "浙江省杭州市***");
+        assert_eq!(
+            mask_address("浙江省杭州市西湖区文三路1号"),
+            "浙江省杭州市***"
+        );
         assert_eq!(mask_address("北京朝阳区建国路88号"), "北京朝阳区建***");
     }
 

@@ -85,7 +85,13 @@ impl TimeWindow {
 
     pub fn validate(&self, field: &str) -> Result<(), ValidationError> {
         if self.start >= self.end {
-            return Err(ValidationError::new(field, format!("starts at {} but ends at {}: the end must be later", self.start, self.end)));
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "starts at {} but ends at {}: the end must be later",
+                    self.start, self.end
+                ),
+            ));
         }
         Ok(())
     }
@@ -104,12 +110,17 @@ impl TimeZone {
     /// Local wall-clock weekday (1 = Monday … 7 = Sunday) and time of day of an instant.
     pub fn local(&self, at: DateTime<Utc>) -> (u8, ClockTime) {
         let local = at.with_timezone(&self.0);
-        (local.weekday().number_from_monday() as u8, ClockTime::of(local.time()))
+        (
+            local.weekday().number_from_monday() as u8,
+            ClockTime::of(local.time()),
+        )
     }
 
     /// An instant as people in the shop read it: `2026-11-23 14:05:09`.
     pub fn format(&self, at: DateTime<Utc>) -> String {
-        at.with_timezone(&self.0).format("%Y-%m-%d %H:%M:%S").to_string()
+        at.with_timezone(&self.0)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 
     pub fn name(&self) -> &'static str {
@@ -120,7 +131,9 @@ impl TimeZone {
 impl FromStr for TimeZone {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| format!("“{s}” is not a known time zone (use an IANA name such as Asia/Shanghai)"))
+        s.parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| {
+            format!("“{s}” is not a known time zone (use an IANA name such as Asia/Shanghai)")
+        })
     }
 }
 
@@ -158,7 +171,11 @@ mod tests {
         assert!(w.contains(ClockTime::hm(9, 0)));
         assert!(w.contains(ClockTime::hm(11, 59)));
         assert!(!w.contains(ClockTime::hm(12, 0)));
-        assert!(TimeWindow::new(ClockTime::hm(12, 0), ClockTime::hm(9, 0)).validate("w").is_err());
+        assert!(
+            TimeWindow::new(ClockTime::hm(12, 0), ClockTime::hm(9, 0))
+                .validate("w")
+                .is_err()
+        );
     }
 
     #[test]
@@ -169,6 +186,9 @@ mod tests {
         assert_eq!(tz.local(at), (1, ClockTime::hm(9, 30)));
         assert_eq!(tz.format(at), "2026-11-23 09:30:00");
         assert!("Mars/Olympus".parse::<TimeZone>().is_err());
-        assert_eq!("Europe/Berlin".parse::<TimeZone>().unwrap().name(), "Europe/Berlin");
+        assert_eq!(
+            "Europe/Berlin".parse::<TimeZone>().unwrap().name(),
+            "Europe/Berlin"
+        );
     }
 }

@@ -52,7 +52,11 @@ impl Throttle {
     }
 
     /// Whether a login for this key must be refused now, and for how long still.
-    pub fn retry_after(&self, record: Option<&FailureRecord>, now: DateTime<Utc>) -> Option<Duration> {
+    pub fn retry_after(
+        &self,
+        record: Option<&FailureRecord>,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
         let r = record?;
         let until = r.last_failure_at + self.lock_for(r.failures);
         (until > now).then(|| until - now)
@@ -87,11 +91,23 @@ mod tests {
     #[test]
     fn a_lock_runs_from_the_last_failure() {
         let t = Throttle::ACCOUNT;
-        let rec = FailureRecord { failures: 6, last_failure_at: t0() };
-        assert_eq!(t.retry_after(Some(&rec), t0() + Duration::seconds(10)), Some(Duration::seconds(50)));
-        assert_eq!(t.retry_after(Some(&rec), t0() + Duration::seconds(60)), None);
+        let rec = FailureRecord {
+            failures: 6,
+            last_failure_at: t0(),
+        };
+        assert_eq!(
+            t.retry_after(Some(&rec), t0() + Duration::seconds(10)),
+            Some(Duration::seconds(50))
+        );
+        assert_eq!(
+            t.retry_after(Some(&rec), t0() + Duration::seconds(60)),
+            None
+        );
         assert_eq!(t.retry_after(None, t0()), None);
-        let few = FailureRecord { failures: 3, last_failure_at: t0() };
+        let few = FailureRecord {
+            failures: 3,
+            last_failure_at: t0(),
+        };
         assert_eq!(t.retry_after(Some(&few), t0()), None);
     }
 
@@ -99,8 +115,14 @@ mod tests {
     fn ten_wrong_passwords_in_a_row_are_locked() {
         // The foundation issue's acceptance: 10 failures in a row are slowed or locked.
         let t = Throttle::ACCOUNT;
-        let rec = FailureRecord { failures: 10, last_failure_at: t0() };
-        assert!(t.retry_after(Some(&rec), t0() + Duration::seconds(1)).is_some());
+        let rec = FailureRecord {
+            failures: 10,
+            last_failure_at: t0(),
+        };
+        assert!(
+            t.retry_after(Some(&rec), t0() + Duration::seconds(1))
+                .is_some()
+        );
         assert_eq!(t.forget_before(t0()), t0() - Duration::hours(1));
     }
 }

@@ -1,8 +1,8 @@
 //! Shop settings (SPEC §6.2): one document per shop, validated as a whole before it is
 //! stored, so a shop never runs on a half-valid configuration.
 
-use crate::clock::{ClockTime, TimeWindow, TimeZone};
 use crate::ValidationError;
+use crate::clock::{ClockTime, TimeWindow, TimeZone};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +69,11 @@ impl Default for ShopSettings {
         ShopSettings {
             mode: ShopMode::C2c,
             time_zone: TimeZone::shanghai(),
-            business_hours: vec![BusinessHours { days: vec![1, 2, 3, 4, 5, 6, 7], open: ClockTime::hm(9, 0), close: ClockTime::hm(23, 0) }],
+            business_hours: vec![BusinessHours {
+                days: vec![1, 2, 3, 4, 5, 6, 7],
+                open: ClockTime::hm(9, 0),
+                close: ClockTime::hm(23, 0),
+            }],
             auto_replies: AutoReplies {
                 greeting: "亲,您好!欢迎光临本店,请问有什么可以帮您?".into(),
                 busy: "亲,客服正在忙,已为您排队,请稍等片刻~".into(),
@@ -95,10 +99,16 @@ impl ShopSettings {
         for (i, h) in self.business_hours.iter().enumerate() {
             let f = format!("business_hours[{i}]");
             if h.days.is_empty() {
-                return Err(ValidationError::new(format!("{f}.days"), "name at least one weekday (1 = Monday … 7 = Sunday)"));
+                return Err(ValidationError::new(
+                    format!("{f}.days"),
+                    "name at least one weekday (1 = Monday … 7 = Sunday)",
+                ));
             }
             if let Some(d) = h.days.iter().find(|d| !(1..=7).contains(*d)) {
-                return Err(ValidationError::new(format!("{f}.days"), format!("{d} is not a weekday: use 1 = Monday … 7 = Sunday")));
+                return Err(ValidationError::new(
+                    format!("{f}.days"),
+                    format!("{d} is not a weekday: use 1 = Monday … 7 = Sunday"),
+                ));
             }
             TimeWindow::new(h.open, h.close).validate(&f)?;
         }
@@ -111,11 +121,17 @@ impl ShopSettings {
                 return Err(ValidationError::new(name, "must not be empty"));
             }
             if text.chars().count() > MAX_AUTO_REPLY_CHARS {
-                return Err(ValidationError::new(name, format!("is longer than {MAX_AUTO_REPLY_CHARS} characters")));
+                return Err(ValidationError::new(
+                    name,
+                    format!("is longer than {MAX_AUTO_REPLY_CHARS} characters"),
+                ));
             }
         }
         if self.reminder_hours.windows.is_empty() {
-            return Err(ValidationError::new("reminder_hours.windows", "allow at least one window, or reminders could never be sent"));
+            return Err(ValidationError::new(
+                "reminder_hours.windows",
+                "allow at least one window, or reminders could never be sent",
+            ));
         }
         for (i, w) in self.reminder_hours.windows.iter().enumerate() {
             w.validate(&format!("reminder_hours.windows[{i}]"))?;
@@ -127,19 +143,29 @@ impl ShopSettings {
             }
         }
         if self.reminder_hours.holiday_delay_minutes > 6 * 60 {
-            return Err(ValidationError::new("reminder_hours.holiday_delay_minutes", "must be at most 360 minutes"));
+            return Err(ValidationError::new(
+                "reminder_hours.holiday_delay_minutes",
+                "must be at most 360 minutes",
+            ));
         }
-        if !(MIN_UNPAID_TIMEOUT_MINUTES..=MAX_UNPAID_TIMEOUT_MINUTES).contains(&self.unpaid_timeout_minutes) {
+        if !(MIN_UNPAID_TIMEOUT_MINUTES..=MAX_UNPAID_TIMEOUT_MINUTES)
+            .contains(&self.unpaid_timeout_minutes)
+        {
             return Err(ValidationError::new(
                 "unpaid_timeout_minutes",
-                format!("must be between {MIN_UNPAID_TIMEOUT_MINUTES} minutes and {} days", MAX_UNPAID_TIMEOUT_MINUTES / 1440),
+                format!(
+                    "must be between {MIN_UNPAID_TIMEOUT_MINUTES} minutes and {} days",
+                    MAX_UNPAID_TIMEOUT_MINUTES / 1440
+                ),
             ));
         }
         for (i, d) in self.trusted_link_domains.iter().enumerate() {
             if !is_plausible_domain(d) {
                 return Err(ValidationError::new(
                     format!("trusted_link_domains[{i}]"),
-                    format!("“{d}” is not a domain name such as taobao.com (no scheme, path or port)"),
+                    format!(
+                        "“{d}” is not a domain name such as taobao.com (no scheme, path or port)"
+                    ),
                 ));
             }
         }
@@ -149,7 +175,9 @@ impl ShopSettings {
     /// Whether the shop is open at an instant (in its own time zone).
     pub fn is_open(&self, at: DateTime<Utc>) -> bool {
         let (weekday, time) = self.time_zone.local(at);
-        self.business_hours.iter().any(|h| h.days.contains(&weekday) && TimeWindow::new(h.open, h.close).contains(time))
+        self.business_hours
+            .iter()
+            .any(|h| h.days.contains(&weekday) && TimeWindow::new(h.open, h.close).contains(time))
     }
 }
 
@@ -164,7 +192,8 @@ fn is_plausible_domain(d: &str) -> bool {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
 }
 
@@ -191,20 +220,56 @@ mod tests {
 
     #[test]
     fn refuses_bad_values_naming_the_field() {
-        assert_eq!(refused(|s| s.business_hours[0].days = vec![0]).field, "business_hours[0].days");
-        assert_eq!(refused(|s| s.business_hours[0].days.clear()).field, "business_hours[0].days");
-        assert_eq!(refused(|s| s.business_hours[0].close = ClockTime::hm(8, 0)).field, "business_hours[0]");
-        assert_eq!(refused(|s| s.auto_replies.busy = "  ".into()).field, "auto_replies.busy");
-        assert_eq!(refused(|s| s.auto_replies.greeting = "亲".repeat(501)).field, "auto_replies.greeting");
-        assert_eq!(refused(|s| s.reminder_hours.windows.clear()).field, "reminder_hours.windows");
+        assert_eq!(
+            refused(|s| s.business_hours[0].days = vec![0]).field,
+            "business_hours[0].days"
+        );
+        assert_eq!(
+            refused(|s| s.business_hours[0].days.clear()).field,
+            "business_hours[0].days"
+        );
+        assert_eq!(
+            refused(|s| s.business_hours[0].close = ClockTime::hm(8, 0)).field,
+            "business_hours[0]"
+        );
+        assert_eq!(
+            refused(|s| s.auto_replies.busy = "  ".into()).field,
+            "auto_replies.busy"
+        );
+        assert_eq!(
+            refused(|s| s.auto_replies.greeting = "亲".repeat(501)).field,
+            "auto_replies.greeting"
+        );
+        assert_eq!(
+            refused(|s| s.reminder_hours.windows.clear()).field,
+            "reminder_hours.windows"
+        );
         assert_eq!(
             refused(|s| s.reminder_hours.windows[1].end = ClockTime::hm(23, 30)).field,
             "reminder_hours.windows[1]"
         );
-        assert_eq!(refused(|s| s.unpaid_timeout_minutes = 0).field, "unpaid_timeout_minutes");
-        assert_eq!(refused(|s| s.unpaid_timeout_minutes = 16 * 1440).field, "unpaid_timeout_minutes");
-        for bad in ["https://taobao.com", "taobao", "Taobao.com", "taobao.com/x", "taobao.com:80", "-a.com", "a..com"] {
-            assert_eq!(refused(|s| s.trusted_link_domains = vec![bad.into()]).field, "trusted_link_domains[0]", "{bad}");
+        assert_eq!(
+            refused(|s| s.unpaid_timeout_minutes = 0).field,
+            "unpaid_timeout_minutes"
+        );
+        assert_eq!(
+            refused(|s| s.unpaid_timeout_minutes = 16 * 1440).field,
+            "unpaid_timeout_minutes"
+        );
+        for bad in [
+            "https://taobao.com",
+            "taobao",
+            "Taobao.com",
+            "taobao.com/x",
+            "taobao.com:80",
+            "-a.com",
+            "a..com",
+        ] {
+            assert_eq!(
+                refused(|s| s.trusted_link_domains = vec![bad.into()]).field,
+                "trusted_link_domains[0]",
+                "{bad}"
+            );
         }
     }
 
@@ -225,7 +290,9 @@ mod tests {
         assert!(serde_json::from_value::<ShopSettings>(v.clone()).is_err());
         v["mode"] = "mall".into();
         v["time_zone"] = "Asia/Beijing".into();
-        let e = serde_json::from_value::<ShopSettings>(v.clone()).unwrap_err().to_string();
+        let e = serde_json::from_value::<ShopSettings>(v.clone())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Asia/Beijing"), "{e}");
         v["time_zone"] = "Asia/Shanghai".into();
         v["colour"] = "red".into();

@@ -1,7 +1,7 @@
 //! Shops (店铺, SPEC §6.3): one installation hosts several, strictly isolated.
 
-use crate::ids::ShopId;
 use crate::ValidationError;
+use crate::ids::ShopId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +15,14 @@ impl ShopSlug {
     pub fn parse(s: &str) -> Result<ShopSlug, ValidationError> {
         let s = s.trim().to_ascii_lowercase();
         let ok_len = (2..=32).contains(&s.len());
-        let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_chars = s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !ok_len || !ok_chars || s.starts_with('-') || s.ends_with('-') {
-            return Err(ValidationError::new("shop", format!("“{s}” is not a shop name: use 2–32 of a-z, 0-9 and -")));
+            return Err(ValidationError::new(
+                "shop",
+                format!("“{s}” is not a shop name: use 2–32 of a-z, 0-9 and -"),
+            ));
         }
         Ok(ShopSlug(s))
     }

@@ -1,1 +1,241 @@
+//! kefu's storage: one [`Store`] interface that speaks domain types, implemented for SQLite
+//! (embedded, the default) and PostgreSQL (for several nodes). Each engine has its own
+//! plain-SQL migrations in `migrations/<engine>/`, applied when the store opens. The SQL
+//! itself is shared: both engines accept `$1` placeholders, so [`sql`] writes each query once
+//! and a macro instantiates it for both pools.
 
+mod error;
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use kefu_core::account::Account;
+use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, OrderState, Product};
+use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
+use kefu_core::lockout::FailureRecord;
+use kefu_core::settings::ShopSettings;
+use kefu_core::shop::{Shop, ShopSlug};
+use std::sync::Arc;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The current instant at the precision both engines keep (microseconds), so that what is
+/// written reads back equal.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A new shop with everything it starts with, written in one transaction: a shop never
+/// exists without its owner, and a demo never half-loads.
+#[derive(Clone, Debug)]
+pub struct NewShop {
+    pub shop: Shop,
+    pub settings: ShopSettings,
+    /// Accounts with their argon2 PHC hashes; exactly one must be the owner.
+    pub accounts: Vec<(Account, String)>,
+    pub catalog: Catalog,
+}
+
+/// A shop's products, buyers, orders and knowledge base, for bulk import.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    pub products: Vec<Product>,
+    pub customers: Vec<Customer>,
+    pub orders: Vec<Order>,
+    pub kb_categories: Vec<KbCategory>,
+    pub kb_entries: Vec<KbEntry>,
+}
+
+/// A logged-in session, found by the SHA-256 of its token (the token itself is never stored).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: Vec<u8>,
+    pub shop_id: ShopId,
+    pub account_id: AccountId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Paging for lists: at most `limit` rows after skipping `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ProductQuery {
+    /// Part of the title or the SKU.
+    pub text: Option<String>,
+    pub category: Option<String>,
+    pub page: Page,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct OrderQuery {
+    /// An order number, or part of a buyer's nick (SPEC §4.2).
+    pub text: Option<String>,
+    pub customer_id: Option<CustomerId>,
+    pub state: Option<OrderState>,
+    /// Placed (拍下) at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Placed before.
+    pub until: Option<DateTime<Utc>>,
+    pub page: Page,
+}
+
+/// A list of rows and how many match in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// Everything kefu keeps. Every method that reads or writes shop data takes the shop id,
+/// and every query filters by it: a caller cannot reach another shop's rows by guessing ids.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// "sqlite" or "postgres", for logs and health output.
+    fn engine(&self) -> &'static str;
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    // Shops (SPEC §6.3)
+    /// Creates a shop with its accounts and catalog atomically. `Conflict` if the slug is taken.
+    async fn create_shop(&self, new: &NewShop) -> Result<()>;
+    async fn shop(&self, id: ShopId) -> Result<Option<Shop>>;
+    async fn shop_by_slug(&self, slug: &ShopSlug) -> Result<Option<Shop>>;
+    async fn shops(&self) -> Result<Vec<Shop>>;
+    async fn settings(&self, shop: ShopId) -> Result<ShopSettings>;
+    async fn put_settings(&self, shop: ShopId, settings: &ShopSettings) -> Result<()>;
+
+    // Accounts (SPEC §6.1)
+    /// `Conflict` if the username is taken in the shop.
+    async fn create_account(&self, account: &Account, password_hash: &str) -> Result<()>;
+    async fn account(&self, shop: ShopId, id: AccountId) -> Result<Option<Account>>;
+    /// The account and its password hash, for login.
+    async fn account_for_login(
+        &self,
+        shop: ShopId,
+        username: &str,
+    ) -> Result<Option<(Account, String)>>;
+    async fn accounts(&self, shop: ShopId) -> Result<Vec<Account>>;
+    /// Saves display name, role, routing and disabled flag. `NotFound` if it is not the shop's.
+    async fn update_account(&self, account: &Account) -> Result<()>;
+    async fn set_password(&self, shop: ShopId, id: AccountId, password_hash: &str) -> Result<()>;
+    async fn delete_account(&self, shop: ShopId, id: AccountId) -> Result<()>;
+
+    // Sessions
+    async fn create_session(&self, session: &Session) -> Result<()>;
+    /// The session and its account, if the session exists, has not expired at `now`,
+    /// and its account is not disabled.
+    async fn session(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, Account)>>;
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<()>;
+    /// Ends every session of an account but `keep` (after a password change, or when disabled).
+    async fn delete_sessions_of(
+        &self,
+        shop: ShopId,
+        account: AccountId,
+        keep: Option<&[u8]>,
+    ) -> Result<()>;
+
+    // Login throttling: counters shared by every node.
+    async fn login_failures(&self, key: &str) -> Result<Option<FailureRecord>>;
+    /// Counts one more failure atomically; failures before `forget_before` start the count anew.
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<FailureRecord>;
+    async fn clear_login_failures(&self, key: &str) -> Result<()>;
+
+    // Catalog
+    /// Adds products, buyers, orders and knowledge base in one transaction: all or nothing.
+    async fn import_catalog(&self, shop: ShopId, catalog: &Catalog) -> Result<()>;
+    async fn products(&self, shop: ShopId, q: &ProductQuery) -> Result<Listed<Product>>;
+    async fn product(&self, shop: ShopId, id: ProductId) -> Result<Option<Product>>;
+    async fn customers(
+        &self,
+        shop: ShopId,
+        text: Option<&str>,
+        page: Page,
+    ) -> Result<Listed<Customer>>;
+    async fn customer(&self, shop: ShopId, id: CustomerId) -> Result<Option<Customer>>;
+    async fn orders(&self, shop: ShopId, q: &OrderQuery) -> Result<Listed<Order>>;
+    async fn order(&self, shop: ShopId, id: OrderId) -> Result<Option<Order>>;
+    async fn kb_categories(&self, shop: ShopId) -> Result<Vec<KbCategory>>;
+    async fn kb_entries(&self, shop: ShopId, category: Option<CategoryId>) -> Result<Vec<KbEntry>>;
+    async fn kb_entry(&self, shop: ShopId, id: EntryId) -> Result<Option<KbEntry>>;
+}
+
+/// Opens the store a URL names and brings its schema up to date:
+/// `sqlite://path/to/kefu.db` (created if missing) or `postgres://user@host/db`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "database URL “{url}” must start with sqlite:// or postgres://"
+        )))
+    }
+}
+
+/// Scratch databases for tests of this crate and of the server: a fresh PostgreSQL
+/// database per test, so tests run in parallel without seeing each other.
+pub mod testing {
+    use sqlx::Connection;
+
+    /// The server tests use; `KEFU_TEST_PG` overrides it.
+    pub fn postgres_admin_url() -> String {
+        std::env::var("KEFU_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    /// Creates an empty database and returns its URL.
+    pub async fn scratch_postgres() -> crate::Result<String> {
+        let admin = postgres_admin_url();
+        let name = format!("kefu_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        Ok(format!("{base}/{name}"))
+    }
+
+    /// Drops a database made by [`scratch_postgres`].
+    pub async fn drop_postgres(url: &str) -> crate::Result<()> {
+        let name = url.rsplit('/').next().unwrap_or_default();
+        assert!(name.starts_with("kefu_test_"), "refusing to drop {name}");
+        let mut conn = sqlx::PgConnection::connect(&postgres_admin_url()).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await?;
+        Ok(())
+    }
+}

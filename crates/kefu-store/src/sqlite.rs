@@ -1,0 +1,46 @@
+//! SQLite: the embedded default. One file on disk, write-ahead log for concurrent readers,
+//! foreign keys enforced.
+
+use crate::rows::*;
+use crate::sql::{bind_order_filter, customer_filter, impl_store, order_filter, product_filter};
+use crate::{
+    Catalog, Listed, NewShop, OrderQuery, Page, ProductQuery, Result, Session, Store, StoreError,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kefu_core::account::{Account, Role};
+use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, Product};
+use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
+use kefu_core::lockout::FailureRecord;
+use kefu_core::settings::ShopSettings;
+use kefu_core::shop::{Shop, ShopSlug};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file a `sqlite://` URL names and migrates it.
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("{url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");

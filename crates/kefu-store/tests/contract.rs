@@ -1,0 +1,752 @@
+//! The storage contract: every test runs against SQLite (a temporary file) and PostgreSQL
+//! (a scratch database on the server `KEFU_TEST_PG` names, default 127.0.0.1:5432).
+//! A later feature that extends `Store` extends this suite, so both engines stay equal.
+
+use chrono::{Duration, TimeZone, Utc};
+use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username};
+use kefu_core::catalog::*;
+use kefu_core::ids::*;
+use kefu_core::lockout::Throttle;
+use kefu_core::money::Fen;
+use kefu_core::settings::{ShopMode, ShopSettings};
+use kefu_core::shop::{Shop, ShopSlug};
+use kefu_store::{
+    Catalog, NewShop, OrderQuery, Page, ProductQuery, Session, Store, StoreError, now,
+};
+use std::future::Future;
+use std::sync::Arc;
+
+async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kefu.db").display());
+    let store = kefu_store::open(&url).await.unwrap();
+    assert_eq!(store.engine(), "sqlite");
+    test(store).await;
+}
+
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let url = kefu_store::testing::scratch_postgres()
+        .await
+        .expect("PostgreSQL must answer at KEFU_TEST_PG (default 127.0.0.1:5432)");
+    let store = kefu_store::open(&url).await.unwrap();
+    assert_eq!(store.engine(), "postgres");
+    // Run the test as its own task so the scratch database is dropped even when it fails.
+    let outcome = tokio::spawn(test(store.clone())).await;
+    drop(store);
+    kefu_store::testing::drop_postgres(&url).await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Declares one contract test, run once per engine.
+macro_rules! contract {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::on_sqlite(super::$name).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::on_postgres(super::$name).await
+            }
+        }
+    };
+}
+
+fn account(shop: ShopId, username: &str, role: Role) -> Account {
+    Account {
+        id: AccountId::new(),
+        shop_id: shop,
+        username: Username::parse(username).unwrap(),
+        display_name: format!("{username} 客服"),
+        role,
+        routing: RoutingProfile {
+            skill_group: Some(SkillGroup::parse("售前").unwrap()),
+            takes_chats: true,
+            capacity: 5,
+        },
+        disabled: false,
+        created_at: now(),
+    }
+}
+
+fn new_shop(slug: &str) -> NewShop {
+    let shop = Shop {
+        id: ShopId::new(),
+        slug: ShopSlug::parse(slug).unwrap(),
+        name: format!("{slug} 旗舰店"),
+        created_at: now(),
+    };
+    let owner = account(shop.id, "owner", Role::Owner);
+    NewShop {
+        accounts: vec![(owner, "$argon2id$fake".into())],
+        settings: ShopSettings::default(),
+        catalog: Catalog::default(),
+        shop,
+    }
+}
+
+fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
+}
+
+/// A small catalog: 3 products, 2 buyers, one order in every state, 2 KB entries.
+fn catalog(shop: ShopId) -> Catalog {
+    let products: Vec<Product> = (1..=3)
+        .map(|i| Product {
+            id: ProductId::new(),
+            shop_id: shop,
+            sku: format!("SKU-{i}"),
+            title: format!("纯棉婴儿连体衣 {i}"),
+            category: if i == 3 {
+                "玩具".into()
+            } else {
+                "童装".into()
+            },
+            price: Fen(5900 + i),
+            stock: 10 * i,
+            attributes: [("材质".to_string(), "纯棉".to_string())].into(),
+            created_at: now(),
+        })
+        .collect();
+    let customers: Vec<Customer> = ["tb_小王", "tb_lily"]
+        .iter()
+        .map(|nick| Customer {
+            id: CustomerId::new(),
+            shop_id: shop,
+            nick: nick.to_string(),
+            name: "王小明".into(),
+            phone: "13812345678".into(),
+            address: "浙江省杭州市西湖区文三路1号".into(),
+            created_at: now(),
+        })
+        .collect();
+    let orders = OrderState::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &state)| {
+            let paid = matches!(
+                state,
+                OrderState::Paid | OrderState::Shipped | OrderState::Completed
+            );
+            Order {
+                id: OrderId::new(),
+                shop_id: shop,
+                order_no: format!("20261101{i:04}"),
+                customer_id: customers[i % 2].id,
+                state,
+                close_reason: (state == OrderState::Closed).then_some(CloseReason::PaymentTimeout),
+                items: vec![OrderItem {
+                    product_id: Some(products[0].id),
+                    sku: "SKU-1".into(),
+                    title: "纯棉婴儿连体衣 1".into(),
+                    unit_price: Fen(5901),
+                    quantity: 1,
+                }],
+                shipping_fee: Fen(0),
+                address: "浙江省杭州市西湖区文三路1号".into(),
+                created_at: at(1 + i as u32, 8),
+                paid_at: paid.then(|| at(1 + i as u32, 9)),
+                shipped_at: matches!(state, OrderState::Shipped | OrderState::Completed)
+                    .then(|| at(1 + i as u32, 10)),
+                completed_at: (state == OrderState::Completed).then(|| at(1 + i as u32, 11)),
+                closed_at: (state == OrderState::Closed).then(|| at(1 + i as u32, 12)),
+            }
+        })
+        .collect::<Vec<_>>();
+    for o in &orders {
+        o.check_consistent().unwrap();
+    }
+    let cat = KbCategory {
+        id: CategoryId::new(),
+        shop_id: shop,
+        name: "快递物流".into(),
+        position: 1,
+    };
+    let entry = |q: &str, valid_until| KbEntry {
+        id: EntryId::new(),
+        shop_id: shop,
+        category_id: cat.id,
+        question: q.into(),
+        similar: vec!["满多少包邮".into(), "包邮吗".into()],
+        answer: "亲,全场满99元包邮哦~".into(),
+        enabled: true,
+        valid_from: None,
+        valid_until,
+        created_at: now(),
+        updated_at: now(),
+    };
+    let kb_entries = vec![entry("包邮吗", None), entry("双十一活动", Some(at(12, 0)))];
+    Catalog {
+        products,
+        customers,
+        orders,
+        kb_categories: vec![cat],
+        kb_entries,
+    }
+}
+
+async fn shops_are_created_whole(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    store.create_shop(&a).await.unwrap();
+    assert_eq!(
+        store.shop_by_slug(&a.shop.slug).await.unwrap().as_ref(),
+        Some(&a.shop)
+    );
+    assert_eq!(store.shop(a.shop.id).await.unwrap().as_ref(), Some(&a.shop));
+    assert_eq!(
+        store.settings(a.shop.id).await.unwrap(),
+        ShopSettings::default()
+    );
+
+    // A taken slug is a conflict and leaves nothing behind.
+    let mut again = new_shop("shop-a");
+    again.accounts[0].0.username = Username::parse("other").unwrap();
+    assert!(matches!(
+        store.create_shop(&again).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.shop(again.shop.id).await.unwrap().is_none());
+
+    // No owner, or two: refused.
+    let mut ownerless = new_shop("shop-b");
+    ownerless.accounts.clear();
+    assert!(store.create_shop(&ownerless).await.is_err());
+
+    // A broken catalog rolls the whole shop back.
+    let mut broken = new_shop("shop-c");
+    let mut cat = catalog(broken.shop.id);
+    cat.products[1].sku = cat.products[0].sku.clone();
+    broken.catalog = cat;
+    assert!(matches!(
+        store.create_shop(&broken).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.shop(broken.shop.id).await.unwrap().is_none());
+    assert_eq!(store.shops().await.unwrap().len(), 1);
+
+    let mut s = ShopSettings {
+        mode: ShopMode::Mall,
+        unpaid_timeout_minutes: 60,
+        ..ShopSettings::default()
+    };
+    s.trusted_link_domains.push("example.cn".into());
+    store.put_settings(a.shop.id, &s).await.unwrap();
+    assert_eq!(store.settings(a.shop.id).await.unwrap(), s);
+    assert!(matches!(
+        store.put_settings(ShopId::new(), &s).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.settings(ShopId::new()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+contract!(shops_are_created_whole);
+
+async fn accounts_belong_to_one_shop(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    let b = new_shop("shop-b");
+    store.create_shop(&a).await.unwrap();
+    store.create_shop(&b).await.unwrap();
+    let agent = account(a.shop.id, "xiaomei", Role::Agent);
+    store.create_account(&agent, "hash-1").await.unwrap();
+    assert_eq!(
+        store.account(a.shop.id, agent.id).await.unwrap().as_ref(),
+        Some(&agent)
+    );
+    // The same id asked through another shop is not there.
+    assert_eq!(store.account(b.shop.id, agent.id).await.unwrap(), None);
+    assert!(
+        store
+            .account_for_login(b.shop.id, "xiaomei")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (found, hash) = store
+        .account_for_login(a.shop.id, "xiaomei")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found, hash.as_str()), (agent.clone(), "hash-1"));
+
+    // Usernames are unique per shop, not per installation.
+    assert!(matches!(
+        store
+            .create_account(&account(a.shop.id, "xiaomei", Role::Agent), "h")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_account(&account(b.shop.id, "xiaomei", Role::Agent), "h")
+        .await
+        .unwrap();
+    // One owner per shop.
+    assert!(matches!(
+        store
+            .create_account(&account(a.shop.id, "boss2", Role::Owner), "h")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let mut changed = agent.clone();
+    changed.display_name = "小美".into();
+    changed.routing = RoutingProfile {
+        skill_group: None,
+        takes_chats: false,
+        capacity: 12,
+    };
+    changed.role = Role::Supervisor;
+    store.update_account(&changed).await.unwrap();
+    assert_eq!(
+        store.account(a.shop.id, agent.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    let mut foreign = changed.clone();
+    foreign.shop_id = b.shop.id;
+    assert!(matches!(
+        store.update_account(&foreign).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.set_password(b.shop.id, agent.id, "x").await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .set_password(a.shop.id, agent.id, "hash-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .account_for_login(a.shop.id, "xiaomei")
+            .await
+            .unwrap()
+            .unwrap()
+            .1,
+        "hash-2"
+    );
+
+    let roles: Vec<Role> = store
+        .accounts(a.shop.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.role)
+        .collect();
+    assert_eq!(roles, vec![Role::Owner, Role::Supervisor]);
+    // The owner cannot be deleted; others can, but only through their own shop.
+    let owner = &a.accounts[0].0;
+    assert!(matches!(
+        store.delete_account(a.shop.id, owner.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_account(b.shop.id, agent.id).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_account(a.shop.id, agent.id).await.unwrap();
+    assert_eq!(store.accounts(a.shop.id).await.unwrap().len(), 1);
+}
+contract!(accounts_belong_to_one_shop);
+
+async fn sessions_expire_and_end(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    store.create_shop(&a).await.unwrap();
+    let owner = a.accounts[0].0.clone();
+    let t = now();
+    let session = |token: &[u8]| Session {
+        token_hash: token.to_vec(),
+        shop_id: a.shop.id,
+        account_id: owner.id,
+        created_at: t,
+        expires_at: t + Duration::hours(1),
+    };
+    for token in [b"one".as_slice(), b"two", b"three"] {
+        store.create_session(&session(token)).await.unwrap();
+    }
+    let (s, acc) = store.session(b"one", t).await.unwrap().unwrap();
+    assert_eq!((s, acc.id), (session(b"one"), owner.id));
+    assert!(
+        store
+            .session(b"one", t + Duration::hours(1))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(store.session(b"nope", t).await.unwrap().is_none());
+
+    store.delete_session(b"one").await.unwrap();
+    assert!(store.session(b"one", t).await.unwrap().is_none());
+    store
+        .delete_sessions_of(a.shop.id, owner.id, Some(b"two"))
+        .await
+        .unwrap();
+    assert!(store.session(b"two", t).await.unwrap().is_some());
+    assert!(store.session(b"three", t).await.unwrap().is_none());
+
+    // A disabled account's sessions stop working at once.
+    let agent = account(a.shop.id, "agent1", Role::Agent);
+    store.create_account(&agent, "h").await.unwrap();
+    store
+        .create_session(&Session {
+            account_id: agent.id,
+            ..session(b"agent")
+        })
+        .await
+        .unwrap();
+    assert!(store.session(b"agent", t).await.unwrap().is_some());
+    store
+        .update_account(&Account {
+            disabled: true,
+            ..agent.clone()
+        })
+        .await
+        .unwrap();
+    assert!(store.session(b"agent", t).await.unwrap().is_none());
+    // A session cannot name an account of another shop.
+    let b = new_shop("shop-b");
+    store.create_shop(&b).await.unwrap();
+    assert!(
+        store
+            .create_session(&Session {
+                shop_id: b.shop.id,
+                ..session(b"cross")
+            })
+            .await
+            .is_err()
+    );
+}
+contract!(sessions_expire_and_end);
+
+async fn login_failures_count_and_are_forgotten(store: Arc<dyn Store>) {
+    let t = now();
+    let th = Throttle::ACCOUNT;
+    for n in 1..=6 {
+        let r = store
+            .record_login_failure("acct:x", t + Duration::seconds(n), th.forget_before(t))
+            .await
+            .unwrap();
+        assert_eq!(r.failures, n as u32);
+        assert_eq!(r.last_failure_at, t + Duration::seconds(n));
+    }
+    assert_eq!(
+        store
+            .login_failures("acct:x")
+            .await
+            .unwrap()
+            .unwrap()
+            .failures,
+        6
+    );
+    assert!(
+        th.retry_after(
+            store.login_failures("acct:x").await.unwrap().as_ref(),
+            t + Duration::seconds(7)
+        )
+        .is_some()
+    );
+    // Two hours later the old failures no longer count.
+    let later = t + Duration::hours(2);
+    assert_eq!(
+        store
+            .record_login_failure("acct:x", later, th.forget_before(later))
+            .await
+            .unwrap()
+            .failures,
+        1
+    );
+    store.clear_login_failures("acct:x").await.unwrap();
+    assert!(store.login_failures("acct:x").await.unwrap().is_none());
+    assert!(
+        store
+            .login_failures("ip:127.0.0.1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+contract!(login_failures_count_and_are_forgotten);
+
+async fn catalog_is_searchable_and_scoped(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    let b = new_shop("shop-b");
+    store.create_shop(&a).await.unwrap();
+    store.create_shop(&b).await.unwrap();
+    let cat = catalog(a.shop.id);
+    store.import_catalog(a.shop.id, &cat).await.unwrap();
+
+    let all = store
+        .products(a.shop.id, &ProductQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(all.items, cat.products);
+    let toys = store
+        .products(
+            a.shop.id,
+            &ProductQuery {
+                category: Some("玩具".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        toys.items
+            .iter()
+            .map(|p| p.sku.as_str())
+            .collect::<Vec<_>>(),
+        vec!["SKU-3"]
+    );
+    let paged = store
+        .products(
+            a.shop.id,
+            &ProductQuery {
+                text: Some("连体衣".into()),
+                page: Page {
+                    limit: 2,
+                    offset: 2,
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((paged.total, paged.items.len()), (3, 1));
+    assert_eq!(
+        store
+            .products(b.shop.id, &ProductQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        store
+            .product(a.shop.id, cat.products[0].id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&cat.products[0])
+    );
+    assert_eq!(
+        store.product(b.shop.id, cat.products[0].id).await.unwrap(),
+        None
+    );
+
+    let buyers = store
+        .customers(a.shop.id, Some("小王"), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(buyers.items, vec![cat.customers[0].clone()]);
+    assert_eq!(
+        store
+            .customer(b.shop.id, cat.customers[0].id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let orders = store
+        .orders(a.shop.id, &OrderQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(orders.total, 5);
+    assert_eq!(orders.items[0], cat.orders[4], "newest first");
+    let paid = store
+        .orders(
+            a.shop.id,
+            &OrderQuery {
+                state: Some(OrderState::Paid),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(paid.items, vec![cat.orders[1].clone()]);
+    let by_no = store
+        .orders(
+            a.shop.id,
+            &OrderQuery {
+                text: Some("202611010003".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_no.items, vec![cat.orders[3].clone()]);
+    let by_nick = store
+        .orders(
+            a.shop.id,
+            &OrderQuery {
+                text: Some("lily".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_nick.total, 2);
+    let in_window = store
+        .orders(
+            a.shop.id,
+            &OrderQuery {
+                from: Some(at(2, 0)),
+                until: Some(at(4, 0)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        in_window.items,
+        vec![cat.orders[2].clone(), cat.orders[1].clone()]
+    );
+    assert_eq!(
+        store
+            .orders(b.shop.id, &OrderQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        store
+            .order(a.shop.id, cat.orders[0].id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&cat.orders[0])
+    );
+    assert_eq!(
+        store.order(b.shop.id, cat.orders[0].id).await.unwrap(),
+        None
+    );
+
+    assert_eq!(
+        store.kb_categories(a.shop.id).await.unwrap(),
+        cat.kb_categories
+    );
+    assert_eq!(
+        store.kb_entries(a.shop.id, None).await.unwrap(),
+        cat.kb_entries
+    );
+    assert_eq!(
+        store
+            .kb_entries(a.shop.id, Some(CategoryId::new()))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store
+            .kb_entry(a.shop.id, cat.kb_entries[1].id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&cat.kb_entries[1])
+    );
+    assert_eq!(
+        store
+            .kb_entry(b.shop.id, cat.kb_entries[1].id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.kb_categories(b.shop.id).await.unwrap().is_empty());
+}
+contract!(catalog_is_searchable_and_scoped);
+
+async fn imports_are_all_or_nothing_and_cannot_cross_shops(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    let b = new_shop("shop-b");
+    store.create_shop(&a).await.unwrap();
+    store.create_shop(&b).await.unwrap();
+    let cat_a = catalog(a.shop.id);
+    store.import_catalog(a.shop.id, &cat_a).await.unwrap();
+
+    // The last order has a taken number: nothing of the batch is written.
+    let mut bad = catalog(a.shop.id);
+    bad.orders[4].order_no = cat_a.orders[0].order_no.clone();
+    assert!(matches!(
+        store.import_catalog(a.shop.id, &bad).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .products(a.shop.id, &ProductQuery::default())
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    assert_eq!(
+        store
+            .customers(a.shop.id, None, Page::default())
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+
+    // Shop B's order cannot point at shop A's buyer, nor its entry at A's category.
+    let mut cross = catalog(b.shop.id);
+    cross.orders[0].customer_id = cat_a.customers[0].id;
+    assert!(store.import_catalog(b.shop.id, &cross).await.is_err());
+    let mut cross_kb = catalog(b.shop.id);
+    cross_kb.kb_entries[0].category_id = cat_a.kb_categories[0].id;
+    assert!(store.import_catalog(b.shop.id, &cross_kb).await.is_err());
+    assert_eq!(
+        store
+            .products(b.shop.id, &ProductQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    // Rows are written to the shop named by the call, whatever shop id they carry.
+    let mut mislabelled = catalog(a.shop.id);
+    for p in &mut mislabelled.products {
+        p.sku = format!("B-{}", p.sku);
+    }
+    mislabelled
+        .customers
+        .iter_mut()
+        .for_each(|c| c.nick = format!("b_{}", c.nick));
+    mislabelled
+        .orders
+        .iter_mut()
+        .for_each(|o| o.order_no = format!("B{}", o.order_no));
+    mislabelled.kb_categories[0].name = "B".into();
+    store.import_catalog(b.shop.id, &mislabelled).await.unwrap();
+    assert!(
+        store
+            .products(b.shop.id, &ProductQuery::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .all(|p| p.shop_id == b.shop.id)
+    );
+    assert_eq!(
+        store
+            .products(a.shop.id, &ProductQuery::default())
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+}
+contract!(imports_are_all_or_nothing_and_cannot_cross_shops);
