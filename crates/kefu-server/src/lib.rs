@@ -1,1 +1,123 @@
+//! kefu's server: the HTTP API (and, as they are built, WebSocket and UI) over the core
+//! rules and the store. Handlers are thin: parse the request into domain types, check the
+//! caller's shop and role, call the core and the store, answer.
+//!
+//! Start-up is [`prepare`] (open and migrate the store, load the demo shop) followed by
+//! [`serve`] on a listener the caller binds — tests bind port 0 and run the real server.
 
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+
+pub use config::Config;
+
+use anyhow::Context;
+use kefu_store::Store;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    /// A hash of a random password: login verifies against it for unknown users, so an
+    /// answer's timing does not tell which accounts exist.
+    pub dummy_hash: Arc<str>,
+}
+
+/// A server ready to serve: store open and migrated, demo loaded if asked.
+pub struct Prepared {
+    pub state: AppState,
+    /// Who can log in to the demo shop, when `--demo` was given.
+    pub demo: Option<demo::DemoLogins>,
+}
+
+/// Opens the configured database (creating the data directory for SQLite) and migrates it.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
+    }
+    kefu_store::open(&url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&url)))
+}
+
+pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
+    let store = open_store(&config).await?;
+    let dummy: [u8; 16] = rand::random();
+    let dummy_hash = auth::hash_password(hex::encode(dummy)).await?.into();
+    let demo = if config.demo {
+        Some(
+            demo::load(store.as_ref())
+                .await
+                .context("loading the demo shop")?,
+        )
+    } else {
+        None
+    };
+    Ok(Prepared {
+        state: AppState {
+            store,
+            config: Arc::new(config),
+            dummy_hash,
+        },
+        demo,
+    })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    prepared: Prepared,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = api::router(prepared.state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+/// A database URL fit for logs: the password, if any, replaced.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***{}", &url[..s], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            super::redact("postgres://kefu:s3cret@db:5432/kefu"),
+            "postgres://kefu:***@db:5432/kefu"
+        );
+        assert_eq!(
+            super::redact("postgres://postgres@127.0.0.1/postgres"),
+            "postgres://postgres@127.0.0.1/postgres"
+        );
+        assert_eq!(
+            super::redact("sqlite://data/kefu.db"),
+            "sqlite://data/kefu.db"
+        );
+    }
+}

@@ -1,1 +1,263 @@
-fn main() {}
+//! The `kefu` command: parses the command line and hands over to the server library.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kefu_core::account::{Account, Role, RoutingProfile, Username, check_new_password};
+use kefu_core::ids::{AccountId, ShopId};
+use kefu_core::settings::{ShopMode, ShopSettings};
+use kefu_core::shop::{Shop, ShopSlug, check_shop_name};
+use kefu_server::Config;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kefu",
+    version,
+    about = "kefu (客服): customer service for online shops — FAQ bot, agent workbench, orders and after-sales"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and UI on one port.
+    Serve {
+        /// Load the demo shop (once) and print its logins.
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long)]
+        addr: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage the shops this installation hosts.
+    #[command(subcommand)]
+    Shop(ShopCommand),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum ShopCommand {
+    /// Create a shop with its owner account (主账号). The password is read from KEFU_OWNER_PASSWORD.
+    Create {
+        /// Short name used at login, e.g. baby-shop.
+        #[arg(long)]
+        slug: String,
+        /// The name buyers see.
+        #[arg(long)]
+        name: String,
+        /// Login name of the owner account.
+        #[arg(long, default_value = "owner")]
+        owner: String,
+        /// mall (天猫/商城) or c2c (C店).
+        #[arg(long, default_value = "c2c", value_parser = ["mall", "c2c"])]
+        mode: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the shops.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options every command that opens the database takes.
+#[derive(Args, Serialize)]
+struct Common {
+    /// Database URL: sqlite://path/kefu.db or postgres://user@host/db [default: sqlite in the data dir].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    db: Option<String>,
+    /// Directory for the SQLite file and other data [default: ./data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// A TOML config file [default: ./kefu.toml if present].
+    #[arg(long)]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct ServeFlags<'a> {
+    #[serde(flatten)]
+    common: &'a Common,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addr: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    demo: bool,
+}
+
+fn config(common: &Common, flags: impl Serialize) -> anyhow::Result<Config> {
+    Config::load(common.config.as_deref(), flags).map_err(anyhow::Error::msg)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve { demo, addr, common } => {
+            serve(config(
+                &common,
+                ServeFlags {
+                    common: &common,
+                    addr: addr.as_deref(),
+                    demo,
+                },
+            )?)
+            .await
+        }
+        Command::Shop(ShopCommand::Create {
+            slug,
+            name,
+            owner,
+            mode,
+            common,
+        }) => create_shop(config(&common, &common)?, &slug, &name, &owner, &mode).await,
+        Command::Shop(ShopCommand::List { common }) => list_shops(config(&common, &common)?).await,
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&kefu_server::api::api().1)?
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = config.addr;
+    let db = kefu_server::redact(&config.database_url());
+    let prepared = kefu_server::prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr()?;
+    println!(
+        "kefu {} serving http://{local}  (database: {db})",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(demo) = &prepared.demo {
+        let how = if demo.created {
+            "loaded"
+        } else {
+            "already loaded; passwords as first set"
+        };
+        println!(
+            "demo shop “{}” ({}) {how}. Logins (shop = {}):",
+            demo.shop_name, demo.shop, demo.shop
+        );
+        for (user, role, name, password) in &demo.accounts {
+            println!(
+                "  {user:<10} {:<10} {name:<6} password: {password}",
+                role.as_str()
+            );
+        }
+    }
+    kefu_server::serve(prepared, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn create_shop(
+    config: Config,
+    slug: &str,
+    name: &str,
+    owner: &str,
+    mode: &str,
+) -> anyhow::Result<()> {
+    let slug = ShopSlug::parse(slug)?;
+    check_shop_name(name)?;
+    let username = Username::parse(owner)?;
+    let password = std::env::var("KEFU_OWNER_PASSWORD")
+        .context("set KEFU_OWNER_PASSWORD to the owner's password")?;
+    check_new_password(&password, username.as_str())?;
+    let mode = if mode == "mall" {
+        ShopMode::Mall
+    } else {
+        ShopMode::C2c
+    };
+    let now = kefu_store::now();
+    let shop = Shop {
+        id: ShopId::new(),
+        slug,
+        name: name.trim().to_string(),
+        created_at: now,
+    };
+    let account = Account {
+        id: AccountId::new(),
+        shop_id: shop.id,
+        username,
+        display_name: "主账号".into(),
+        role: Role::Owner,
+        routing: RoutingProfile {
+            takes_chats: false,
+            ..RoutingProfile::default()
+        },
+        disabled: false,
+        created_at: now,
+    };
+    let hash = kefu_server::auth::hash_password(password).await?;
+    let store = kefu_server::open_store(&config).await?;
+    let new = kefu_store::NewShop {
+        shop: shop.clone(),
+        settings: ShopSettings {
+            mode,
+            ..ShopSettings::default()
+        },
+        accounts: vec![(account, hash)],
+        catalog: Default::default(),
+    };
+    store.create_shop(&new).await.map_err(|e| match e {
+        kefu_store::StoreError::Conflict(_) => {
+            anyhow::anyhow!("a shop named {} exists already", shop.slug.as_str())
+        }
+        other => other.into(),
+    })?;
+    println!(
+        "created shop {} ({}); log in with shop = {}, login = {owner}",
+        shop.slug.as_str(),
+        shop.name,
+        shop.slug.as_str()
+    );
+    Ok(())
+}
+
+async fn list_shops(config: Config) -> anyhow::Result<()> {
+    let store = kefu_server::open_store(&config).await?;
+    for s in store.shops().await? {
+        println!(
+            "{}\t{}\t{}",
+            s.slug.as_str(),
+            s.name,
+            s.created_at.format("%Y-%m-%d")
+        );
+    }
+    Ok(())
+}

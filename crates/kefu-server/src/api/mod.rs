@@ -1,0 +1,115 @@
+//! The HTTP API under `/api/v1`, its OpenAPI document at `/api/openapi.json`, and `/healthz`.
+//! Each resource module registers its handlers with utoipa-axum, so the document is built
+//! from the same registrations that route requests and cannot drift from them.
+
+mod accounts;
+mod auth;
+mod catalog;
+mod shop;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
+use serde::Serialize;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kefu API", description = "kefu (客服): customer service for online shops. Every endpoint is scoped to the caller's shop and role. Errors are JSON `{error, message}`."),
+    modifiers(&SecurityAddon),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "auth", description = "Login, logout, password"),
+        (name = "shop", description = "The caller's shop and its settings (SPEC §6.2)"),
+        (name = "accounts", description = "Sub-accounts, roles, skill groups and routing (SPEC §6.1)"),
+        (name = "catalog", description = "Products, buyers, orders and knowledge base, read-only for now")
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// The OpenAPI document and the router it describes.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(auth::router())
+                .merge(shop::router())
+                .merge(accounts::router())
+                .merge(catalog::router()),
+        )
+        .split_for_parts()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api();
+    let doc = std::sync::Arc::new(doc);
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || async move { axum::Json(doc.as_ref().clone()) }),
+        )
+        .route("/healthz", get(healthz))
+        .fallback(|| async { ApiError::NotFound("page") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+#[derive(Serialize, ToSchema)]
+struct Health {
+    status: &'static str,
+    engine: &'static str,
+    version: &'static str,
+}
+
+/// Alive and the database answers.
+async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.store.ping().await?;
+    Ok(Json(Health {
+        status: "ok",
+        engine: state.store.engine(),
+        version: env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// Turns a list endpoint's `limit` and `offset` parameters into a page (default 50 rows).
+pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<kefu_store::Page, ApiError> {
+    let limit = limit.unwrap_or(50);
+    let offset = offset.unwrap_or(0);
+    if !(1..=200).contains(&limit) {
+        return Err(kefu_core::ValidationError::new("limit", "must be between 1 and 200").into());
+    }
+    if offset < 0 {
+        return Err(kefu_core::ValidationError::new("offset", "must not be negative").into());
+    }
+    Ok(kefu_store::Page { limit, offset })
+}

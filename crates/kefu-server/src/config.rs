@@ -1,0 +1,141 @@
+//! Configuration, in one place. Values come from, lowest first: built-in defaults, a TOML
+//! file (`kefu.toml` in the working directory, or the one `--config` names), environment
+//! variables `KEFU_<NAME>` (e.g. `KEFU_ADDR`, `KEFU_DB`), and command-line flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where API, WebSocket and UI are served.
+    pub addr: SocketAddr,
+    /// Where the SQLite file (and later uploads and indexes) live.
+    pub data_dir: PathBuf,
+    /// A database URL; empty means the SQLite file `<data_dir>/kefu.db`.
+    pub db: Option<String>,
+    /// Load the demo shop (once; later starts leave it as it is).
+    pub demo: bool,
+    /// How long a login lasts.
+    pub session_ttl_hours: u32,
+    /// Take the client address from the last `X-Forwarded-For` entry (only behind your own proxy).
+    pub trust_proxy: bool,
+    /// Mark the session cookie `Secure` (when served over HTTPS).
+    pub secure_cookies: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The settings `KEFU_*` variables may set; others (such as `KEFU_TEST_PG`) are not ours.
+const FIELDS: [&str; 8] = [
+    "addr",
+    "data_dir",
+    "db",
+    "demo",
+    "session_ttl_hours",
+    "trust_proxy",
+    "secure_cookies",
+    "max_body_bytes",
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            db: None,
+            demo: false,
+            session_ttl_hours: 24 * 7,
+            trust_proxy: false,
+            secure_cookies: false,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Merges defaults, the config file, `KEFU_*` variables and `overrides` (the flags given,
+    /// as a serializable struct whose `None` fields are skipped).
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("kefu.toml")),
+        }
+        figment = figment
+            .merge(Env::prefixed("KEFU_").only(&FIELDS))
+            .merge(Serialized::defaults(overrides));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| format!("configuration: {e}"))?;
+        if config.session_ttl_hours == 0 {
+            return Err("configuration: session_ttl_hours must be at least 1".into());
+        }
+        if config.max_body_bytes < 1024 {
+            return Err("configuration: max_body_bytes must be at least 1024".into());
+        }
+        Ok(config)
+    }
+
+    /// The database to open: `db` if set, else the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.db {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}", self.data_dir.join("kefu.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        addr: Option<String>,
+    }
+
+    #[test]
+    fn file_then_flags_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kefu.toml");
+        std::fs::write(&file, "addr = \"127.0.0.1:9000\"\ndemo = true\n").unwrap();
+        let c = Config::load(Some(&file), Flags { addr: None }).unwrap();
+        assert_eq!(c.addr.port(), 9000);
+        assert!(c.demo);
+        let c = Config::load(
+            Some(&file),
+            Flags {
+                addr: Some("0.0.0.0:7000".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(c.addr.port(), 7000);
+        assert_eq!(c.database_url(), "sqlite://data/kefu.db");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kefu.toml");
+        std::fs::write(&file, "addr = \"not an address\"\n").unwrap();
+        let e = Config::load(Some(&file), Flags { addr: None }).unwrap_err();
+        assert!(e.contains("addr"), "{e}");
+        std::fs::write(&file, "colour = \"red\"\n").unwrap();
+        assert!(
+            Config::load(Some(&file), Flags { addr: None })
+                .unwrap_err()
+                .contains("colour")
+        );
+        assert!(
+            Config::load(Some(&dir.path().join("missing.toml")), Flags { addr: None }).is_err()
+        );
+    }
+}
