@@ -6,19 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The four roles of a shop's staff.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// 主账号: the shop's main account, exactly one per shop.
@@ -80,10 +68,7 @@ impl Username {
         let s = s.trim();
         let n = s.chars().count();
         if !(2..=32).contains(&n) {
-            return Err(ValidationError::new(
-                "username",
-                "must be 2 to 32 characters long",
-            ));
+            return Err(ValidationError::new("username", "must be 2 to 32 characters long"));
         }
         if let Some(c) = s
             .chars()
@@ -119,22 +104,13 @@ impl From<Username> for String {
 pub fn check_new_password(pw: &str, username: &str) -> Result<(), ValidationError> {
     let n = pw.chars().count();
     if n < 8 {
-        return Err(ValidationError::new(
-            "password",
-            "must be at least 8 characters long",
-        ));
+        return Err(ValidationError::new("password", "must be at least 8 characters long"));
     }
     if n > 128 {
-        return Err(ValidationError::new(
-            "password",
-            "must be at most 128 characters long",
-        ));
+        return Err(ValidationError::new("password", "must be at most 128 characters long"));
     }
     if pw.eq_ignore_ascii_case(username) {
-        return Err(ValidationError::new(
-            "password",
-            "must not be the login name",
-        ));
+        return Err(ValidationError::new("password", "must not be the login name"));
     }
     Ok(())
 }
@@ -229,10 +205,7 @@ pub struct Account {
 pub fn check_display_name(name: &str) -> Result<(), ValidationError> {
     let n = name.trim().chars().count();
     if n == 0 || n > 32 {
-        return Err(ValidationError::new(
-            "display_name",
-            "must be 1 to 32 characters",
-        ));
+        return Err(ValidationError::new("display_name", "must be 1 to 32 characters"));
     }
     Ok(())
 }
@@ -249,9 +222,7 @@ mod tests {
             assert!(!r.may_manage(Owner), "{r:?} may not manage the owner");
         }
         assert!(Owner.may_manage(Admin) && Owner.may_manage(Supervisor) && Owner.may_manage(Agent));
-        assert!(
-            !Admin.may_manage(Admin) && Admin.may_manage(Supervisor) && Admin.may_manage(Agent)
-        );
+        assert!(!Admin.may_manage(Admin) && Admin.may_manage(Supervisor) && Admin.may_manage(Agent));
         for r in [Supervisor, Agent] {
             assert!(all.iter().all(|t| !r.may_manage(*t)));
             assert!(!r.is_manager());
@@ -265,10 +236,7 @@ mod tests {
     fn usernames_allow_chinese_and_fold_case() {
         assert_eq!(Username::parse(" XiaoMei ").unwrap().as_str(), "xiaomei");
         assert_eq!(Username::parse("小美").unwrap().as_str(), "小美");
-        assert_eq!(
-            Username::parse("agent_01.sh").unwrap().as_str(),
-            "agent_01.sh"
-        );
+        assert_eq!(Username::parse("agent_01.sh").unwrap().as_str(), "agent_01.sh");
         for bad in ["a", "", "with space", "a:b", "semi;colon", &"x".repeat(33)] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
@@ -291,9 +259,6 @@ mod tests {
         p.capacity = 101;
         assert!(p.validate().is_err());
         assert!(SkillGroup::parse("").is_err());
-        assert_eq!(
-            SkillGroup::parse("售后").unwrap().as_str(),
-            SkillGroup::AFTER_SALES
-        );
+        assert_eq!(SkillGroup::parse("售后").unwrap().as_str(), SkillGroup::AFTER_SALES);
     }
 }

@@ -64,13 +64,7 @@ pub fn mask_address(address: &str) -> String {
     let keep = address
         .find('市')
         .map(|i| i + '市'.len_utf8())
-        .unwrap_or_else(|| {
-            address
-                .char_indices()
-                .nth(6)
-                .map(|(i, _)| i)
-                .unwrap_or(address.len())
-        });
+        .unwrap_or_else(|| address.char_indices().nth(6).map(|(i, _)| i).unwrap_or(address.len()));
     format!("{}***", &address[..keep])
 }
 
@@ -203,21 +197,14 @@ impl Order {
         if self.items.is_empty() {
             return err("has no items".into());
         }
-        if let Some(i) = self
-            .items
-            .iter()
-            .find(|i| i.quantity <= 0 || i.unit_price < Fen::ZERO)
-        {
-            return err(format!(
-                "item {} needs a positive quantity and a price ≥ 0",
-                i.sku
-            ));
+        if let Some(i) = self.items.iter().find(|i| i.quantity <= 0 || i.unit_price < Fen::ZERO) {
+            return err(format!("item {} needs a positive quantity and a price ≥ 0", i.sku));
         }
         if self.shipping_fee < Fen::ZERO || self.total().is_none() {
             return err("has a negative shipping fee or an amount out of range".into());
         }
-        let paid_needed = matches!(self.state, Paid | Shipped | Completed)
-            || self.close_reason == Some(CloseReason::Refunded);
+        let paid_needed =
+            matches!(self.state, Paid | Shipped | Completed) || self.close_reason == Some(CloseReason::Refunded);
         if self.paid_at.is_some() != paid_needed {
             return err(format!(
                 "is {} but {} a paid time",
@@ -226,16 +213,10 @@ impl Order {
             ));
         }
         if self.shipped_at.is_some() && !matches!(self.state, Shipped | Completed | Closed) {
-            return err(format!(
-                "is {} but has a shipping time",
-                self.state.label_zh()
-            ));
+            return err(format!("is {} but has a shipping time", self.state.label_zh()));
         }
         if matches!(self.state, Shipped | Completed) && self.shipped_at.is_none() {
-            return err(format!(
-                "is {} but lacks a shipping time",
-                self.state.label_zh()
-            ));
+            return err(format!("is {} but lacks a shipping time", self.state.label_zh()));
         }
         if (self.state == Completed) != self.completed_at.is_some() {
             return err("a completed time belongs to 交易成功 orders only".into());
@@ -245,11 +226,7 @@ impl Order {
         }
         if matches!(
             self.close_reason,
-            Some(
-                CloseReason::BuyerCancelled
-                    | CloseReason::SellerCancelled
-                    | CloseReason::PaymentTimeout
-            )
+            Some(CloseReason::BuyerCancelled | CloseReason::SellerCancelled | CloseReason::PaymentTimeout)
         ) && self.paid_at.is_some()
         {
             return err("an order closed before payment cannot have been paid".into());
@@ -297,9 +274,7 @@ pub struct KbEntry {
 impl KbEntry {
     /// Whether the bot may give this answer at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.enabled
-            && self.valid_from.is_none_or(|f| f <= now)
-            && self.valid_until.is_none_or(|u| now < u)
+        self.enabled && self.valid_from.is_none_or(|f| f <= now) && self.valid_until.is_none_or(|u| now < u)
     }
 }
 
@@ -389,10 +364,7 @@ mod tests {
     fn masks_private_data() {
         assert_eq!(mask_phone("13812345678"), "138****5678");
         assert_eq!(mask_phone("123"), "***");
-        assert_eq!(
-            mask_address("浙江省杭州市西湖区文三路1号"),
-            "浙江省杭州市***"
-        );
+        assert_eq!(mask_address("浙江省杭州市西湖区文三路1号"), "浙江省杭州市***");
         assert_eq!(mask_address("北京朝阳区建国路88号"), "北京朝阳区建***");
     }
 

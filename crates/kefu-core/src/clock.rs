@@ -110,17 +110,12 @@ impl TimeZone {
     /// Local wall-clock weekday (1 = Monday … 7 = Sunday) and time of day of an instant.
     pub fn local(&self, at: DateTime<Utc>) -> (u8, ClockTime) {
         let local = at.with_timezone(&self.0);
-        (
-            local.weekday().number_from_monday() as u8,
-            ClockTime::of(local.time()),
-        )
+        (local.weekday().number_from_monday() as u8, ClockTime::of(local.time()))
     }
 
     /// An instant as people in the shop read it: `2026-11-23 14:05:09`.
     pub fn format(&self, at: DateTime<Utc>) -> String {
-        at.with_timezone(&self.0)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
+        at.with_timezone(&self.0).format("%Y-%m-%d %H:%M:%S").to_string()
     }
 
     pub fn name(&self) -> &'static str {
@@ -131,9 +126,9 @@ impl TimeZone {
 impl FromStr for TimeZone {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| {
-            format!("“{s}” is not a known time zone (use an IANA name such as Asia/Shanghai)")
-        })
+        s.parse::<chrono_tz::Tz>()
+            .map(TimeZone)
+            .map_err(|_| format!("“{s}” is not a known time zone (use an IANA name such as Asia/Shanghai)"))
     }
 }
 
@@ -186,9 +181,6 @@ mod tests {
         assert_eq!(tz.local(at), (1, ClockTime::hm(9, 30)));
         assert_eq!(tz.format(at), "2026-11-23 09:30:00");
         assert!("Mars/Olympus".parse::<TimeZone>().is_err());
-        assert_eq!(
-            "Europe/Berlin".parse::<TimeZone>().unwrap().name(),
-            "Europe/Berlin"
-        );
+        assert_eq!("Europe/Berlin".parse::<TimeZone>().unwrap().name(), "Europe/Berlin");
     }
 }

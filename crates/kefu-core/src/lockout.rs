@@ -52,11 +52,7 @@ impl Throttle {
     }
 
     /// Whether a login for this key must be refused now, and for how long still.
-    pub fn retry_after(
-        &self,
-        record: Option<&FailureRecord>,
-        now: DateTime<Utc>,
-    ) -> Option<Duration> {
+    pub fn retry_after(&self, record: Option<&FailureRecord>, now: DateTime<Utc>) -> Option<Duration> {
         let r = record?;
         let until = r.last_failure_at + self.lock_for(r.failures);
         (until > now).then(|| until - now)
@@ -99,10 +95,7 @@ mod tests {
             t.retry_after(Some(&rec), t0() + Duration::seconds(10)),
             Some(Duration::seconds(50))
         );
-        assert_eq!(
-            t.retry_after(Some(&rec), t0() + Duration::seconds(60)),
-            None
-        );
+        assert_eq!(t.retry_after(Some(&rec), t0() + Duration::seconds(60)), None);
         assert_eq!(t.retry_after(None, t0()), None);
         let few = FailureRecord {
             failures: 3,
@@ -119,10 +112,7 @@ mod tests {
             failures: 10,
             last_failure_at: t0(),
         };
-        assert!(
-            t.retry_after(Some(&rec), t0() + Duration::seconds(1))
-                .is_some()
-        );
+        assert!(t.retry_after(Some(&rec), t0() + Duration::seconds(1)).is_some());
         assert_eq!(t.forget_before(t0()), t0() - Duration::hours(1));
     }
 }

@@ -7,18 +7,7 @@ use std::fmt;
 /// An amount in fen. Negative amounts are allowed (a discount line), the rules that forbid
 /// them live where they apply.
 #[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
 )]
 #[serde(transparent)]
 pub struct Fen(pub i64);
@@ -29,12 +18,7 @@ impl Fen {
     /// Parses a yuan amount as staff write it: `12`, `12.5`, `12.50`, `¥12.50`, `-3.00`.
     /// More than two decimals is refused rather than rounded: a price is never silently changed.
     pub fn parse_yuan(field: &str, text: &str) -> Result<Fen, ValidationError> {
-        let bad = || {
-            ValidationError::new(
-                field,
-                format!("“{text}” is not an amount in yuan such as 12.50"),
-            )
-        };
+        let bad = || ValidationError::new(field, format!("“{text}” is not an amount in yuan such as 12.50"));
         let t = text.trim().trim_start_matches(['¥', '￥']).trim();
         let (negative, t) = match t.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -98,16 +82,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_amount() {
-        for bad in [
-            "",
-            "abc",
-            "1.234",
-            "1,00",
-            ".5",
-            "1.",
-            "1e3",
-            "99999999999999999999",
-        ] {
+        for bad in ["", "abc", "1.234", "1,00", ".5", "1.", "1e3", "99999999999999999999"] {
             let e = Fen::parse_yuan("price", bad);
             assert!(e.is_err(), "{bad:?} accepted");
             assert_eq!(e.unwrap_err().field, "price");

@@ -148,9 +148,7 @@ impl ShopSettings {
                 "must be at most 360 minutes",
             ));
         }
-        if !(MIN_UNPAID_TIMEOUT_MINUTES..=MAX_UNPAID_TIMEOUT_MINUTES)
-            .contains(&self.unpaid_timeout_minutes)
-        {
+        if !(MIN_UNPAID_TIMEOUT_MINUTES..=MAX_UNPAID_TIMEOUT_MINUTES).contains(&self.unpaid_timeout_minutes) {
             return Err(ValidationError::new(
                 "unpaid_timeout_minutes",
                 format!(
@@ -163,9 +161,7 @@ impl ShopSettings {
             if !is_plausible_domain(d) {
                 return Err(ValidationError::new(
                     format!("trusted_link_domains[{i}]"),
-                    format!(
-                        "“{d}” is not a domain name such as taobao.com (no scheme, path or port)"
-                    ),
+                    format!("“{d}” is not a domain name such as taobao.com (no scheme, path or port)"),
                 ));
             }
         }

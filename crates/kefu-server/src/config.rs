@@ -71,9 +71,7 @@ impl Config {
         figment = figment
             .merge(Env::prefixed("KEFU_").only(&FIELDS))
             .merge(Serialized::defaults(overrides));
-        let config: Config = figment
-            .extract()
-            .map_err(|e| format!("configuration: {e}"))?;
+        let config: Config = figment.extract().map_err(|e| format!("configuration: {e}"))?;
         if config.session_ttl_hours == 0 {
             return Err("configuration: session_ttl_hours must be at least 1".into());
         }
@@ -134,8 +132,6 @@ mod tests {
                 .unwrap_err()
                 .contains("colour")
         );
-        assert!(
-            Config::load(Some(&dir.path().join("missing.toml")), Flags { addr: None }).is_err()
-        );
+        assert!(Config::load(Some(&dir.path().join("missing.toml")), Flags { addr: None }).is_err());
     }
 }

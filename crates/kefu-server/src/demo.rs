@@ -6,9 +6,7 @@ use crate::auth::hash_password;
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Duration, Utc};
 use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username};
-use kefu_core::catalog::{
-    CloseReason, Customer, KbCategory, KbEntry, Order, OrderItem, OrderState, Product,
-};
+use kefu_core::catalog::{CloseReason, Customer, KbCategory, KbEntry, Order, OrderItem, OrderState, Product};
 use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
 use kefu_core::money::Fen;
 use kefu_core::settings::{ShopMode, ShopSettings};
@@ -71,14 +69,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoLogins> {
         accounts: file
             .accounts
             .iter()
-            .map(|a| {
-                (
-                    a.username.clone(),
-                    a.role,
-                    a.display_name.clone(),
-                    a.password.clone(),
-                )
-            })
+            .map(|a| (a.username.clone(), a.role, a.display_name.clone(), a.password.clone()))
             .collect(),
     };
     if store.shop_by_slug(&slug).await?.is_some() {
@@ -113,11 +104,7 @@ async fn build(file: &DemoFile, slug: ShopSlug, now: DateTime<Utc>) -> anyhow::R
             display_name: a.display_name.clone(),
             role: a.role,
             routing: RoutingProfile {
-                skill_group: a
-                    .skill_group
-                    .as_deref()
-                    .map(SkillGroup::parse)
-                    .transpose()?,
+                skill_group: a.skill_group.as_deref().map(SkillGroup::parse).transpose()?,
                 takes_chats: a.role == Role::Agent,
                 capacity: a.capacity.unwrap_or(RoutingProfile::default().capacity),
             },
@@ -157,11 +144,7 @@ fn catalog(shop: ShopId, now: DateTime<Utc>) -> anyhow::Result<Catalog> {
 
 /// Rows of a CSV file whose header must be exactly `header`; each row numbered from 2 (the
 /// header is line 1) for error messages.
-fn rows(
-    name: &str,
-    text: &str,
-    header: &[&str],
-) -> anyhow::Result<Vec<(usize, csv::StringRecord)>> {
+fn rows(name: &str, text: &str, header: &[&str]) -> anyhow::Result<Vec<(usize, csv::StringRecord)>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
@@ -181,10 +164,7 @@ fn rows(
     reader
         .records()
         .enumerate()
-        .map(|(i, r)| {
-            r.map(|r| (i + 2, r))
-                .with_context(|| format!("{name}: row {}", i + 2))
-        })
+        .map(|(i, r)| r.map(|r| (i + 2, r)).with_context(|| format!("{name}: row {}", i + 2)))
         .collect()
 }
 
@@ -279,8 +259,7 @@ fn orders(
     customers: &[Customer],
 ) -> anyhow::Result<Vec<Order>> {
     let by_sku: HashMap<&str, &Product> = products.iter().map(|p| (p.sku.as_str(), p)).collect();
-    let by_nick: HashMap<&str, &Customer> =
-        customers.iter().map(|c| (c.nick.as_str(), c)).collect();
+    let by_nick: HashMap<&str, &Customer> = customers.iter().map(|c| (c.nick.as_str(), c)).collect();
     let header = [
         "order_no",
         "buyer_nick",
@@ -417,10 +396,7 @@ mod tests {
             relative_time("-2d4h30m", now).unwrap(),
             Some(now - Duration::minutes(2 * 1440 + 270))
         );
-        assert_eq!(
-            relative_time("-45m", now).unwrap(),
-            Some(now - Duration::minutes(45))
-        );
+        assert_eq!(relative_time("-45m", now).unwrap(), Some(now - Duration::minutes(45)));
         assert_eq!(relative_time("", now).unwrap(), None);
         for bad in ["2d", "-2x", "-d", "-5", "-0m"] {
             assert!(relative_time(bad, now).is_err(), "{bad}");
@@ -453,26 +429,11 @@ mod tests {
             .filter(|(a, _)| a.role == Role::Agent)
             .map(|(a, _)| a.routing.skill_group.clone().unwrap())
             .collect();
+        assert_eq!(agents.iter().filter(|g| g.as_str() == SkillGroup::PRE_SALES).count(), 2);
         assert_eq!(
-            agents
-                .iter()
-                .filter(|g| g.as_str() == SkillGroup::PRE_SALES)
-                .count(),
-            2
-        );
-        assert_eq!(
-            agents
-                .iter()
-                .filter(|g| g.as_str() == SkillGroup::AFTER_SALES)
-                .count(),
+            agents.iter().filter(|g| g.as_str() == SkillGroup::AFTER_SALES).count(),
             1
         );
-        assert_eq!(
-            new.accounts
-                .iter()
-                .filter(|(a, _)| a.role == Role::Owner)
-                .count(),
-            1
-        );
+        assert_eq!(new.accounts.iter().filter(|(a, _)| a.role == Role::Owner).count(), 1);
     }
 }

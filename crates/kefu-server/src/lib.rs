@@ -41,9 +41,8 @@ pub struct Prepared {
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = config.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("creating the data directory {}", config.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     }
     kefu_store::open(&url)
         .await
@@ -55,11 +54,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     let dummy: [u8; 16] = rand::random();
     let dummy_hash = auth::hash_password(hex::encode(dummy)).await?.into();
     let demo = if config.demo {
-        Some(
-            demo::load(store.as_ref())
-                .await
-                .context("loading the demo shop")?,
-        )
+        Some(demo::load(store.as_ref()).await.context("loading the demo shop")?)
     } else {
         None
     };
@@ -80,12 +75,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = api::router(prepared.state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 
@@ -115,9 +107,6 @@ mod tests {
             super::redact("postgres://postgres@127.0.0.1/postgres"),
             "postgres://postgres@127.0.0.1/postgres"
         );
-        assert_eq!(
-            super::redact("sqlite://data/kefu.db"),
-            "sqlite://data/kefu.db"
-        );
+        assert_eq!(super::redact("sqlite://data/kefu.db"), "sqlite://data/kefu.db");
     }
 }

@@ -50,19 +50,11 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/kb/entries",
         "/api/v1/kb/entries/{id}",
     ] {
-        assert!(
-            paths.contains_key(p),
-            "{p} missing from the OpenAPI document"
-        );
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     // Unknown API paths answer with the JSON error body too.
-    let r = app
-        .client
-        .get(app.url("/api/v1/nothing-here"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
 }
@@ -93,10 +85,7 @@ async fn demo_owner_logs_in_with_bearer_or_cookie_and_out(app: Arc<TestApp>) {
     );
 
     // The UI's way: the cookie set at login.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let r = browser
         .post(app.url("/api/v1/auth/login"))
         .json(&json!({"shop": "demo", "username": "xiaomei", "password": AGENT_PW}))
@@ -111,9 +100,7 @@ async fn demo_owner_logs_in_with_bearer_or_cookie_and_out(app: Arc<TestApp>) {
         .unwrap()
         .to_string();
     assert!(
-        cookie.contains("kefu_session=")
-            && cookie.contains("HttpOnly")
-            && cookie.contains("SameSite=Lax"),
+        cookie.contains("kefu_session=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
     let me: Value = browser
@@ -135,19 +122,12 @@ async fn demo_owner_logs_in_with_bearer_or_cookie_and_out(app: Arc<TestApp>) {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        browser
-            .get(app.url("/api/v1/auth/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        browser.get(app.url("/api/v1/auth/me")).send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
 
     assert_eq!(
-        app.call(Method::POST, "/api/v1/auth/logout", token, None)
-            .await
-            .0,
+        app.call(Method::POST, "/api/v1/auth/logout", token, None).await.0,
         StatusCode::NO_CONTENT
     );
     let (status, body) = app.get("/api/v1/auth/me", token).await;
@@ -173,9 +153,7 @@ async fn ten_wrong_passwords_lock_the_account(app: Arc<TestApp>) {
         "{statuses:?}"
     );
     assert!(
-        statuses[6..]
-            .iter()
-            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        statuses[6..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
         "{statuses:?}"
     );
     // Even the right password is refused while locked, with a Retry-After.
@@ -187,11 +165,7 @@ async fn ten_wrong_passwords_lock_the_account(app: Arc<TestApp>) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: i64 = r.headers()[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: i64 = r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "too_many_requests");
@@ -200,19 +174,14 @@ async fn ten_wrong_passwords_lock_the_account(app: Arc<TestApp>) {
     // Unknown accounts answer exactly like wrong passwords.
     let (s1, b1) = app.try_login("demo", "nobody", "whatever-pw").await;
     let (s2, b2) = app.try_login("nowhere", "owner", OWNER_PW).await;
-    assert_eq!(
-        (s1, s2),
-        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
-    );
+    assert_eq!((s1, s2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
     assert_eq!(b1["message"], b2["message"]);
 }
 on_both_engines!(ten_wrong_passwords_lock_the_account);
 
 async fn one_client_spraying_many_accounts_is_locked(app: Arc<TestApp>) {
     for i in 0..20 {
-        let (s, _) = app
-            .try_login("demo", &format!("guess{i}"), "wrong-password")
-            .await;
+        let (s, _) = app.try_login("demo", &format!("guess{i}"), "wrong-password").await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
     }
     // The address is now locked, whichever account it tries.
@@ -235,10 +204,7 @@ async fn password_change(app: Arc<TestApp>) {
             Some(change("wrong", "a-new-password")),
         )
         .await;
-    assert_eq!(
-        (s, b["error"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden"))
-    );
+    assert_eq!((s, b["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
     let (s, b) = app
         .call(
             Method::POST,
@@ -262,10 +228,7 @@ async fn password_change(app: Arc<TestApp>) {
     assert_eq!(s, StatusCode::NO_CONTENT);
     // This session goes on; the other one ended; the old password no longer works.
     assert_eq!(app.get("/api/v1/auth/me", &t1).await.0, StatusCode::OK);
-    assert_eq!(
-        app.get("/api/v1/auth/me", &t2).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/api/v1/auth/me", &t2).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.try_login("demo", "ajie", AGENT_PW).await.0,
         StatusCode::UNAUTHORIZED
@@ -280,57 +243,26 @@ async fn owners_and_admins_manage_sub_accounts(app: Arc<TestApp>) {
     let new = |username: &str, role: &str| json!({"username": username, "display_name": "新人", "role": role, "password": "new-staff-pw", "skill_group": "售后", "capacity": 5});
 
     let (s, admin) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts",
-            &owner,
-            Some(new("lina", "admin")),
-        )
+        .call(Method::POST, "/api/v1/accounts", &owner, Some(new("lina", "admin")))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{admin}");
     assert_eq!(
-        (
-            admin["role"].as_str(),
-            admin["routing"]["skill_group"].as_str()
-        ),
+        (admin["role"].as_str(), admin["routing"]["skill_group"].as_str()),
         (Some("admin"), Some("售后"))
     );
     let admin_token = app.login("demo", "lina", "new-staff-pw").await;
 
     // Agents manage nobody; admins do not make admins or owners.
-    assert_eq!(
-        app.call(
-            Method::POST,
-            "/api/v1/accounts",
-            &agent,
-            Some(new("x1", "agent"))
-        )
-        .await
-        .0,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            "/api/v1/accounts",
-            &admin_token,
-            Some(new("x2", "admin"))
-        )
-        .await
-        .0,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            "/api/v1/accounts",
-            &owner,
-            Some(new("x3", "owner"))
-        )
-        .await
-        .0,
-        StatusCode::FORBIDDEN
-    );
+    for (token, body) in [
+        (&agent, new("x1", "agent")),
+        (&admin_token, new("x2", "admin")),
+        (&owner, new("x3", "owner")),
+    ] {
+        assert_eq!(
+            app.call(Method::POST, "/api/v1/accounts", token, Some(body)).await.0,
+            StatusCode::FORBIDDEN
+        );
+    }
     let (s, sup) = app
         .call(
             Method::POST,
@@ -343,33 +275,18 @@ async fn owners_and_admins_manage_sub_accounts(app: Arc<TestApp>) {
 
     // Bad input: a clear error, and nothing created.
     let (s, b) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts",
-            &owner,
-            Some(new("lina", "agent")),
-        )
+        .call(Method::POST, "/api/v1/accounts", &owner, Some(new("lina", "agent")))
         .await;
-    assert_eq!(
-        (s, b["error"].as_str()),
-        (StatusCode::CONFLICT, Some("conflict"))
-    );
+    assert_eq!((s, b["error"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
     let mut bad = new("newbie", "agent");
     bad["capacity"] = json!(0);
-    let (s, b) = app
-        .call(Method::POST, "/api/v1/accounts", &owner, Some(bad))
-        .await;
+    let (s, b) = app.call(Method::POST, "/api/v1/accounts", &owner, Some(bad)).await;
     assert_eq!(
         (s, b["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("capacity"))
     );
     let (s, b) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts",
-            &owner,
-            Some(new("a b", "agent")),
-        )
+        .call(Method::POST, "/api/v1/accounts", &owner, Some(new("a b", "agent")))
         .await;
     assert_eq!(
         (s, b["field"].as_str()),
@@ -384,12 +301,7 @@ async fn owners_and_admins_manage_sub_accounts(app: Arc<TestApp>) {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        app.get("/api/v1/accounts", &owner)
-            .await
-            .1
-            .as_array()
-            .unwrap()
-            .len(),
+        app.get("/api/v1/accounts", &owner).await.1.as_array().unwrap().len(),
         6,
         "owner, 3 agents, admin, supervisor"
     );
@@ -437,20 +349,12 @@ async fn owners_and_admins_manage_sub_accounts(app: Arc<TestApp>) {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        app.call(
-            Method::PATCH,
-            &path,
-            &owner,
-            Some(json!({"disabled": true}))
-        )
-        .await
-        .0,
+        app.call(Method::PATCH, &path, &owner, Some(json!({"disabled": true})))
+            .await
+            .0,
         StatusCode::OK
     );
-    assert_eq!(
-        app.get("/api/v1/auth/me", &agent).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/api/v1/auth/me", &agent).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.try_login("demo", "xiaomei", AGENT_PW).await.0,
         StatusCode::UNAUTHORIZED
@@ -471,9 +375,7 @@ async fn owners_and_admins_manage_sub_accounts(app: Arc<TestApp>) {
     );
     app.login("demo", "zhuguan", "reset-by-owner").await;
     assert_eq!(
-        app.call(Method::DELETE, &sup_path, &admin_token, None)
-            .await
-            .0,
+        app.call(Method::DELETE, &sup_path, &admin_token, None).await.0,
         StatusCode::NO_CONTENT
     );
     assert_eq!(app.get(&sup_path, &owner).await.0, StatusCode::NOT_FOUND);
@@ -498,14 +400,9 @@ async fn owners_and_admins_manage_sub_accounts(app: Arc<TestApp>) {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        app.call(
-            Method::DELETE,
-            &format!("/api/v1/accounts/{owner_id}"),
-            &owner,
-            None
-        )
-        .await
-        .0,
+        app.call(Method::DELETE, &format!("/api/v1/accounts/{owner_id}"), &owner, None)
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
@@ -540,14 +437,9 @@ async fn settings_are_validated_and_bad_input_changes_nothing(app: Arc<TestApp>)
         (Some("mall"), Some("Asia/Shanghai"), Some(4320))
     );
     assert_eq!(
-        app.call(
-            Method::PUT,
-            "/api/v1/shop/settings",
-            &agent,
-            Some(settings.clone())
-        )
-        .await
-        .0,
+        app.call(Method::PUT, "/api/v1/shop/settings", &agent, Some(settings.clone()))
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
 
@@ -555,12 +447,7 @@ async fn settings_are_validated_and_bad_input_changes_nothing(app: Arc<TestApp>)
     changed["mode"] = json!("c2c");
     changed["trusted_link_domains"] = json!(["taobao.com", "tmall.com", "xiaomianao.cn"]);
     let (s, body) = app
-        .call(
-            Method::PUT,
-            "/api/v1/shop/settings",
-            &owner,
-            Some(changed.clone()),
-        )
+        .call(Method::PUT, "/api/v1/shop/settings", &owner, Some(changed.clone()))
         .await;
     assert_eq!((s, &body), (StatusCode::OK, &changed));
 
@@ -593,14 +480,8 @@ async fn settings_are_validated_and_bad_input_changes_nothing(app: Arc<TestApp>)
     for (key, value, status, field) in cases {
         let mut bad = changed.clone();
         bad[key] = value;
-        let (s, b) = app
-            .call(Method::PUT, "/api/v1/shop/settings", &owner, Some(bad))
-            .await;
-        assert_eq!(
-            (s, b["field"].as_str()),
-            (status, Some(field)),
-            "{key}: {b}"
-        );
+        let (s, b) = app.call(Method::PUT, "/api/v1/shop/settings", &owner, Some(bad)).await;
+        assert_eq!((s, b["field"].as_str()), (status, Some(field)), "{key}: {b}");
         assert!(!b["message"].as_str().unwrap().is_empty());
     }
     for (key, value) in [
@@ -613,9 +494,7 @@ async fn settings_are_validated_and_bad_input_changes_nothing(app: Arc<TestApp>)
     ] {
         let mut bad = changed.clone();
         bad[key] = value;
-        let (s, b) = app
-            .call(Method::PUT, "/api/v1/shop/settings", &owner, Some(bad))
-            .await;
+        let (s, b) = app.call(Method::PUT, "/api/v1/shop/settings", &owner, Some(bad)).await;
         assert_eq!(
             (s, b["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_json")),
@@ -659,9 +538,7 @@ async fn catalog_reads_filter_page_and_mask(app: Arc<TestApp>) {
     let (_, products) = app.get("/api/v1/products?limit=5", &owner).await;
     assert!(products["total"].as_i64().unwrap() >= 30);
     assert_eq!(products["items"].as_array().unwrap().len(), 5);
-    let (_, orders) = app
-        .get("/api/v1/orders?state=awaiting_payment&limit=200", &agent)
-        .await;
+    let (_, orders) = app.get("/api/v1/orders?state=awaiting_payment&limit=200", &agent).await;
     let items = orders["items"].as_array().unwrap();
     assert!(!items.is_empty() && items.iter().all(|o| o["state"] == "awaiting_payment"));
     let no = items[0]["order_no"].as_str().unwrap();
@@ -683,26 +560,15 @@ async fn catalog_reads_filter_page_and_mask(app: Arc<TestApp>) {
     // Agents see buyers' phone and address masked; owners see them whole.
     let full = app.get("/api/v1/customers?limit=1", &owner).await.1["items"][0].clone();
     let masked = app
-        .get(
-            &format!("/api/v1/customers/{}", full["id"].as_str().unwrap()),
-            &agent,
-        )
+        .get(&format!("/api/v1/customers/{}", full["id"].as_str().unwrap()), &agent)
         .await
         .1;
     assert!(!full["phone"].as_str().unwrap().contains('*'));
-    assert!(
-        masked["phone"].as_str().unwrap().contains("****"),
-        "{masked}"
-    );
+    assert!(masked["phone"].as_str().unwrap().contains("****"), "{masked}");
     assert!(masked["address"].as_str().unwrap().ends_with("***"));
 
     let (_, cats) = app.get("/api/v1/kb/categories", &agent).await;
-    assert!(
-        cats.as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == "快递物流")
-    );
+    assert!(cats.as_array().unwrap().iter().any(|c| c["name"] == "快递物流"));
     let (_, entries) = app.get("/api/v1/kb/entries", &agent).await;
     assert!(entries.as_array().unwrap().len() >= 40);
 }
@@ -743,11 +609,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         .unwrap()
         .to_string();
     let denied = [
-        (
-            Method::GET,
-            format!("/api/v1/accounts/{demo_agent_id}"),
-            None,
-        ),
+        (Method::GET, format!("/api/v1/accounts/{demo_agent_id}"), None),
         (
             Method::PATCH,
             format!("/api/v1/accounts/{demo_agent_id}"),
@@ -758,27 +620,11 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
             format!("/api/v1/accounts/{demo_agent_id}/password"),
             Some(json!({"new_password": "hijacked-pw"})),
         ),
-        (
-            Method::DELETE,
-            format!("/api/v1/accounts/{demo_agent_id}"),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("/api/v1/products/{demo_product}"),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("/api/v1/customers/{demo_customer}"),
-            None,
-        ),
+        (Method::DELETE, format!("/api/v1/accounts/{demo_agent_id}"), None),
+        (Method::GET, format!("/api/v1/products/{demo_product}"), None),
+        (Method::GET, format!("/api/v1/customers/{demo_customer}"), None),
         (Method::GET, format!("/api/v1/orders/{demo_order}"), None),
-        (
-            Method::GET,
-            format!("/api/v1/kb/entries/{demo_entry}"),
-            None,
-        ),
+        (Method::GET, format!("/api/v1/kb/entries/{demo_entry}"), None),
     ];
     for (method, path, body) in denied {
         let (s, b) = app.call(method.clone(), &path, &boss, body).await;
@@ -804,16 +650,8 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         format!("/api/v1/kb/entries/{}", catalog.kb_entries[0].id),
     ];
     for path in &theirs {
-        assert_eq!(
-            app.get(path, &demo_owner).await.0,
-            StatusCode::NOT_FOUND,
-            "{path}"
-        );
-        assert_eq!(
-            app.get(path, &boss).await.0,
-            StatusCode::OK,
-            "{path} for its own shop"
-        );
+        assert_eq!(app.get(path, &demo_owner).await.0, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(app.get(path, &boss).await.0, StatusCode::OK, "{path} for its own shop");
     }
     // Lists show only the caller's shop.
     let (_, shop) = app.get("/api/v1/shop", &boss).await;
@@ -822,12 +660,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
     assert_eq!(app.get("/api/v1/orders", &boss).await.1["total"], 1);
     assert_eq!(app.get("/api/v1/customers", &boss).await.1["total"], 1);
     assert_eq!(
-        app.get("/api/v1/kb/entries", &boss)
-            .await
-            .1
-            .as_array()
-            .unwrap()
-            .len(),
+        app.get("/api/v1/kb/entries", &boss).await.1.as_array().unwrap().len(),
         1
     );
     assert_eq!(
@@ -839,15 +672,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
             .len(),
         1
     );
-    assert_eq!(
-        app.get("/api/v1/accounts", &boss)
-            .await
-            .1
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.get("/api/v1/accounts", &boss).await.1.as_array().unwrap().len(), 1);
     let demo_orders = app.get("/api/v1/orders?limit=200", &demo_owner).await.1;
     assert!(
         demo_orders["items"]
@@ -860,9 +685,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
     let mut s = app.get("/api/v1/shop/settings", &boss).await.1;
     s["unpaid_timeout_minutes"] = json!(60);
     assert_eq!(
-        app.call(Method::PUT, "/api/v1/shop/settings", &boss, Some(s))
-            .await
-            .0,
+        app.call(Method::PUT, "/api/v1/shop/settings", &boss, Some(s)).await.0,
         StatusCode::OK
     );
     assert_eq!(

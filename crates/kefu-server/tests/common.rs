@@ -42,10 +42,7 @@ where
 {
     let app = Arc::new(TestApp::spawn(engine).await);
     let outcome = tokio::spawn(test(app.clone())).await;
-    Arc::into_inner(app)
-        .expect("test kept the app")
-        .stop()
-        .await;
+    Arc::into_inner(app).expect("test kept the app").stop().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -136,12 +133,7 @@ impl TestApp {
         body["token"].as_str().unwrap().to_string()
     }
 
-    pub async fn try_login(
-        &self,
-        shop: &str,
-        username: &str,
-        password: &str,
-    ) -> (StatusCode, Value) {
+    pub async fn try_login(&self, shop: &str, username: &str, password: &str) -> (StatusCode, Value) {
         let r = self
             .client
             .post(self.url("/api/v1/auth/login"))
@@ -154,19 +146,11 @@ impl TestApp {
     }
 
     pub fn req(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(token)
+        self.client.request(method, self.url(path)).bearer_auth(token)
     }
 
     /// Sends and returns status and JSON body (Null when empty).
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
+    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut rb = self.req(method, path, token);
         if let Some(b) = body {
             rb = rb.json(&b);
@@ -206,9 +190,7 @@ impl TestApp {
             disabled: false,
             created_at: now(),
         };
-        let hash = kefu_server::auth::hash_password(OWNER_PW.into())
-            .await
-            .unwrap();
+        let hash = kefu_server::auth::hash_password(OWNER_PW.into()).await.unwrap();
         let product = Product {
             id: ProductId::new(),
             shop_id: shop.id,

@@ -72,10 +72,7 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page {
-            limit: 50,
-            offset: 0,
-        }
+        Page { limit: 50, offset: 0 }
     }
 }
 
@@ -130,11 +127,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_account(&self, account: &Account, password_hash: &str) -> Result<()>;
     async fn account(&self, shop: ShopId, id: AccountId) -> Result<Option<Account>>;
     /// The account and its password hash, for login.
-    async fn account_for_login(
-        &self,
-        shop: ShopId,
-        username: &str,
-    ) -> Result<Option<(Account, String)>>;
+    async fn account_for_login(&self, shop: ShopId, username: &str) -> Result<Option<(Account, String)>>;
     async fn accounts(&self, shop: ShopId) -> Result<Vec<Account>>;
     /// Saves display name, role, routing and disabled flag. `NotFound` if it is not the shop's.
     async fn update_account(&self, account: &Account) -> Result<()>;
@@ -145,19 +138,10 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(&self, session: &Session) -> Result<()>;
     /// The session and its account, if the session exists, has not expired at `now`,
     /// and its account is not disabled.
-    async fn session(
-        &self,
-        token_hash: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<Option<(Session, Account)>>;
+    async fn session(&self, token_hash: &[u8], now: DateTime<Utc>) -> Result<Option<(Session, Account)>>;
     async fn delete_session(&self, token_hash: &[u8]) -> Result<()>;
     /// Ends every session of an account but `keep` (after a password change, or when disabled).
-    async fn delete_sessions_of(
-        &self,
-        shop: ShopId,
-        account: AccountId,
-        keep: Option<&[u8]>,
-    ) -> Result<()>;
+    async fn delete_sessions_of(&self, shop: ShopId, account: AccountId, keep: Option<&[u8]>) -> Result<()>;
 
     // Login throttling: counters shared by every node.
     async fn login_failures(&self, key: &str) -> Result<Option<FailureRecord>>;
@@ -175,12 +159,7 @@ pub trait Store: Send + Sync + 'static {
     async fn import_catalog(&self, shop: ShopId, catalog: &Catalog) -> Result<()>;
     async fn products(&self, shop: ShopId, q: &ProductQuery) -> Result<Listed<Product>>;
     async fn product(&self, shop: ShopId, id: ProductId) -> Result<Option<Product>>;
-    async fn customers(
-        &self,
-        shop: ShopId,
-        text: Option<&str>,
-        page: Page,
-    ) -> Result<Listed<Customer>>;
+    async fn customers(&self, shop: ShopId, text: Option<&str>, page: Page) -> Result<Listed<Customer>>;
     async fn customer(&self, shop: ShopId, id: CustomerId) -> Result<Option<Customer>>;
     async fn orders(&self, shop: ShopId, q: &OrderQuery) -> Result<Listed<Order>>;
     async fn order(&self, shop: ShopId, id: OrderId) -> Result<Option<Order>>;
@@ -210,8 +189,7 @@ pub mod testing {
 
     /// The server tests use; `KEFU_TEST_PG` overrides it.
     pub fn postgres_admin_url() -> String {
-        std::env::var("KEFU_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+        std::env::var("KEFU_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
     }
 
     /// Creates an empty database and returns its URL.

@@ -4,9 +4,7 @@
 use crate::{Session, StoreError};
 use chrono::{DateTime, Utc};
 use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username};
-use kefu_core::catalog::{
-    CloseReason, Customer, KbCategory, KbEntry, Order, OrderItem, OrderState, Product,
-};
+use kefu_core::catalog::{CloseReason, Customer, KbCategory, KbEntry, Order, OrderItem, OrderState, Product};
 use kefu_core::money::Fen;
 use kefu_core::shop::{Shop, ShopSlug};
 use sqlx::types::Json;

@@ -51,6 +51,20 @@ pub(crate) use customer_filter;
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, $engine:literal) => {
+        mod shared_sql {
+            use crate::rows::*;
+            use crate::sql::{bind_order_filter, customer_filter, order_filter, product_filter};
+            use crate::{Catalog, Listed, NewShop, OrderQuery, Page, ProductQuery, Result, Session, Store, StoreError};
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use kefu_core::account::{Account, Role};
+            use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, Product};
+            use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
+            use kefu_core::lockout::FailureRecord;
+            use kefu_core::settings::ShopSettings;
+            use kefu_core::shop::{Shop, ShopSlug};
+            use sqlx::types::Json;
+            use super::*;
         impl $store {
             async fn insert_catalog(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, c: &Catalog) -> Result<()> {
                 for p in &c.products {
@@ -342,6 +356,7 @@ macro_rules! impl_store {
                 )
                 .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?.map(KbEntry::from))
             }
+        }
         }
     };
 }

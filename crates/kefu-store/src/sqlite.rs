@@ -1,22 +1,10 @@
 //! SQLite: the embedded default. One file on disk, write-ahead log for concurrent readers,
 //! foreign keys enforced.
 
-use crate::rows::*;
-use crate::sql::{bind_order_filter, customer_filter, impl_store, order_filter, product_filter};
-use crate::{
-    Catalog, Listed, NewShop, OrderQuery, Page, ProductQuery, Result, Session, Store, StoreError,
-};
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use kefu_core::account::{Account, Role};
-use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, Product};
-use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
-use kefu_core::lockout::FailureRecord;
-use kefu_core::settings::ShopSettings;
-use kefu_core::shop::{Shop, ShopSlug};
+use crate::sql::impl_store;
+use crate::{Result, StoreError};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::types::Json;
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -10,9 +10,7 @@ use kefu_core::lockout::Throttle;
 use kefu_core::money::Fen;
 use kefu_core::settings::{ShopMode, ShopSettings};
 use kefu_core::shop::{Shop, ShopSlug};
-use kefu_store::{
-    Catalog, NewShop, OrderQuery, Page, ProductQuery, Session, Store, StoreError, now,
-};
+use kefu_store::{Catalog, NewShop, OrderQuery, Page, ProductQuery, Session, Store, StoreError, now};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -108,11 +106,7 @@ fn catalog(shop: ShopId) -> Catalog {
             shop_id: shop,
             sku: format!("SKU-{i}"),
             title: format!("纯棉婴儿连体衣 {i}"),
-            category: if i == 3 {
-                "玩具".into()
-            } else {
-                "童装".into()
-            },
+            category: if i == 3 { "玩具".into() } else { "童装".into() },
             price: Fen(5900 + i),
             stock: 10 * i,
             attributes: [("材质".to_string(), "纯棉".to_string())].into(),
@@ -135,10 +129,7 @@ fn catalog(shop: ShopId) -> Catalog {
         .iter()
         .enumerate()
         .map(|(i, &state)| {
-            let paid = matches!(
-                state,
-                OrderState::Paid | OrderState::Shipped | OrderState::Completed
-            );
+            let paid = matches!(state, OrderState::Paid | OrderState::Shipped | OrderState::Completed);
             Order {
                 id: OrderId::new(),
                 shop_id: shop,
@@ -157,8 +148,7 @@ fn catalog(shop: ShopId) -> Catalog {
                 address: "浙江省杭州市西湖区文三路1号".into(),
                 created_at: at(1 + i as u32, 8),
                 paid_at: paid.then(|| at(1 + i as u32, 9)),
-                shipped_at: matches!(state, OrderState::Shipped | OrderState::Completed)
-                    .then(|| at(1 + i as u32, 10)),
+                shipped_at: matches!(state, OrderState::Shipped | OrderState::Completed).then(|| at(1 + i as u32, 10)),
                 completed_at: (state == OrderState::Completed).then(|| at(1 + i as u32, 11)),
                 closed_at: (state == OrderState::Closed).then(|| at(1 + i as u32, 12)),
             }
@@ -199,23 +189,14 @@ fn catalog(shop: ShopId) -> Catalog {
 async fn shops_are_created_whole(store: Arc<dyn Store>) {
     let a = new_shop("shop-a");
     store.create_shop(&a).await.unwrap();
-    assert_eq!(
-        store.shop_by_slug(&a.shop.slug).await.unwrap().as_ref(),
-        Some(&a.shop)
-    );
+    assert_eq!(store.shop_by_slug(&a.shop.slug).await.unwrap().as_ref(), Some(&a.shop));
     assert_eq!(store.shop(a.shop.id).await.unwrap().as_ref(), Some(&a.shop));
-    assert_eq!(
-        store.settings(a.shop.id).await.unwrap(),
-        ShopSettings::default()
-    );
+    assert_eq!(store.settings(a.shop.id).await.unwrap(), ShopSettings::default());
 
     // A taken slug is a conflict and leaves nothing behind.
     let mut again = new_shop("shop-a");
     again.accounts[0].0.username = Username::parse("other").unwrap();
-    assert!(matches!(
-        store.create_shop(&again).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.create_shop(&again).await, Err(StoreError::Conflict(_))));
     assert!(store.shop(again.shop.id).await.unwrap().is_none());
 
     // No owner, or two: refused.
@@ -228,10 +209,7 @@ async fn shops_are_created_whole(store: Arc<dyn Store>) {
     let mut cat = catalog(broken.shop.id);
     cat.products[1].sku = cat.products[0].sku.clone();
     broken.catalog = cat;
-    assert!(matches!(
-        store.create_shop(&broken).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(store.create_shop(&broken).await, Err(StoreError::Conflict(_))));
     assert!(store.shop(broken.shop.id).await.unwrap().is_none());
     assert_eq!(store.shops().await.unwrap().len(), 1);
 
@@ -247,10 +225,7 @@ async fn shops_are_created_whole(store: Arc<dyn Store>) {
         store.put_settings(ShopId::new(), &s).await,
         Err(StoreError::NotFound)
     ));
-    assert!(matches!(
-        store.settings(ShopId::new()).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.settings(ShopId::new()).await, Err(StoreError::NotFound)));
 }
 contract!(shops_are_created_whole);
 
@@ -261,24 +236,11 @@ async fn accounts_belong_to_one_shop(store: Arc<dyn Store>) {
     store.create_shop(&b).await.unwrap();
     let agent = account(a.shop.id, "xiaomei", Role::Agent);
     store.create_account(&agent, "hash-1").await.unwrap();
-    assert_eq!(
-        store.account(a.shop.id, agent.id).await.unwrap().as_ref(),
-        Some(&agent)
-    );
+    assert_eq!(store.account(a.shop.id, agent.id).await.unwrap().as_ref(), Some(&agent));
     // The same id asked through another shop is not there.
     assert_eq!(store.account(b.shop.id, agent.id).await.unwrap(), None);
-    assert!(
-        store
-            .account_for_login(b.shop.id, "xiaomei")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let (found, hash) = store
-        .account_for_login(a.shop.id, "xiaomei")
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(store.account_for_login(b.shop.id, "xiaomei").await.unwrap().is_none());
+    let (found, hash) = store.account_for_login(a.shop.id, "xiaomei").await.unwrap().unwrap();
     assert_eq!((found, hash.as_str()), (agent.clone(), "hash-1"));
 
     // Usernames are unique per shop, not per installation.
@@ -309,10 +271,7 @@ async fn accounts_belong_to_one_shop(store: Arc<dyn Store>) {
     };
     changed.role = Role::Supervisor;
     store.update_account(&changed).await.unwrap();
-    assert_eq!(
-        store.account(a.shop.id, agent.id).await.unwrap(),
-        Some(changed.clone())
-    );
+    assert_eq!(store.account(a.shop.id, agent.id).await.unwrap(), Some(changed.clone()));
     let mut foreign = changed.clone();
     foreign.shop_id = b.shop.id;
     assert!(matches!(
@@ -323,17 +282,9 @@ async fn accounts_belong_to_one_shop(store: Arc<dyn Store>) {
         store.set_password(b.shop.id, agent.id, "x").await,
         Err(StoreError::NotFound)
     ));
-    store
-        .set_password(a.shop.id, agent.id, "hash-2")
-        .await
-        .unwrap();
+    store.set_password(a.shop.id, agent.id, "hash-2").await.unwrap();
     assert_eq!(
-        store
-            .account_for_login(a.shop.id, "xiaomei")
-            .await
-            .unwrap()
-            .unwrap()
-            .1,
+        store.account_for_login(a.shop.id, "xiaomei").await.unwrap().unwrap().1,
         "hash-2"
     );
 
@@ -378,11 +329,7 @@ async fn sessions_expire_and_end(store: Arc<dyn Store>) {
     let (s, acc) = store.session(b"one", t).await.unwrap().unwrap();
     assert_eq!((s, acc.id), (session(b"one"), owner.id));
     assert!(
-        store
-            .session(b"one", t + Duration::hours(1))
-            .await
-            .unwrap()
-            .is_none(),
+        store.session(b"one", t + Duration::hours(1)).await.unwrap().is_none(),
         "expired"
     );
     assert!(store.session(b"nope", t).await.unwrap().is_none());
@@ -441,15 +388,7 @@ async fn login_failures_count_and_are_forgotten(store: Arc<dyn Store>) {
         assert_eq!(r.failures, n as u32);
         assert_eq!(r.last_failure_at, t + Duration::seconds(n));
     }
-    assert_eq!(
-        store
-            .login_failures("acct:x")
-            .await
-            .unwrap()
-            .unwrap()
-            .failures,
-        6
-    );
+    assert_eq!(store.login_failures("acct:x").await.unwrap().unwrap().failures, 6);
     assert!(
         th.retry_after(
             store.login_failures("acct:x").await.unwrap().as_ref(),
@@ -469,13 +408,7 @@ async fn login_failures_count_and_are_forgotten(store: Arc<dyn Store>) {
     );
     store.clear_login_failures("acct:x").await.unwrap();
     assert!(store.login_failures("acct:x").await.unwrap().is_none());
-    assert!(
-        store
-            .login_failures("ip:127.0.0.1")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.login_failures("ip:127.0.0.1").await.unwrap().is_none());
 }
 contract!(login_failures_count_and_are_forgotten);
 
@@ -487,10 +420,7 @@ async fn catalog_is_searchable_and_scoped(store: Arc<dyn Store>) {
     let cat = catalog(a.shop.id);
     store.import_catalog(a.shop.id, &cat).await.unwrap();
 
-    let all = store
-        .products(a.shop.id, &ProductQuery::default())
-        .await
-        .unwrap();
+    let all = store.products(a.shop.id, &ProductQuery::default()).await.unwrap();
     assert_eq!(all.total, 3);
     assert_eq!(all.items, cat.products);
     let toys = store
@@ -504,10 +434,7 @@ async fn catalog_is_searchable_and_scoped(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        toys.items
-            .iter()
-            .map(|p| p.sku.as_str())
-            .collect::<Vec<_>>(),
+        toys.items.iter().map(|p| p.sku.as_str()).collect::<Vec<_>>(),
         vec!["SKU-3"]
     );
     let paged = store
@@ -515,10 +442,7 @@ async fn catalog_is_searchable_and_scoped(store: Arc<dyn Store>) {
             a.shop.id,
             &ProductQuery {
                 text: Some("连体衣".into()),
-                page: Page {
-                    limit: 2,
-                    offset: 2,
-                },
+                page: Page { limit: 2, offset: 2 },
                 ..Default::default()
             },
         )
@@ -526,43 +450,20 @@ async fn catalog_is_searchable_and_scoped(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!((paged.total, paged.items.len()), (3, 1));
     assert_eq!(
-        store
-            .products(b.shop.id, &ProductQuery::default())
-            .await
-            .unwrap()
-            .total,
+        store.products(b.shop.id, &ProductQuery::default()).await.unwrap().total,
         0
     );
     assert_eq!(
-        store
-            .product(a.shop.id, cat.products[0].id)
-            .await
-            .unwrap()
-            .as_ref(),
+        store.product(a.shop.id, cat.products[0].id).await.unwrap().as_ref(),
         Some(&cat.products[0])
     );
-    assert_eq!(
-        store.product(b.shop.id, cat.products[0].id).await.unwrap(),
-        None
-    );
+    assert_eq!(store.product(b.shop.id, cat.products[0].id).await.unwrap(), None);
 
-    let buyers = store
-        .customers(a.shop.id, Some("小王"), Page::default())
-        .await
-        .unwrap();
+    let buyers = store.customers(a.shop.id, Some("小王"), Page::default()).await.unwrap();
     assert_eq!(buyers.items, vec![cat.customers[0].clone()]);
-    assert_eq!(
-        store
-            .customer(b.shop.id, cat.customers[0].id)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.customer(b.shop.id, cat.customers[0].id).await.unwrap(), None);
 
-    let orders = store
-        .orders(a.shop.id, &OrderQuery::default())
-        .await
-        .unwrap();
+    let orders = store.orders(a.shop.id, &OrderQuery::default()).await.unwrap();
     assert_eq!(orders.total, 5);
     assert_eq!(orders.items[0], cat.orders[4], "newest first");
     let paid = store
@@ -609,61 +510,25 @@ async fn catalog_is_searchable_and_scoped(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
+    assert_eq!(in_window.items, vec![cat.orders[2].clone(), cat.orders[1].clone()]);
+    assert_eq!(store.orders(b.shop.id, &OrderQuery::default()).await.unwrap().total, 0);
     assert_eq!(
-        in_window.items,
-        vec![cat.orders[2].clone(), cat.orders[1].clone()]
-    );
-    assert_eq!(
-        store
-            .orders(b.shop.id, &OrderQuery::default())
-            .await
-            .unwrap()
-            .total,
-        0
-    );
-    assert_eq!(
-        store
-            .order(a.shop.id, cat.orders[0].id)
-            .await
-            .unwrap()
-            .as_ref(),
+        store.order(a.shop.id, cat.orders[0].id).await.unwrap().as_ref(),
         Some(&cat.orders[0])
     );
-    assert_eq!(
-        store.order(b.shop.id, cat.orders[0].id).await.unwrap(),
-        None
-    );
+    assert_eq!(store.order(b.shop.id, cat.orders[0].id).await.unwrap(), None);
 
+    assert_eq!(store.kb_categories(a.shop.id).await.unwrap(), cat.kb_categories);
+    assert_eq!(store.kb_entries(a.shop.id, None).await.unwrap(), cat.kb_entries);
     assert_eq!(
-        store.kb_categories(a.shop.id).await.unwrap(),
-        cat.kb_categories
-    );
-    assert_eq!(
-        store.kb_entries(a.shop.id, None).await.unwrap(),
-        cat.kb_entries
-    );
-    assert_eq!(
-        store
-            .kb_entries(a.shop.id, Some(CategoryId::new()))
-            .await
-            .unwrap(),
+        store.kb_entries(a.shop.id, Some(CategoryId::new())).await.unwrap(),
         vec![]
     );
     assert_eq!(
-        store
-            .kb_entry(a.shop.id, cat.kb_entries[1].id)
-            .await
-            .unwrap()
-            .as_ref(),
+        store.kb_entry(a.shop.id, cat.kb_entries[1].id).await.unwrap().as_ref(),
         Some(&cat.kb_entries[1])
     );
-    assert_eq!(
-        store
-            .kb_entry(b.shop.id, cat.kb_entries[1].id)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.kb_entry(b.shop.id, cat.kb_entries[1].id).await.unwrap(), None);
     assert!(store.kb_categories(b.shop.id).await.unwrap().is_empty());
 }
 contract!(catalog_is_searchable_and_scoped);
@@ -684,19 +549,11 @@ async fn imports_are_all_or_nothing_and_cannot_cross_shops(store: Arc<dyn Store>
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
-        store
-            .products(a.shop.id, &ProductQuery::default())
-            .await
-            .unwrap()
-            .total,
+        store.products(a.shop.id, &ProductQuery::default()).await.unwrap().total,
         3
     );
     assert_eq!(
-        store
-            .customers(a.shop.id, None, Page::default())
-            .await
-            .unwrap()
-            .total,
+        store.customers(a.shop.id, None, Page::default()).await.unwrap().total,
         2
     );
 
@@ -708,11 +565,7 @@ async fn imports_are_all_or_nothing_and_cannot_cross_shops(store: Arc<dyn Store>
     cross_kb.kb_entries[0].category_id = cat_a.kb_categories[0].id;
     assert!(store.import_catalog(b.shop.id, &cross_kb).await.is_err());
     assert_eq!(
-        store
-            .products(b.shop.id, &ProductQuery::default())
-            .await
-            .unwrap()
-            .total,
+        store.products(b.shop.id, &ProductQuery::default()).await.unwrap().total,
         0
     );
 
@@ -741,11 +594,7 @@ async fn imports_are_all_or_nothing_and_cannot_cross_shops(store: Arc<dyn Store>
             .all(|p| p.shop_id == b.shop.id)
     );
     assert_eq!(
-        store
-            .products(a.shop.id, &ProductQuery::default())
-            .await
-            .unwrap()
-            .total,
+        store.products(a.shop.id, &ProductQuery::default()).await.unwrap().total,
         3
     );
 }

@@ -138,10 +138,7 @@ async fn run() -> anyhow::Result<()> {
         }) => create_shop(config(&common, &common)?, &slug, &name, &owner, &mode).await,
         Command::Shop(ShopCommand::List { common }) => list_shops(config(&common, &common)?).await,
         Command::Openapi => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&kefu_server::api::api().1)?
-            );
+            println!("{}", serde_json::to_string_pretty(&kefu_server::api::api().1)?);
             Ok(())
         }
     }
@@ -170,10 +167,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             demo.shop_name, demo.shop, demo.shop
         );
         for (user, role, name, password) in &demo.accounts {
-            println!(
-                "  {user:<10} {:<10} {name:<6} password: {password}",
-                role.as_str()
-            );
+            println!("  {user:<10} {:<10} {name:<6} password: {password}", role.as_str());
         }
     }
     kefu_server::serve(prepared, listener, shutdown_signal()).await
@@ -185,8 +179,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };
@@ -196,24 +189,13 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn create_shop(
-    config: Config,
-    slug: &str,
-    name: &str,
-    owner: &str,
-    mode: &str,
-) -> anyhow::Result<()> {
+async fn create_shop(config: Config, slug: &str, name: &str, owner: &str, mode: &str) -> anyhow::Result<()> {
     let slug = ShopSlug::parse(slug)?;
     check_shop_name(name)?;
     let username = Username::parse(owner)?;
-    let password = std::env::var("KEFU_OWNER_PASSWORD")
-        .context("set KEFU_OWNER_PASSWORD to the owner's password")?;
+    let password = std::env::var("KEFU_OWNER_PASSWORD").context("set KEFU_OWNER_PASSWORD to the owner's password")?;
     check_new_password(&password, username.as_str())?;
-    let mode = if mode == "mall" {
-        ShopMode::Mall
-    } else {
-        ShopMode::C2c
-    };
+    let mode = if mode == "mall" { ShopMode::Mall } else { ShopMode::C2c };
     let now = kefu_store::now();
     let shop = Shop {
         id: ShopId::new(),
@@ -263,12 +245,7 @@ async fn create_shop(
 async fn list_shops(config: Config) -> anyhow::Result<()> {
     let store = kefu_server::open_store(&config).await?;
     for s in store.shops().await? {
-        println!(
-            "{}\t{}\t{}",
-            s.slug.as_str(),
-            s.name,
-            s.created_at.format("%Y-%m-%d")
-        );
+        println!("{}\t{}\t{}", s.slug.as_str(), s.name, s.created_at.format("%Y-%m-%d"));
     }
     Ok(())
 }

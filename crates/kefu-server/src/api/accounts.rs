@@ -7,9 +7,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path};
 use axum::extract::State;
 use axum::http::StatusCode;
-use kefu_core::account::{
-    Account, Role, RoutingProfile, SkillGroup, Username, check_display_name, check_new_password,
-};
+use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username, check_display_name, check_new_password};
 use kefu_core::ids::AccountId;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -64,9 +62,7 @@ pub struct AccountChange {
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
 mod serde_with_null {
     use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
         Ok(Some(Option::deserialize(d)?))
     }
 }
@@ -102,10 +98,7 @@ async fn managed_account(state: &AppState, caller: &Caller, id: Uuid) -> ApiResu
 /// The shop's staff, owner first.
 #[utoipa::path(get, path = "/accounts", tag = "accounts", responses((status = 200, body = Vec<Account>), (status = 401, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
-async fn list_accounts(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<Vec<Account>>> {
+async fn list_accounts(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Account>>> {
     Ok(Json(state.store.accounts(caller.shop()).await?))
 }
 
@@ -146,28 +139,20 @@ async fn create_account(
         created_at: kefu_store::now(),
     };
     let hash = hash_password(req.password).await?;
-    state
-        .store
-        .create_account(&account, &hash)
-        .await
-        .map_err(|e| match e {
-            kefu_store::StoreError::Conflict(_) => ApiError::Conflict(format!(
-                "the login name {} is taken in this shop",
-                account.username.as_str()
-            )),
-            other => other.into(),
-        })?;
+    state.store.create_account(&account, &hash).await.map_err(|e| match e {
+        kefu_store::StoreError::Conflict(_) => ApiError::Conflict(format!(
+            "the login name {} is taken in this shop",
+            account.username.as_str()
+        )),
+        other => other.into(),
+    })?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
 /// One account of the caller's shop.
 #[utoipa::path(get, path = "/accounts/{id}", tag = "accounts", params(("id" = Uuid, Path)),
     responses((status = 200, body = Account), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn get_account(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Account>> {
+async fn get_account(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Account>> {
     Ok(Json(
         state
             .store
@@ -217,10 +202,7 @@ async fn update_account(
     }
     state.store.update_account(&account).await?;
     if account.disabled {
-        state
-            .store
-            .delete_sessions_of(caller.shop(), account.id, None)
-            .await?;
+        state.store.delete_sessions_of(caller.shop(), account.id, None).await?;
     }
     Ok(Json(account))
 }
@@ -228,16 +210,9 @@ async fn update_account(
 /// Remove a sub-account. The owner account cannot be removed.
 #[utoipa::path(delete, path = "/accounts/{id}", tag = "accounts", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn delete_account(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
+async fn delete_account(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     let account = managed_account(&state, &caller, id).await?;
-    state
-        .store
-        .delete_account(caller.shop(), account.id)
-        .await?;
+    state.store.delete_account(caller.shop(), account.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -254,13 +229,7 @@ async fn reset_password(
     let account = managed_account(&state, &caller, id).await?;
     check_new_password(&req.new_password, account.username.as_str())?;
     let hash = hash_password(req.new_password).await?;
-    state
-        .store
-        .set_password(caller.shop(), account.id, &hash)
-        .await?;
-    state
-        .store
-        .delete_sessions_of(caller.shop(), account.id, None)
-        .await?;
+    state.store.set_password(caller.shop(), account.id, &hash).await?;
+    state.store.delete_sessions_of(caller.shop(), account.id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

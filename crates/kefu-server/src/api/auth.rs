@@ -136,10 +136,7 @@ async fn login(
         (Some((account, _)), Some(shop)) if password_ok && !account.disabled => (account, shop),
         _ => {
             let now = kefu_store::now();
-            for (key, throttle) in [
-                (&account_key, Throttle::ACCOUNT),
-                (&ip_key, Throttle::CLIENT),
-            ] {
+            for (key, throttle) in [(&account_key, Throttle::ACCOUNT), (&ip_key, Throttle::CLIENT)] {
                 state
                     .store
                     .record_login_failure(key, now, throttle.forget_before(now))
@@ -189,11 +186,7 @@ fn time_duration(hours: u32) -> time::Duration {
 /// End this session.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
-async fn logout(
-    State(state): State<AppState>,
-    caller: Caller,
-    jar: CookieJar,
-) -> ApiResult<Response> {
+async fn logout(State(state): State<AppState>, caller: Caller, jar: CookieJar) -> ApiResult<Response> {
     state.store.delete_session(&caller.token_hash).await?;
     Ok((
         jar.remove(Cookie::build(SESSION_COOKIE).path("/")),

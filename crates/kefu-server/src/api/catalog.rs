@@ -89,11 +89,7 @@ async fn list_products(
 /// One product.
 #[utoipa::path(get, path = "/products/{id}", tag = "catalog", params(("id" = Uuid, Path)),
     responses((status = 200, body = Product), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn get_product(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Product>> {
+async fn get_product(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Product>> {
     Ok(Json(
         state
             .store
@@ -123,17 +119,9 @@ async fn list_customers(
 ) -> ApiResult<Json<ListOf<Customer>>> {
     let listed = state
         .store
-        .customers(
-            caller.shop(),
-            non_empty(p.q).as_deref(),
-            page(p.limit, p.offset)?,
-        )
+        .customers(caller.shop(), non_empty(p.q).as_deref(), page(p.limit, p.offset)?)
         .await?;
-    let items = listed
-        .items
-        .into_iter()
-        .map(|c| privacy(&caller, c))
-        .collect();
+    let items = listed.items.into_iter().map(|c| privacy(&caller, c)).collect();
     Ok(Json(ListOf {
         items,
         total: listed.total,
@@ -194,11 +182,7 @@ async fn list_orders(
 /// One order.
 #[utoipa::path(get, path = "/orders/{id}", tag = "catalog", params(("id" = Uuid, Path)),
     responses((status = 200, body = Order), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn get_order(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Order>> {
+async fn get_order(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Order>> {
     Ok(Json(
         state
             .store
@@ -211,10 +195,7 @@ async fn get_order(
 /// The knowledge base's categories.
 #[utoipa::path(get, path = "/kb/categories", tag = "catalog", responses((status = 200, body = Vec<KbCategory>)),
     security(("bearer" = []), ("cookie" = [])))]
-async fn list_kb_categories(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<Vec<KbCategory>>> {
+async fn list_kb_categories(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<KbCategory>>> {
     Ok(Json(state.store.kb_categories(caller.shop()).await?))
 }
 
@@ -244,11 +225,7 @@ async fn list_kb_entries(
 /// One knowledge-base entry.
 #[utoipa::path(get, path = "/kb/entries/{id}", tag = "catalog", params(("id" = Uuid, Path)),
     responses((status = 200, body = KbEntry), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn get_kb_entry(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<KbEntry>> {
+async fn get_kb_entry(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<KbEntry>> {
     Ok(Json(
         state
             .store

@@ -31,10 +31,7 @@ async fn get_shop(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 /// The shop's settings; every staff member may read them (agents need the auto-reply texts).
 #[utoipa::path(get, path = "/shop/settings", tag = "shop", responses((status = 200, body = ShopSettings), (status = 401, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
-async fn get_settings(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<ShopSettings>> {
+async fn get_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ShopSettings>> {
     Ok(Json(state.store.settings(caller.shop()).await?))
 }
 
