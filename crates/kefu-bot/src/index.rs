@@ -1,0 +1,286 @@
+//! The index of a knowledge base's phrasings (each standard question and its similar
+//! phrasings) and the scoring of a question against them. Several signals are computed per
+//! phrasing and combined into one confidence; an entry scores as its best phrasing.
+//!
+//! - `bm25`: BM25 over canonical words (the `bm25` crate), used to find candidates and shown
+//!   in the console;
+//! - `words`: idf-weighted Dice overlap of the canonical word sets, in [0, 1];
+//! - `chars`: Sørensen–Dice over character bigrams of the folded text, in [0, 1] — survives
+//!   typos and segmentation slips that break words.
+
+use crate::lexicon::Lexicon;
+use crate::text::{compact, normalize};
+use bm25::{Embedder, EmbedderBuilder, Scorer, Tokenizer};
+use std::collections::{HashMap, HashSet};
+
+/// One knowledge-base entry as the bot sees it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The caller's key for the entry (e.g. its position in the caller's list).
+    pub key: usize,
+    pub question: String,
+    pub similar: Vec<String>,
+}
+
+/// A phrasing, prepared once.
+#[derive(Clone, Debug)]
+struct Phrasing {
+    entry: usize,
+    text: String,
+    compact: String,
+    words: HashSet<String>,
+}
+
+/// Tokens are made by the lexicon; the BM25 embedder receives them joined by spaces.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pretokenized;
+
+impl Tokenizer for Pretokenized {
+    fn tokenize(&self, text: &str) -> Vec<String> {
+        text.split(' ').filter(|t| !t.is_empty()).map(str::to_string).collect()
+    }
+}
+
+/// Weights of the combined confidence.
+pub const WORDS_WEIGHT: f32 = 0.6;
+pub const CHARS_WEIGHT: f32 = 0.4;
+/// Phrasings scored in full per question (best by BM25, plus best by shared bigrams).
+const CANDIDATES: usize = 64;
+
+/// How one phrasing scored, with each signal, for the test console.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Candidate {
+    /// The entry's key.
+    pub key: usize,
+    /// The phrasing that scored best for the entry.
+    pub matched: String,
+    pub bm25: f32,
+    pub words: f32,
+    pub chars: f32,
+    /// The combined confidence, in [0, 1].
+    pub score: f32,
+}
+
+/// What the bot made of a question, for decisions and for the console.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Analysis {
+    pub normalized: String,
+    pub tokens: Vec<String>,
+    /// Entries best first, one candidate per entry.
+    pub candidates: Vec<Candidate>,
+}
+
+pub struct Index {
+    lexicon: Lexicon,
+    entries: Vec<Entry>,
+    phrasings: Vec<Phrasing>,
+    idf: HashMap<String, f32>,
+    /// idf given to a word no phrasing has.
+    unseen_idf: f32,
+    embedder: Embedder<u32, Pretokenized>,
+    scorer: Scorer<usize, u32>,
+    bigrams: HashMap<(char, char), Vec<u32>>,
+}
+
+fn bigrams(s: &str) -> HashSet<(char, char)> {
+    let chars: Vec<char> = s.chars().collect();
+    chars.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+impl Index {
+    pub fn new(lexicon: Lexicon, entries: Vec<Entry>) -> Index {
+        let mut phrasings = Vec::new();
+        let mut docs = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            for text in std::iter::once(&e.question).chain(e.similar.iter()) {
+                let norm = normalize(text);
+                let tokens = lexicon.tokens(&norm);
+                docs.push(tokens.join(" "));
+                phrasings.push(Phrasing {
+                    entry: i,
+                    text: text.clone(),
+                    compact: compact(&norm),
+                    words: tokens.into_iter().collect(),
+                });
+            }
+        }
+        let n = phrasings.len().max(1) as f32;
+        let mut df: HashMap<&str, u32> = HashMap::new();
+        for p in &phrasings {
+            for w in &p.words {
+                *df.entry(w.as_str()).or_default() += 1;
+            }
+        }
+        let idf_of = |d: f32| (1.0 + n / (d + 0.5)).ln();
+        let idf = df.iter().map(|(w, d)| (w.to_string(), idf_of(*d as f32))).collect();
+        let corpus: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let embedder =
+            EmbedderBuilder::<u32, Pretokenized>::with_tokenizer_and_fit_to_corpus(Pretokenized, &corpus).build();
+        let mut scorer = Scorer::<usize, u32>::new();
+        let mut postings: HashMap<(char, char), Vec<u32>> = HashMap::new();
+        for (i, (doc, p)) in docs.iter().zip(&phrasings).enumerate() {
+            scorer.upsert(&i, embedder.embed(doc));
+            for b in bigrams(&p.compact) {
+                postings.entry(b).or_default().push(i as u32);
+            }
+        }
+        Index {
+            lexicon,
+            entries,
+            phrasings,
+            idf,
+            unseen_idf: idf_of(0.0),
+            embedder,
+            scorer,
+            bigrams: postings,
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn idf(&self, w: &str) -> f32 {
+        self.idf.get(w).copied().unwrap_or(self.unseen_idf)
+    }
+
+    /// Scores a question against every entry it could match, best first.
+    pub fn analyze(&self, question: &str) -> Analysis {
+        let normalized = normalize(question);
+        let tokens = self.lexicon.tokens(&normalized);
+        let q_compact = compact(&normalized);
+        let q_words: HashSet<&str> = tokens.iter().map(String::as_str).collect();
+
+        // Candidates: the best phrasings by BM25, and by shared character bigrams.
+        let mut bm25: HashMap<usize, f32> = HashMap::new();
+        for m in self
+            .scorer
+            .matches(&self.embedder.embed(&tokens.join(" ")))
+            .into_iter()
+            .take(CANDIDATES)
+        {
+            bm25.insert(m.id, m.score);
+        }
+        let mut shared: HashMap<u32, u32> = HashMap::new();
+        for b in bigrams(&q_compact) {
+            if let Some(list) = self.bigrams.get(&b) {
+                for &p in list {
+                    *shared.entry(p).or_default() += 1;
+                }
+            }
+        }
+        let mut by_bigrams: Vec<(u32, u32)> = shared.into_iter().collect();
+        by_bigrams.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut pool: Vec<usize> = bm25.keys().copied().collect();
+        pool.extend(by_bigrams.into_iter().take(CANDIDATES).map(|(p, _)| p as usize));
+        pool.sort_unstable();
+        pool.dedup();
+
+        let q_weight: f32 = q_words.iter().map(|w| self.idf(w)).sum();
+        let mut best: HashMap<usize, Candidate> = HashMap::new();
+        for p_index in pool {
+            let p = &self.phrasings[p_index];
+            let d_weight: f32 = p.words.iter().map(|w| self.idf(w)).sum();
+            let common: f32 = q_words
+                .iter()
+                .filter(|w| p.words.contains(**w))
+                .map(|w| self.idf(w))
+                .sum();
+            let words = if q_weight + d_weight > 0.0 {
+                2.0 * common / (q_weight + d_weight)
+            } else {
+                0.0
+            };
+            let chars = strsim::sorensen_dice(&q_compact, &p.compact) as f32;
+            let score = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars).clamp(0.0, 1.0);
+            let c = Candidate {
+                key: self.entries[p.entry].key,
+                matched: p.text.clone(),
+                bm25: bm25.get(&p_index).copied().unwrap_or(0.0),
+                words,
+                chars,
+                score,
+            };
+            match best.get(&p.entry) {
+                Some(b) if b.score >= c.score => {}
+                _ => {
+                    best.insert(p.entry, c);
+                }
+            }
+        }
+        let mut candidates: Vec<Candidate> = best.into_values().collect();
+        candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.key.cmp(&b.key)));
+        Analysis {
+            normalized,
+            tokens,
+            candidates,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> Index {
+        let e = |key, q: &str, s: &[&str]| Entry {
+            key,
+            question: q.into(),
+            similar: s.iter().map(|x| x.to_string()).collect(),
+        };
+        Index::new(
+            Lexicon::default(),
+            vec![
+                e(0, "满多少包邮?", &["包邮吗", "运费怎么算"]),
+                e(1, "退货运费谁出?", &["退货邮费谁承担"]),
+                e(2, "什么时候发货?", &["多久发货", "今天能发吗"]),
+                e(3, "可以开发票吗?", &[]),
+            ],
+        )
+    }
+
+    #[test]
+    fn finds_the_entry_through_synonyms_typos_and_filler() {
+        let idx = index();
+        for (q, key) in [
+            ("满多少免邮啊亲", 0),
+            ("亲 买多少钱包油", 0),
+            ("寄回去的快递费谁出", 1),
+            ("啥时候发货呀", 2),
+            ("這個什麼時候發貨", 2),
+            ("能开票不", 3),
+        ] {
+            let a = idx.analyze(q);
+            assert_eq!(
+                a.candidates.first().map(|c| c.key),
+                Some(key),
+                "{q}: {:?}",
+                a.candidates
+            );
+        }
+    }
+
+    #[test]
+    fn scores_are_bounded_and_explain_themselves() {
+        let idx = index();
+        let a = idx.analyze("包邮吗");
+        let top = &a.candidates[0];
+        assert_eq!(top.matched, "包邮吗");
+        assert!((top.score - 1.0).abs() < 1e-6, "an exact phrasing scores 1: {top:?}");
+        assert!(top.bm25 > 0.0);
+        for c in &a.candidates {
+            assert!((0.0..=1.0).contains(&c.score));
+        }
+        let unrelated = idx.analyze("今天天气怎么样");
+        assert!(
+            unrelated.candidates.first().is_none_or(|c| c.score < 0.35),
+            "{:?}",
+            unrelated.candidates
+        );
+        assert!(idx.analyze("").candidates.is_empty());
+    }
+}
