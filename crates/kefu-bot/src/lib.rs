@@ -8,6 +8,7 @@
 //! base changes.
 
 pub mod decide;
+pub mod eval;
 pub mod index;
 pub mod lexicon;
 pub mod text;

@@ -337,25 +337,18 @@ fn orders(
 /// The knowledge base in the import template `category,question,similar,answer`, similar
 /// phrasings separated by `|`.
 fn knowledge(shop: ShopId, now: DateTime<Utc>) -> anyhow::Result<(Vec<KbCategory>, Vec<KbEntry>)> {
+    let rows =
+        crate::kb_template::parse_csv(KNOWLEDGE_CSV.as_bytes()).map_err(|e| anyhow!("demo/knowledge.csv: {e}"))?;
     let mut categories: Vec<KbCategory> = Vec::new();
     let mut entries = Vec::new();
-    for (line, r) in rows(
-        "demo/knowledge.csv",
-        KNOWLEDGE_CSV,
-        &["category", "question", "similar", "answer"],
-    )? {
-        let name = r[0].trim();
-        let (question, answer) = (r[1].trim(), r[3].trim());
-        if name.is_empty() || question.is_empty() || answer.is_empty() {
-            bail!("demo/knowledge.csv line {line}: category, question and answer are required");
-        }
-        let category_id = match categories.iter().find(|c| c.name == name) {
+    for r in rows {
+        let category_id = match categories.iter().find(|c| c.name == r.category) {
             Some(c) => c.id,
             None => {
                 let c = KbCategory {
                     id: CategoryId::new(),
                     shop_id: shop,
-                    name: name.to_string(),
+                    name: r.category.clone(),
                     position: categories.len() as i64 + 1,
                 };
                 let id = c.id;
@@ -367,14 +360,9 @@ fn knowledge(shop: ShopId, now: DateTime<Utc>) -> anyhow::Result<(Vec<KbCategory
             id: EntryId::new(),
             shop_id: shop,
             category_id,
-            question: question.to_string(),
-            similar: r[2]
-                .split('|')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-            answer: answer.to_string(),
+            question: r.question,
+            similar: r.similar,
+            answer: r.answer,
             enabled: true,
             valid_from: None,
             valid_until: None,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod kb_template;
 
 pub use config::Config;
 

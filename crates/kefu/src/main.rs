@@ -1,5 +1,7 @@
 //! The `kefu` command: parses the command line and hands over to the server library.
 
+mod bench;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use kefu_core::account::{Account, Role, RoutingProfile, Username, check_new_password};
@@ -39,6 +41,31 @@ enum Command {
     Shop(ShopCommand),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Measure parts of kefu.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The FAQ bot's accuracy (top-1, top-3, MRR, decisions at the thresholds) and latency.
+    Bot {
+        /// Knowledge base in the import template (category,question,similar,answer).
+        #[arg(long)]
+        kb: PathBuf,
+        /// Test questions: `query,expected` (expected = standard question, empty when out of scope).
+        #[arg(long)]
+        cases: PathBuf,
+        /// Also time the questions against a knowledge base grown to this many entries.
+        #[arg(long)]
+        synthetic: Option<usize>,
+        /// Print every case ranked wrong.
+        #[arg(long)]
+        misses: bool,
+        /// Print decisions at a range of answer thresholds (to choose a shop's thresholds).
+        #[arg(long)]
+        sweep: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +164,19 @@ async fn run() -> anyhow::Result<()> {
             common,
         }) => create_shop(config(&common, &common)?, &slug, &name, &owner, &mode).await,
         Command::Shop(ShopCommand::List { common }) => list_shops(config(&common, &common)?).await,
+        Command::Bench(BenchCommand::Bot {
+            kb,
+            cases,
+            synthetic,
+            misses,
+            sweep,
+        }) => bench::bot(bench::BotBench {
+            kb: &kb,
+            cases: &cases,
+            synthetic,
+            misses,
+            sweep,
+        }),
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&kefu_server::api::api().1)?);
             Ok(())

@@ -1,0 +1,138 @@
+//! Measuring the bot (`kefu bench bot`): how often the expected standard question ranks first
+//! or in the top three, the mean reciprocal rank, and — at the shop's thresholds — how many
+//! in-scope questions are answered correctly outright and how many out-of-scope ones are not
+//! answered. Pure: the caller times the questions.
+
+use crate::{Analysis, Decision};
+use serde::Serialize;
+
+/// One test question: the key of the entry that should answer it, or none when the knowledge
+/// base does not cover it.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub query: String,
+    pub expected: Option<usize>,
+}
+
+/// How the bot did on one case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// 1-based rank of the expected entry among the candidates (in-scope cases).
+    pub rank: Option<usize>,
+    pub answered: Option<usize>,
+    pub expected: Option<usize>,
+    /// The best entry and its confidence, and its lead over the second, for threshold sweeps.
+    pub top: Option<(usize, f32)>,
+    pub lead: f32,
+}
+
+pub fn outcome(case: &Case, analysis: &Analysis, decision: &Decision) -> Outcome {
+    let rank = case
+        .expected
+        .and_then(|e| analysis.candidates.iter().position(|c| c.key == e).map(|p| p + 1));
+    let answered = match decision {
+        Decision::Answer { key, .. } => Some(*key),
+        _ => None,
+    };
+    let mut c = analysis.candidates.iter();
+    let top = c.next().map(|t| (t.key, t.score));
+    let lead = top.map_or(0.0, |(_, s)| s - c.next().map_or(0.0, |n| n.score));
+    Outcome {
+        rank,
+        answered,
+        expected: case.expected,
+        top,
+        lead,
+    }
+}
+
+/// The outcome had the bot answered whenever the best entry reached `answer` with `margin` lead.
+pub fn at_threshold(o: &Outcome, answer: f32, margin: f32) -> Outcome {
+    let answered = o.top.filter(|(_, s)| *s >= answer && o.lead >= margin).map(|(k, _)| k);
+    Outcome { answered, ..o.clone() }
+}
+
+/// The figures the benchmark prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Metrics {
+    pub in_scope: usize,
+    pub out_of_scope: usize,
+    pub top1: f64,
+    pub top3: f64,
+    pub mrr: f64,
+    /// In-scope questions answered outright with the right entry.
+    pub answered_correctly: f64,
+    /// In-scope questions answered outright with a wrong entry.
+    pub answered_wrongly: f64,
+    /// Out-of-scope questions not answered outright (suggested or fallen back).
+    pub out_of_scope_rejected: f64,
+}
+
+impl Metrics {
+    pub fn of(outcomes: &[Outcome]) -> Metrics {
+        let inside: Vec<&Outcome> = outcomes.iter().filter(|o| o.expected.is_some()).collect();
+        let outside: Vec<&Outcome> = outcomes.iter().filter(|o| o.expected.is_none()).collect();
+        let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+        let within = |k: usize| inside.iter().filter(|o| o.rank.is_some_and(|r| r <= k)).count();
+        Metrics {
+            in_scope: inside.len(),
+            out_of_scope: outside.len(),
+            top1: share(within(1), inside.len()),
+            top3: share(within(3), inside.len()),
+            mrr: if inside.is_empty() {
+                0.0
+            } else {
+                inside
+                    .iter()
+                    .map(|o| o.rank.map_or(0.0, |r| 1.0 / r as f64))
+                    .sum::<f64>()
+                    / inside.len() as f64
+            },
+            answered_correctly: share(
+                inside
+                    .iter()
+                    .filter(|o| o.answered.is_some() && o.answered == o.expected)
+                    .count(),
+                inside.len(),
+            ),
+            answered_wrongly: share(
+                inside
+                    .iter()
+                    .filter(|o| o.answered.is_some() && o.answered != o.expected)
+                    .count(),
+                inside.len(),
+            ),
+            out_of_scope_rejected: share(outside.iter().filter(|o| o.answered.is_none()).count(), outside.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_count_what_they_say() {
+        let o = |rank, answered, expected| Outcome {
+            rank,
+            answered,
+            expected,
+            top: None,
+            lead: 0.0,
+        };
+        let m = Metrics::of(&[
+            o(Some(1), Some(0), Some(0)), // right, answered
+            o(Some(2), None, Some(1)),    // second, suggested
+            o(None, Some(5), Some(2)),    // missed, answered wrongly
+            o(None, None, None),          // out of scope, rejected
+            o(None, Some(3), None),       // out of scope, answered
+        ]);
+        assert_eq!((m.in_scope, m.out_of_scope), (3, 2));
+        assert!((m.top1 - 1.0 / 3.0).abs() < 1e-9);
+        assert!((m.top3 - 2.0 / 3.0).abs() < 1e-9);
+        assert!((m.mrr - 0.5).abs() < 1e-9);
+        assert!((m.answered_correctly - 1.0 / 3.0).abs() < 1e-9);
+        assert!((m.answered_wrongly - 1.0 / 3.0).abs() < 1e-9);
+        assert!((m.out_of_scope_rejected - 0.5).abs() < 1e-9);
+    }
+}
