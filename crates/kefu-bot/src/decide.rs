@@ -22,8 +22,8 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            answer: 0.62,
-            suggest: 0.35,
+            answer: 0.40,
+            suggest: 0.22,
             margin: 0.04,
             max_suggestions: 3,
         }
@@ -135,6 +135,7 @@ mod tests {
                 bm25: 0.0,
                 words: score,
                 chars: score,
+                cover: score,
                 score,
             })
             .collect();
@@ -157,14 +158,14 @@ mod tests {
         );
         // Confident but two entries neck and neck: ask which.
         assert_eq!(
-            decide(&analysis(&[0.9, 0.88, 0.3]), &t),
+            decide(&analysis(&[0.9, 0.88, 0.1]), &t),
             Decision::Suggest { keys: vec![0, 1] }
         );
         assert_eq!(
-            decide(&analysis(&[0.5, 0.45, 0.4, 0.38, 0.36]), &t),
+            decide(&analysis(&[0.35, 0.34, 0.3, 0.28, 0.26]), &t),
             Decision::Suggest { keys: vec![0, 1, 2] }
         );
-        assert_eq!(decide(&analysis(&[0.2]), &t), Decision::Fallback);
+        assert_eq!(decide(&analysis(&[0.1]), &t), Decision::Fallback);
         assert_eq!(decide(&analysis(&[]), &t), Decision::Fallback);
     }
 

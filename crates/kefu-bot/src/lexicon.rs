@@ -87,6 +87,41 @@ const FILLER: &[&str] = &[
     " ",
 ];
 
+/// Question and function words: they shape a question but say little about its topic, so they
+/// count for a quarter of their weight (怎么 alone must not match 今天天气怎么样 to 运费怎么算).
+const LIGHT: &[&str] = &[
+    "怎么",
+    "什么",
+    "什么时候",
+    "可以",
+    "多久",
+    "没有",
+    "有",
+    "要",
+    "会",
+    "多少",
+    "哪",
+    "哪里",
+    "哪个",
+    "为什么",
+    "还",
+    "都",
+    "这个",
+    "这",
+    "那",
+    "吗",
+    "不",
+    "能",
+    "想",
+    "问",
+    "问下",
+    "一",
+    "几",
+];
+
+/// The weight factor of a light word.
+pub const LIGHT_FACTOR: f32 = 0.25;
+
 fn base_jieba() -> &'static Jieba {
     static BASE: OnceLock<Jieba> = OnceLock::new();
     BASE.get_or_init(Jieba::new)
@@ -98,6 +133,7 @@ pub struct Lexicon {
     jieba: Jieba,
     canonical: HashMap<String, String>,
     filler: HashSet<&'static str>,
+    light: HashSet<&'static str>,
 }
 
 impl Lexicon {
@@ -136,7 +172,13 @@ impl Lexicon {
             jieba,
             canonical,
             filler: FILLER.iter().copied().collect(),
+            light: LIGHT.iter().copied().collect(),
         }
+    }
+
+    /// How much a (canonical) word counts, relative to its rarity.
+    pub fn weight(&self, word: &str) -> f32 {
+        if self.light.contains(word) { LIGHT_FACTOR } else { 1.0 }
     }
 
     /// Tokens of a folded text: segmented, synonyms made canonical, filler dropped, in order.

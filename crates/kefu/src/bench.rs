@@ -166,21 +166,21 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     report(&m);
     if args.sweep {
         println!(
-            "  sweep (answer threshold, lead ≥ {:.2}): in scope answered correctly / wrongly, out of scope not answered",
-            thresholds.margin
+            "  sweep: answer threshold, then per required lead: in scope answered correctly/wrongly, out of scope not answered"
         );
-        for step in 6..=16 {
+        for step in 4..=16 {
             let t = step as f32 * 0.05;
-            let m = Metrics::of(
-                &outcomes
-                    .iter()
-                    .map(|o| at_threshold(o, t, thresholds.margin))
-                    .collect::<Vec<_>>(),
-            );
-            println!(
-                "    {t:.2}  {:.3} / {:.3}  {:.3}",
-                m.answered_correctly, m.answered_wrongly, m.out_of_scope_rejected
-            );
+            let cells: Vec<String> = [0.0, 0.02, 0.04, 0.08]
+                .iter()
+                .map(|&lead| {
+                    let m = Metrics::of(&outcomes.iter().map(|o| at_threshold(o, t, lead)).collect::<Vec<_>>());
+                    format!(
+                        "lead {lead:.2}: {:.2}/{:.2} {:.2}",
+                        m.answered_correctly, m.answered_wrongly, m.out_of_scope_rejected
+                    )
+                })
+                .collect();
+            println!("    {t:.2}  {}", cells.join("   "));
         }
     }
     let times = time_queries(&bot, &cases, 5);
