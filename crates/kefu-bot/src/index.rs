@@ -50,7 +50,7 @@ pub const COVER_WEIGHT: f32 = WEIGHTS[2];
 /// words, chars, cover — chosen on `bench/demo-cases-dev.csv` with `kefu bench bot --sweep`.
 const WEIGHTS: [f32; 3] = [0.3, 0.3, 0.4];
 /// Phrasings scored in full per question (best by BM25, plus best by shared bigrams).
-const CANDIDATES: usize = 64;
+const CANDIDATES: usize = 32;
 
 /// How one phrasing scored, with each signal, for the test console.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
