@@ -32,7 +32,7 @@ fn fold_width(c: char) -> char {
     }
 }
 
-/// The character bigrams of a folded text with its spaces removed, for typo-tolerant comparison.
+/// A folded text with its spaces removed, for character-level (typo-tolerant) comparison.
 pub fn compact(normalized: &str) -> String {
     normalized.chars().filter(|c| !c.is_whitespace()).collect()
 }
