@@ -269,6 +269,9 @@ pub struct KbEntry {
     pub valid_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Kept by the store; ignored on writes.
+    #[serde(default)]
+    pub stats: crate::kb::EntryStats,
 }
 
 impl KbEntry {
@@ -383,6 +386,7 @@ mod tests {
             valid_until: Some(now + Duration::hours(1)),
             created_at: now,
             updated_at: now,
+            stats: Default::default(),
         };
         assert!(e.is_live(now));
         assert!(!e.is_live(now + Duration::hours(1)));

@@ -6,10 +6,12 @@
 //! calls out.
 
 pub mod account;
+pub mod bot;
 pub mod catalog;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod kb;
 pub mod lockout;
 pub mod money;
 pub mod settings;

@@ -46,7 +46,7 @@ pub struct ReminderHours {
 }
 
 /// Everything an owner or admin sets for the shop.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShopSettings {
     pub mode: ShopMode,
@@ -58,6 +58,9 @@ pub struct ShopSettings {
     pub unpaid_timeout_minutes: u32,
     /// Registrable domains whose links are shown as trusted (e.g. `taobao.com`).
     pub trusted_link_domains: Vec<String>,
+    /// The smart bot's thresholds and texts; absent in settings saved before it existed.
+    #[serde(default)]
+    pub bot: crate::bot::BotSettings,
 }
 
 pub const MAX_AUTO_REPLY_CHARS: usize = 500;
@@ -88,6 +91,7 @@ impl Default for ShopSettings {
             },
             unpaid_timeout_minutes: 3 * 24 * 60,
             trusted_link_domains: vec!["taobao.com".into(), "tmall.com".into()],
+            bot: crate::bot::BotSettings::default(),
         }
     }
 }
@@ -165,7 +169,7 @@ impl ShopSettings {
                 ));
             }
         }
-        Ok(())
+        self.bot.validate()
     }
 
     /// Whether the shop is open at an instant (in its own time zone).

@@ -368,6 +368,7 @@ fn knowledge(shop: ShopId, now: DateTime<Utc>) -> anyhow::Result<(Vec<KbCategory
             valid_until: None,
             created_at: now,
             updated_at: now,
+            stats: Default::default(),
         });
     }
     Ok((categories, entries))

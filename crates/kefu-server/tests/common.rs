@@ -251,6 +251,7 @@ impl TestApp {
             valid_until: None,
             created_at: now(),
             updated_at: now(),
+            stats: Default::default(),
         };
         let catalog = Catalog {
             products: vec![product],

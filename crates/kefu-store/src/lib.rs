@@ -17,8 +17,10 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use kefu_core::account::Account;
+use kefu_core::bot::{AgentReplies, BotLexicon, BotQuestion, BotSession, LeaveMessage, MessageStatus};
 use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, OrderState, Product};
 use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
+pub use kefu_core::kb::KbImportSummary;
 use kefu_core::lockout::FailureRecord;
 use kefu_core::settings::ShopSettings;
 use kefu_core::shop::{Shop, ShopSlug};
@@ -97,6 +99,26 @@ pub struct OrderQuery {
     pub page: Page,
 }
 
+/// One row of a knowledge-base import (the template's four columns), already checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KbImportRow {
+    pub category: String,
+    pub question: String,
+    pub similar: Vec<String>,
+    pub answer: String,
+}
+
+/// What an admin does with logged questions in the learning loop (SPEC §1.5).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Learn {
+    /// Not worth an entry (chit-chat, spam).
+    Dismiss,
+    /// Add the questions as similar phrasings of an entry.
+    AddSimilar { entry: EntryId, phrasings: Vec<String> },
+    /// Create an entry for them.
+    NewEntry(Box<KbEntry>),
+}
+
 /// A list of rows and how many match in all.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed<T> {
@@ -166,6 +188,73 @@ pub trait Store: Send + Sync + 'static {
     async fn kb_categories(&self, shop: ShopId) -> Result<Vec<KbCategory>>;
     async fn kb_entries(&self, shop: ShopId, category: Option<CategoryId>) -> Result<Vec<KbEntry>>;
     async fn kb_entry(&self, shop: ShopId, id: EntryId) -> Result<Option<KbEntry>>;
+
+    // Knowledge-base edits (SPEC §1.1). Each one also bumps the shop's bot version.
+    /// `Conflict` if the name is taken in the shop.
+    async fn create_kb_category(&self, category: &KbCategory) -> Result<()>;
+    /// Renames or moves. `NotFound`, or `Conflict` if the name is taken.
+    async fn update_kb_category(&self, category: &KbCategory) -> Result<()>;
+    /// `NotFound`, or `Conflict` while entries still use it.
+    async fn delete_kb_category(&self, shop: ShopId, id: CategoryId) -> Result<()>;
+    /// `NotFound` if the category is not the shop's; `Conflict` if the question exists.
+    async fn create_kb_entry(&self, entry: &KbEntry) -> Result<()>;
+    /// Saves everything but the id, shop, creation time and statistics.
+    async fn update_kb_entry(&self, entry: &KbEntry) -> Result<()>;
+    async fn delete_kb_entry(&self, shop: ShopId, id: EntryId) -> Result<()>;
+    /// Imports rows in one transaction: categories by name and entries by standard question
+    /// are created or updated; with `replace`, entries and categories the rows do not name
+    /// are removed, so the knowledge base becomes exactly the file.
+    async fn import_kb(
+        &self,
+        shop: ShopId,
+        rows: &[KbImportRow],
+        replace: bool,
+        now: DateTime<Utc>,
+    ) -> Result<KbImportSummary>;
+
+    // The bot's state (SPEC §1.2–1.5)
+    /// Bumped by every change the bot must see; 0 for a shop that never changed anything.
+    async fn bot_version(&self, shop: ShopId) -> Result<i64>;
+    async fn bot_lexicon(&self, shop: ShopId) -> Result<BotLexicon>;
+    async fn put_bot_lexicon(&self, shop: ShopId, lexicon: &BotLexicon) -> Result<()>;
+    async fn bot_session(&self, shop: ShopId, id: uuid::Uuid) -> Result<Option<BotSession>>;
+    /// Creates or updates.
+    async fn save_bot_session(&self, session: &BotSession) -> Result<()>;
+    /// Logs a question; an answered one also counts a hit for its entry, in one transaction.
+    async fn log_bot_question(&self, question: &BotQuestion) -> Result<()>;
+    async fn bot_question(&self, shop: ShopId, id: uuid::Uuid) -> Result<Option<BotQuestion>>;
+    /// Records "was this helpful" on an answered question, once; counts it on the entry.
+    /// `NotFound`, or `Conflict` if feedback was already given.
+    async fn set_bot_feedback(&self, shop: ShopId, id: uuid::Uuid, helpful: bool) -> Result<()>;
+    /// Questions the bot could not answer outright and nobody handled yet, newest first.
+    async fn open_bot_questions(&self, shop: ShopId, limit: i64) -> Result<Vec<BotQuestion>>;
+    /// Handles logged questions in one transaction: marks them resolved and applies `learn`.
+    /// `NotFound` if a question or the entry is not the shop's (nothing changes then).
+    async fn resolve_bot_questions(
+        &self,
+        shop: ShopId,
+        ids: &[uuid::Uuid],
+        learn: &Learn,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    // Leave-a-message queue (留言, SPEC §1.3)
+    async fn create_leave_message(&self, message: &LeaveMessage) -> Result<()>;
+    /// Oldest first: the queue agents work through.
+    async fn leave_messages(
+        &self,
+        shop: ShopId,
+        status: Option<MessageStatus>,
+        page: Page,
+    ) -> Result<Listed<LeaveMessage>>;
+    async fn leave_message(&self, shop: ShopId, id: uuid::Uuid) -> Result<Option<LeaveMessage>>;
+    /// Saves status, note, handler and time.
+    async fn update_leave_message(&self, message: &LeaveMessage) -> Result<()>;
+
+    // Agents' own automatic replies and signature (SPEC §1.7)
+    /// The account's replies; empty ones if it never set any. `NotFound` if not the shop's.
+    async fn agent_replies(&self, shop: ShopId, account: AccountId) -> Result<AgentReplies>;
+    async fn put_agent_replies(&self, shop: ShopId, account: AccountId, replies: &AgentReplies) -> Result<()>;
 }
 
 /// Opens the store a URL names and brings its schema up to date:

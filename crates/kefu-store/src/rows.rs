@@ -4,7 +4,10 @@
 use crate::{Session, StoreError};
 use chrono::{DateTime, Utc};
 use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username};
+use kefu_core::bot::{BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome};
 use kefu_core::catalog::{CloseReason, Customer, KbCategory, KbEntry, Order, OrderItem, OrderState, Product};
+use kefu_core::ids::{AccountId, EntryId};
+use kefu_core::kb::EntryStats;
 use kefu_core::money::Fen;
 use kefu_core::shop::{Shop, ShopSlug};
 use sqlx::types::Json;
@@ -242,6 +245,9 @@ pub struct KbEntryRow {
     pub valid_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub hits: i64,
+    pub helpful: i64,
+    pub unhelpful: i64,
 }
 
 impl From<KbEntryRow> for KbEntry {
@@ -258,6 +264,104 @@ impl From<KbEntryRow> for KbEntry {
             valid_until: r.valid_until,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            stats: EntryStats {
+                hits: r.hits,
+                helpful: r.helpful,
+                unhelpful: r.unhelpful,
+            },
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct BotSessionRow {
+    pub id: Uuid,
+    pub shop_id: Uuid,
+    pub visitor: String,
+    pub failures: i64,
+    pub offered: Json<Vec<Uuid>>,
+    pub handed_off: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<BotSessionRow> for BotSession {
+    fn from(r: BotSessionRow) -> BotSession {
+        BotSession {
+            id: r.id,
+            shop_id: r.shop_id.into(),
+            visitor: r.visitor,
+            failures: u8::try_from(r.failures).unwrap_or(u8::MAX),
+            offered: r.offered.0.into_iter().map(EntryId::from).collect(),
+            handed_off: r.handed_off,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct BotQuestionRow {
+    pub id: Uuid,
+    pub shop_id: Uuid,
+    pub session_id: Uuid,
+    pub question: String,
+    pub outcome: String,
+    pub entry_id: Option<Uuid>,
+    pub confidence: f32,
+    pub helpful: Option<bool>,
+    pub resolved: bool,
+    pub asked_at: DateTime<Utc>,
+}
+
+impl TryFrom<BotQuestionRow> for BotQuestion {
+    type Error = StoreError;
+    fn try_from(r: BotQuestionRow) -> Result<BotQuestion, StoreError> {
+        Ok(BotQuestion {
+            id: r.id,
+            shop_id: r.shop_id.into(),
+            session_id: r.session_id,
+            outcome: Outcome::parse(&r.outcome).ok_or_else(|| corrupt("bot question outcome", &r.outcome))?,
+            question: r.question,
+            entry_id: r.entry_id.map(EntryId::from),
+            confidence: r.confidence,
+            helpful: r.helpful,
+            resolved: r.resolved,
+            asked_at: r.asked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct LeaveMessageRow {
+    pub id: Uuid,
+    pub shop_id: Uuid,
+    pub session_id: Option<Uuid>,
+    pub name: String,
+    pub contact: String,
+    pub text: String,
+    pub status: String,
+    pub note: String,
+    pub handled_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub handled_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<LeaveMessageRow> for LeaveMessage {
+    type Error = StoreError;
+    fn try_from(r: LeaveMessageRow) -> Result<LeaveMessage, StoreError> {
+        Ok(LeaveMessage {
+            id: r.id,
+            shop_id: r.shop_id.into(),
+            session_id: r.session_id,
+            status: MessageStatus::parse(&r.status).ok_or_else(|| corrupt("leave message status", &r.status))?,
+            name: r.name,
+            contact: r.contact,
+            text: r.text,
+            note: r.note,
+            handled_by: r.handled_by.map(AccountId::from),
+            created_at: r.created_at,
+            handled_at: r.handled_at,
+        })
     }
 }

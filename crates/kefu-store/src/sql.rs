@@ -49,12 +49,36 @@ macro_rules! customer_filter {
 }
 pub(crate) use customer_filter;
 
+macro_rules! kb_entry_columns {
+    () => {
+        "id, shop_id, category_id, question, similar_questions, answer, enabled, valid_from, valid_until, created_at, updated_at, hits, helpful, unhelpful"
+    };
+}
+pub(crate) use kb_entry_columns;
+
+macro_rules! bot_question_columns {
+    () => {
+        "id, shop_id, session_id, question, outcome, entry_id, confidence, helpful, resolved, asked_at"
+    };
+}
+pub(crate) use bot_question_columns;
+
+macro_rules! leave_message_columns {
+    () => {
+        "id, shop_id, session_id, name, contact, text, status, note, handled_by, created_at, handled_at"
+    };
+}
+pub(crate) use leave_message_columns;
+
 macro_rules! impl_store {
     ($store:ty, $db:ty, $engine:literal) => {
         mod shared_sql {
             use crate::rows::*;
-            use crate::sql::{bind_order_filter, customer_filter, order_filter, product_filter};
-            use crate::{Catalog, Listed, NewShop, OrderQuery, Page, ProductQuery, Result, Session, Store, StoreError};
+            use crate::sql::{bind_order_filter, bot_question_columns, customer_filter, kb_entry_columns, leave_message_columns, order_filter, product_filter};
+            use crate::{Catalog, KbImportRow, KbImportSummary, Learn, Listed, NewShop, OrderQuery, Page, ProductQuery, Result, Session, Store, StoreError};
+            use kefu_core::bot::{AgentReplies, BotLexicon, BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome};
+            use std::collections::{HashMap, HashSet};
+            use uuid::Uuid;
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
             use kefu_core::account::{Account, Role};
@@ -107,6 +131,56 @@ macro_rules! impl_store {
                     .execute(&mut **tx).await?;
                 }
                 Ok(())
+            }
+
+            /// Tells every node's bot to rebuild: called in the transaction of each change it must see.
+            async fn bump_bot(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO bot_state (shop_id, version, words, synonyms) VALUES ($1, 1, '[]', '[]')
+                     ON CONFLICT (shop_id) DO UPDATE SET version = bot_state.version + 1",
+                )
+                .bind(shop.0).execute(&mut **tx).await?;
+                Ok(())
+            }
+
+            async fn check_category(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, id: CategoryId) -> Result<()> {
+                let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM kb_categories WHERE shop_id = $1 AND id = $2")
+                    .bind(shop.0).bind(id.0).fetch_optional(&mut **tx).await?;
+                found.map(|_| ()).ok_or(StoreError::NotFound)
+            }
+
+            async fn insert_entry(tx: &mut sqlx::Transaction<'static, $db>, e: &KbEntry) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO kb_entries (id, shop_id, category_id, question, similar_questions, answer, enabled, valid_from, valid_until, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(e.id.0).bind(e.shop_id.0).bind(e.category_id.0).bind(&e.question).bind(Json(&e.similar)).bind(&e.answer)
+                .bind(e.enabled).bind(e.valid_from).bind(e.valid_until).bind(e.created_at).bind(e.updated_at)
+                .execute(&mut **tx).await?;
+                Ok(())
+            }
+
+            async fn save_entry(tx: &mut sqlx::Transaction<'static, $db>, e: &KbEntry) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE kb_entries SET category_id = $3, question = $4, similar_questions = $5, answer = $6, enabled = $7,
+                            valid_from = $8, valid_until = $9, updated_at = $10
+                     WHERE shop_id = $1 AND id = $2",
+                )
+                .bind(e.shop_id.0).bind(e.id.0).bind(e.category_id.0).bind(&e.question).bind(Json(&e.similar)).bind(&e.answer)
+                .bind(e.enabled).bind(e.valid_from).bind(e.valid_until).bind(e.updated_at)
+                .execute(&mut **tx).await?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn entry_in(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, id: EntryId) -> Result<Option<KbEntry>> {
+                Ok(sqlx::query_as::<_, KbEntryRow>(concat!("SELECT ", kb_entry_columns!(), " FROM kb_entries WHERE shop_id = $1 AND id = $2"))
+                    .bind(shop.0).bind(id.0).fetch_optional(&mut **tx).await?.map(KbEntry::from))
+            }
+
+            async fn check_account(&self, shop: ShopId, id: AccountId) -> Result<()> {
+                let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM accounts WHERE shop_id = $1 AND id = $2")
+                    .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?;
+                found.map(|_| ()).ok_or(StoreError::NotFound)
             }
 
             async fn insert_account(tx: &mut sqlx::Transaction<'static, $db>, a: &Account, hash: &str) -> Result<()> {
@@ -175,9 +249,15 @@ macro_rules! impl_store {
             }
 
             async fn put_settings(&self, shop: ShopId, settings: &ShopSettings) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query("UPDATE shops SET settings = $2 WHERE id = $1")
-                    .bind(shop.0).bind(Json(settings)).execute(&self.pool).await?;
-                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                    .bind(shop.0).bind(Json(settings)).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Self::bump_bot(&mut tx, shop).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn create_account(&self, account: &Account, password_hash: &str) -> Result<()> {
@@ -280,6 +360,7 @@ macro_rules! impl_store {
             async fn import_catalog(&self, shop: ShopId, catalog: &Catalog) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
                 Self::insert_catalog(&mut tx, shop, catalog).await?;
+                Self::bump_bot(&mut tx, shop).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -342,19 +423,313 @@ macro_rules! impl_store {
             }
 
             async fn kb_entries(&self, shop: ShopId, category: Option<CategoryId>) -> Result<Vec<KbEntry>> {
-                Ok(sqlx::query_as::<_, KbEntryRow>(
-                    "SELECT id, shop_id, category_id, question, similar_questions, answer, enabled, valid_from, valid_until, created_at, updated_at
-                     FROM kb_entries WHERE shop_id = $1 AND ($2 IS NULL OR category_id = $2) ORDER BY created_at, id",
-                )
+                Ok(sqlx::query_as::<_, KbEntryRow>(concat!(
+                    "SELECT ", kb_entry_columns!(), " FROM kb_entries WHERE shop_id = $1 AND ($2 IS NULL OR category_id = $2) ORDER BY created_at, id",
+                ))
                 .bind(shop.0).bind(category.map(|c| c.0)).fetch_all(&self.pool).await?.into_iter().map(KbEntry::from).collect())
             }
 
             async fn kb_entry(&self, shop: ShopId, id: EntryId) -> Result<Option<KbEntry>> {
-                Ok(sqlx::query_as::<_, KbEntryRow>(
-                    "SELECT id, shop_id, category_id, question, similar_questions, answer, enabled, valid_from, valid_until, created_at, updated_at
-                     FROM kb_entries WHERE shop_id = $1 AND id = $2",
+                Ok(sqlx::query_as::<_, KbEntryRow>(concat!("SELECT ", kb_entry_columns!(), " FROM kb_entries WHERE shop_id = $1 AND id = $2"))
+                    .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?.map(KbEntry::from))
+            }
+            async fn create_kb_category(&self, c: &KbCategory) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO kb_categories (id, shop_id, name, position) VALUES ($1, $2, $3, $4)")
+                    .bind(c.id.0).bind(c.shop_id.0).bind(&c.name).bind(c.position).execute(&mut *tx).await?;
+                Self::bump_bot(&mut tx, c.shop_id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_kb_category(&self, c: &KbCategory) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("UPDATE kb_categories SET name = $3, position = $4 WHERE shop_id = $1 AND id = $2")
+                    .bind(c.shop_id.0).bind(c.id.0).bind(&c.name).bind(c.position).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Self::bump_bot(&mut tx, c.shop_id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_kb_category(&self, shop: ShopId, id: CategoryId) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::check_category(&mut tx, shop, id).await?;
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM kb_entries WHERE shop_id = $1 AND category_id = $2")
+                    .bind(shop.0).bind(id.0).fetch_one(&mut *tx).await?;
+                if n > 0 {
+                    return Err(StoreError::Conflict(format!("the category still holds {n} entries: move or delete them first")));
+                }
+                sqlx::query("DELETE FROM kb_categories WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
+                Self::bump_bot(&mut tx, shop).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn create_kb_entry(&self, e: &KbEntry) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::check_category(&mut tx, e.shop_id, e.category_id).await?;
+                Self::insert_entry(&mut tx, e).await?;
+                Self::bump_bot(&mut tx, e.shop_id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_kb_entry(&self, e: &KbEntry) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::check_category(&mut tx, e.shop_id, e.category_id).await?;
+                Self::save_entry(&mut tx, e).await?;
+                Self::bump_bot(&mut tx, e.shop_id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_kb_entry(&self, shop: ShopId, id: EntryId) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("DELETE FROM kb_entries WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Self::bump_bot(&mut tx, shop).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn import_kb(&self, shop: ShopId, rows: &[KbImportRow], replace: bool, now: DateTime<Utc>) -> Result<KbImportSummary> {
+                let mut tx = self.pool.begin().await?;
+                let mut summary = KbImportSummary::default();
+                let categories: Vec<KbCategoryRow> = sqlx::query_as("SELECT id, shop_id, name, position FROM kb_categories WHERE shop_id = $1")
+                    .bind(shop.0).fetch_all(&mut *tx).await?;
+                let mut next_position = categories.iter().map(|c| c.position + 1).max().unwrap_or(0);
+                let mut by_name: HashMap<String, CategoryId> = categories.iter().map(|c| (c.name.clone(), CategoryId(c.id))).collect();
+                let existing: Vec<KbEntryRow> = sqlx::query_as(concat!("SELECT ", kb_entry_columns!(), " FROM kb_entries WHERE shop_id = $1"))
+                    .bind(shop.0).fetch_all(&mut *tx).await?;
+                let mut by_question: HashMap<String, KbEntry> = existing.into_iter().map(|r| (r.question.clone(), KbEntry::from(r))).collect();
+                let mut used_categories = HashSet::new();
+                for row in rows {
+                    let category_id = match by_name.get(&row.category) {
+                        Some(id) => *id,
+                        None => {
+                            let c = KbCategory { id: CategoryId::new(), shop_id: shop, name: row.category.clone(), position: next_position };
+                            next_position += 1;
+                            sqlx::query("INSERT INTO kb_categories (id, shop_id, name, position) VALUES ($1, $2, $3, $4)")
+                                .bind(c.id.0).bind(shop.0).bind(&c.name).bind(c.position).execute(&mut *tx).await?;
+                            by_name.insert(c.name.clone(), c.id);
+                            summary.categories_created += 1;
+                            c.id
+                        }
+                    };
+                    used_categories.insert(category_id);
+                    match by_question.remove(&row.question) {
+                        Some(mut e) => {
+                            if e.category_id != category_id || e.similar != row.similar || e.answer != row.answer {
+                                e.category_id = category_id;
+                                e.similar = row.similar.clone();
+                                e.answer = row.answer.clone();
+                                e.updated_at = now;
+                                Self::save_entry(&mut tx, &e).await?;
+                                summary.entries_updated += 1;
+                            }
+                        }
+                        None => {
+                            let e = KbEntry {
+                                id: EntryId::new(), shop_id: shop, category_id, question: row.question.clone(), similar: row.similar.clone(),
+                                answer: row.answer.clone(), enabled: true, valid_from: None, valid_until: None, created_at: now, updated_at: now,
+                                stats: Default::default(),
+                            };
+                            Self::insert_entry(&mut tx, &e).await?;
+                            summary.entries_created += 1;
+                        }
+                    }
+                }
+                if replace {
+                    // Whatever is left in `by_question` was not in the file.
+                    for e in by_question.values() {
+                        sqlx::query("DELETE FROM kb_entries WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(e.id.0).execute(&mut *tx).await?;
+                        summary.entries_deleted += 1;
+                    }
+                    for id in by_name.values().filter(|id| !used_categories.contains(*id)) {
+                        sqlx::query("DELETE FROM kb_categories WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
+                    }
+                }
+                Self::bump_bot(&mut tx, shop).await?;
+                tx.commit().await?;
+                Ok(summary)
+            }
+
+            async fn bot_version(&self, shop: ShopId) -> Result<i64> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT version FROM bot_state WHERE shop_id = $1").bind(shop.0).fetch_optional(&self.pool).await?;
+                Ok(row.map(|r| r.0).unwrap_or(0))
+            }
+
+            async fn bot_lexicon(&self, shop: ShopId) -> Result<BotLexicon> {
+                let row: Option<(Json<Vec<String>>, Json<Vec<Vec<String>>>)> = sqlx::query_as("SELECT words, synonyms FROM bot_state WHERE shop_id = $1")
+                    .bind(shop.0).fetch_optional(&self.pool).await?;
+                Ok(row.map(|(w, s)| BotLexicon { words: w.0, synonyms: s.0 }).unwrap_or_default())
+            }
+
+            async fn put_bot_lexicon(&self, shop: ShopId, lx: &BotLexicon) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO bot_state (shop_id, version, words, synonyms) VALUES ($1, 1, $2, $3)
+                     ON CONFLICT (shop_id) DO UPDATE SET version = bot_state.version + 1, words = excluded.words, synonyms = excluded.synonyms",
                 )
-                .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?.map(KbEntry::from))
+                .bind(shop.0).bind(Json(&lx.words)).bind(Json(&lx.synonyms)).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn bot_session(&self, shop: ShopId, id: Uuid) -> Result<Option<BotSession>> {
+                Ok(sqlx::query_as::<_, BotSessionRow>(
+                    "SELECT id, shop_id, visitor, failures, offered, handed_off, created_at, updated_at FROM bot_sessions WHERE shop_id = $1 AND id = $2",
+                )
+                .bind(shop.0).bind(id).fetch_optional(&self.pool).await?.map(BotSession::from))
+            }
+
+            async fn save_bot_session(&self, s: &BotSession) -> Result<()> {
+                let offered: Vec<Uuid> = s.offered.iter().map(|e| e.0).collect();
+                let done = sqlx::query(
+                    "INSERT INTO bot_sessions (id, shop_id, visitor, failures, offered, handed_off, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (id) DO UPDATE SET failures = excluded.failures, offered = excluded.offered,
+                        handed_off = excluded.handed_off, updated_at = excluded.updated_at
+                     WHERE bot_sessions.shop_id = excluded.shop_id",
+                )
+                .bind(s.id).bind(s.shop_id.0).bind(&s.visitor).bind(i64::from(s.failures)).bind(Json(offered)).bind(s.handed_off)
+                .bind(s.created_at).bind(s.updated_at).execute(&self.pool).await?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn log_bot_question(&self, q: &BotQuestion) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(concat!("INSERT INTO bot_questions (", bot_question_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+                    .bind(q.id).bind(q.shop_id.0).bind(q.session_id).bind(&q.question).bind(q.outcome.as_str()).bind(q.entry_id.map(|e| e.0))
+                    .bind(q.confidence).bind(q.helpful).bind(q.resolved).bind(q.asked_at).execute(&mut *tx).await?;
+                if let (Outcome::Answered, Some(entry)) = (q.outcome, q.entry_id) {
+                    sqlx::query("UPDATE kb_entries SET hits = hits + 1 WHERE shop_id = $1 AND id = $2").bind(q.shop_id.0).bind(entry.0).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn bot_question(&self, shop: ShopId, id: Uuid) -> Result<Option<BotQuestion>> {
+                sqlx::query_as::<_, BotQuestionRow>(concat!("SELECT ", bot_question_columns!(), " FROM bot_questions WHERE shop_id = $1 AND id = $2"))
+                    .bind(shop.0).bind(id).fetch_optional(&self.pool).await?.map(BotQuestion::try_from).transpose()
+            }
+
+            async fn set_bot_feedback(&self, shop: ShopId, id: Uuid, helpful: bool) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let q = sqlx::query_as::<_, BotQuestionRow>(concat!("SELECT ", bot_question_columns!(), " FROM bot_questions WHERE shop_id = $1 AND id = $2"))
+                    .bind(shop.0).bind(id).fetch_optional(&mut *tx).await?.map(BotQuestion::try_from).transpose()?.ok_or(StoreError::NotFound)?;
+                if q.outcome != Outcome::Answered {
+                    return Err(StoreError::Conflict("only an answer can be rated".into()));
+                }
+                let done = sqlx::query("UPDATE bot_questions SET helpful = $3 WHERE shop_id = $1 AND id = $2 AND helpful IS NULL")
+                    .bind(shop.0).bind(id).bind(helpful).execute(&mut *tx).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::Conflict("this answer was already rated".into()));
+                }
+                if let Some(entry) = q.entry_id {
+                    let sql = if helpful {
+                        "UPDATE kb_entries SET helpful = helpful + 1 WHERE shop_id = $1 AND id = $2"
+                    } else {
+                        "UPDATE kb_entries SET unhelpful = unhelpful + 1 WHERE shop_id = $1 AND id = $2"
+                    };
+                    sqlx::query(sql).bind(shop.0).bind(entry.0).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn open_bot_questions(&self, shop: ShopId, limit: i64) -> Result<Vec<BotQuestion>> {
+                sqlx::query_as::<_, BotQuestionRow>(concat!(
+                    "SELECT ", bot_question_columns!(), " FROM bot_questions
+                     WHERE shop_id = $1 AND resolved = FALSE AND outcome IN ('unknown', 'suggested')
+                     ORDER BY asked_at DESC, id DESC LIMIT $2"
+                ))
+                .bind(shop.0).bind(limit).fetch_all(&self.pool).await?.into_iter().map(BotQuestion::try_from).collect()
+            }
+
+            async fn resolve_bot_questions(&self, shop: ShopId, ids: &[Uuid], learn: &Learn, now: DateTime<Utc>) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for id in ids {
+                    let done = sqlx::query("UPDATE bot_questions SET resolved = TRUE WHERE shop_id = $1 AND id = $2")
+                        .bind(shop.0).bind(id).execute(&mut *tx).await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                }
+                match learn {
+                    Learn::Dismiss => {}
+                    Learn::AddSimilar { entry, phrasings } => {
+                        let mut e = Self::entry_in(&mut tx, shop, *entry).await?.ok_or(StoreError::NotFound)?;
+                        for p in phrasings {
+                            if *p != e.question && !e.similar.contains(p) {
+                                e.similar.push(p.clone());
+                            }
+                        }
+                        e.updated_at = now;
+                        Self::save_entry(&mut tx, &e).await?;
+                        Self::bump_bot(&mut tx, shop).await?;
+                    }
+                    Learn::NewEntry(e) => {
+                        Self::check_category(&mut tx, shop, e.category_id).await?;
+                        Self::insert_entry(&mut tx, e).await?;
+                        Self::bump_bot(&mut tx, shop).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn create_leave_message(&self, m: &LeaveMessage) -> Result<()> {
+                sqlx::query(concat!("INSERT INTO leave_messages (", leave_message_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+                    .bind(m.id).bind(m.shop_id.0).bind(m.session_id).bind(&m.name).bind(&m.contact).bind(&m.text).bind(m.status.as_str())
+                    .bind(&m.note).bind(m.handled_by.map(|a| a.0)).bind(m.created_at).bind(m.handled_at)
+                    .execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn leave_messages(&self, shop: ShopId, status: Option<MessageStatus>, page: Page) -> Result<Listed<LeaveMessage>> {
+                let status = status.map(|s| s.as_str());
+                let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM leave_messages WHERE shop_id = $1 AND ($2 IS NULL OR status = $2)")
+                    .bind(shop.0).bind(status).fetch_one(&self.pool).await?;
+                let items = sqlx::query_as::<_, LeaveMessageRow>(concat!(
+                    "SELECT ", leave_message_columns!(), " FROM leave_messages WHERE shop_id = $1 AND ($2 IS NULL OR status = $2)
+                     ORDER BY created_at, id LIMIT $3 OFFSET $4"
+                ))
+                .bind(shop.0).bind(status).bind(page.limit).bind(page.offset).fetch_all(&self.pool).await?
+                .into_iter().map(LeaveMessage::try_from).collect::<Result<_>>()?;
+                Ok(Listed { items, total })
+            }
+
+            async fn leave_message(&self, shop: ShopId, id: Uuid) -> Result<Option<LeaveMessage>> {
+                sqlx::query_as::<_, LeaveMessageRow>(concat!("SELECT ", leave_message_columns!(), " FROM leave_messages WHERE shop_id = $1 AND id = $2"))
+                    .bind(shop.0).bind(id).fetch_optional(&self.pool).await?.map(LeaveMessage::try_from).transpose()
+            }
+
+            async fn update_leave_message(&self, m: &LeaveMessage) -> Result<()> {
+                let done = sqlx::query("UPDATE leave_messages SET status = $3, note = $4, handled_by = $5, handled_at = $6 WHERE shop_id = $1 AND id = $2")
+                    .bind(m.shop_id.0).bind(m.id).bind(m.status.as_str()).bind(&m.note).bind(m.handled_by.map(|a| a.0)).bind(m.handled_at)
+                    .execute(&self.pool).await?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn agent_replies(&self, shop: ShopId, account: AccountId) -> Result<AgentReplies> {
+                self.check_account(shop, account).await?;
+                let row: Option<(Json<AgentReplies>,)> = sqlx::query_as("SELECT replies FROM agent_replies WHERE shop_id = $1 AND account_id = $2")
+                    .bind(shop.0).bind(account.0).fetch_optional(&self.pool).await?;
+                Ok(row.map(|r| r.0 .0).unwrap_or_default())
+            }
+
+            async fn put_agent_replies(&self, shop: ShopId, account: AccountId, replies: &AgentReplies) -> Result<()> {
+                self.check_account(shop, account).await?;
+                sqlx::query(
+                    "INSERT INTO agent_replies (account_id, shop_id, replies) VALUES ($1, $2, $3)
+                     ON CONFLICT (account_id) DO UPDATE SET replies = excluded.replies",
+                )
+                .bind(account.0).bind(shop.0).bind(Json(replies)).execute(&self.pool).await?;
+                Ok(())
             }
         }
         }

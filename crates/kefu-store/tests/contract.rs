@@ -4,13 +4,16 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username};
+use kefu_core::bot::{AgentReplies, BotLexicon, BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome};
 use kefu_core::catalog::*;
 use kefu_core::ids::*;
 use kefu_core::lockout::Throttle;
 use kefu_core::money::Fen;
 use kefu_core::settings::{ShopMode, ShopSettings};
 use kefu_core::shop::{Shop, ShopSlug};
-use kefu_store::{Catalog, NewShop, OrderQuery, Page, ProductQuery, Session, Store, StoreError, now};
+use kefu_store::{
+    Catalog, KbImportRow, Learn, NewShop, OrderQuery, Page, ProductQuery, Session, Store, StoreError, now,
+};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -175,6 +178,7 @@ fn catalog(shop: ShopId) -> Catalog {
         valid_until,
         created_at: now(),
         updated_at: now(),
+        stats: Default::default(),
     };
     let kb_entries = vec![entry("包邮吗", None), entry("双十一活动", Some(at(12, 0)))];
     Catalog {
@@ -599,3 +603,311 @@ async fn imports_are_all_or_nothing_and_cannot_cross_shops(store: Arc<dyn Store>
     );
 }
 contract!(imports_are_all_or_nothing_and_cannot_cross_shops);
+
+fn import_row(category: &str, question: &str, similar: &[&str], answer: &str) -> KbImportRow {
+    KbImportRow {
+        category: category.into(),
+        question: question.into(),
+        similar: similar.iter().map(|s| s.to_string()).collect(),
+        answer: answer.into(),
+    }
+}
+
+async fn knowledge_base_edits_bump_the_bot(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    let b = new_shop("shop-b");
+    store.create_shop(&a).await.unwrap();
+    store.create_shop(&b).await.unwrap();
+    let shop = a.shop.id;
+    assert_eq!(store.bot_version(shop).await.unwrap(), 0);
+
+    let cat = KbCategory {
+        id: CategoryId::new(),
+        shop_id: shop,
+        name: "快递物流".into(),
+        position: 0,
+    };
+    store.create_kb_category(&cat).await.unwrap();
+    let v1 = store.bot_version(shop).await.unwrap();
+    assert!(v1 > 0);
+    let taken = KbCategory {
+        id: CategoryId::new(),
+        ..cat.clone()
+    };
+    assert!(matches!(
+        store.create_kb_category(&taken).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let mut entry = KbEntry {
+        id: EntryId::new(),
+        shop_id: shop,
+        category_id: cat.id,
+        question: "发什么快递?".into(),
+        similar: vec!["默认快递是哪家".into()],
+        answer: "默认中通,可补差价发顺丰".into(),
+        enabled: true,
+        valid_from: None,
+        valid_until: None,
+        created_at: now(),
+        updated_at: now(),
+        stats: Default::default(),
+    };
+    store.create_kb_entry(&entry).await.unwrap();
+    assert!(store.bot_version(shop).await.unwrap() > v1);
+    // The same question twice is refused; so is another shop's category.
+    let twin = KbEntry {
+        id: EntryId::new(),
+        ..entry.clone()
+    };
+    assert!(matches!(
+        store.create_kb_entry(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let foreign = KbEntry {
+        id: EntryId::new(),
+        shop_id: b.shop.id,
+        question: "别家的".into(),
+        ..entry.clone()
+    };
+    assert!(matches!(
+        store.create_kb_entry(&foreign).await,
+        Err(StoreError::NotFound)
+    ));
+
+    entry.similar.push("能发顺丰吗".into());
+    entry.enabled = false;
+    store.update_kb_entry(&entry).await.unwrap();
+    let read = store.kb_entry(shop, entry.id).await.unwrap().unwrap();
+    assert_eq!(read.similar, entry.similar);
+    assert!(!read.enabled);
+    // Another shop cannot edit or delete it, nor delete the category in use.
+    assert!(matches!(
+        store.delete_kb_entry(b.shop.id, entry.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_kb_category(shop, cat.id).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Import: updates by question, creates categories by name; replace removes the rest.
+    let rows = vec![
+        import_row("快递物流", "发什么快递?", &["默认快递"], "中通"),
+        import_row("售后", "怎么退货?", &["退货流程"], "申请退货退款即可"),
+    ];
+    let s = store.import_kb(shop, &rows, false, now()).await.unwrap();
+    assert_eq!((s.categories_created, s.entries_created, s.entries_updated), (1, 1, 1));
+    assert_eq!(store.kb_entry(shop, entry.id).await.unwrap().unwrap().answer, "中通");
+    let s = store.import_kb(shop, &rows[1..], true, now()).await.unwrap();
+    assert_eq!((s.entries_created, s.entries_updated, s.entries_deleted), (0, 0, 1));
+    let cats = store.kb_categories(shop).await.unwrap();
+    assert_eq!(cats.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["售后"]);
+    // A failing import changes nothing: the second row repeats the first's question.
+    let before = store.kb_entries(shop, None).await.unwrap();
+    let dup = vec![
+        import_row("新分类", "新问题", &[], "答"),
+        import_row("新分类", "新问题", &[], "答"),
+    ];
+    assert!(store.import_kb(shop, &dup, false, now()).await.is_err());
+    assert_eq!(store.kb_entries(shop, None).await.unwrap(), before);
+    assert_eq!(store.kb_categories(shop).await.unwrap().len(), 1);
+    assert!(store.kb_entries(b.shop.id, None).await.unwrap().is_empty());
+
+    // The lexicon is the shop's own and bumps the version.
+    let v = store.bot_version(shop).await.unwrap();
+    let lx = BotLexicon {
+        words: vec!["拍下".into()],
+        synonyms: vec![vec!["拉拉裤".into(), "安睡裤".into()]],
+    };
+    store.put_bot_lexicon(shop, &lx).await.unwrap();
+    assert_eq!(store.bot_lexicon(shop).await.unwrap(), lx);
+    assert_eq!(store.bot_lexicon(b.shop.id).await.unwrap(), BotLexicon::default());
+    assert!(store.bot_version(shop).await.unwrap() > v);
+    let v = store.bot_version(shop).await.unwrap();
+    store.put_settings(shop, &ShopSettings::default()).await.unwrap();
+    assert!(store.bot_version(shop).await.unwrap() > v);
+}
+contract!(knowledge_base_edits_bump_the_bot);
+
+async fn bot_log_feedback_learning_and_messages(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    let b = new_shop("shop-b");
+    store.create_shop(&a).await.unwrap();
+    store.create_shop(&b).await.unwrap();
+    let shop = a.shop.id;
+    store
+        .import_kb(
+            shop,
+            &[import_row("活动", "双十一有活动吗?", &[], "全场满300减50")],
+            false,
+            now(),
+        )
+        .await
+        .unwrap();
+    let entry = store.kb_entries(shop, None).await.unwrap().remove(0);
+
+    let mut session = BotSession::new(shop, "visitor-1".into(), now());
+    store.save_bot_session(&session).await.unwrap();
+    session.failures = 1;
+    session.offered = vec![entry.id];
+    store.save_bot_session(&session).await.unwrap();
+    assert_eq!(
+        store.bot_session(shop, session.id).await.unwrap().as_ref(),
+        Some(&session)
+    );
+    assert_eq!(store.bot_session(b.shop.id, session.id).await.unwrap(), None);
+    // Another shop cannot overwrite it.
+    let hijack = BotSession {
+        shop_id: b.shop.id,
+        ..session.clone()
+    };
+    assert!(store.save_bot_session(&hijack).await.is_err());
+
+    let question = |text: &str, outcome, entry_id| BotQuestion {
+        id: uuid::Uuid::now_v7(),
+        shop_id: shop,
+        session_id: session.id,
+        question: text.into(),
+        outcome,
+        entry_id,
+        confidence: 0.5,
+        helpful: None,
+        resolved: false,
+        asked_at: now(),
+    };
+    let answered = question("双11优惠", Outcome::Answered, Some(entry.id));
+    store.log_bot_question(&answered).await.unwrap();
+    store
+        .log_bot_question(&question("光棍节打折不", Outcome::Suggested, Some(entry.id)))
+        .await
+        .unwrap();
+    let unknown = question("你们老板是谁", Outcome::Unknown, None);
+    store.log_bot_question(&unknown).await.unwrap();
+    assert_eq!(store.kb_entry(shop, entry.id).await.unwrap().unwrap().stats.hits, 1);
+
+    // Feedback once, on answers only, in the caller's shop only.
+    assert!(matches!(
+        store.set_bot_feedback(b.shop.id, answered.id, true).await,
+        Err(StoreError::NotFound)
+    ));
+    store.set_bot_feedback(shop, answered.id, false).await.unwrap();
+    assert!(matches!(
+        store.set_bot_feedback(shop, answered.id, true).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.set_bot_feedback(shop, unknown.id, true).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let stats = store.kb_entry(shop, entry.id).await.unwrap().unwrap().stats;
+    assert_eq!((stats.hits, stats.helpful, stats.unhelpful), (1, 0, 1));
+
+    // The learning loop sees the two unanswered questions, newest first.
+    let open = store.open_bot_questions(shop, 50).await.unwrap();
+    assert_eq!(
+        open.iter().map(|q| q.question.as_str()).collect::<Vec<_>>(),
+        vec!["你们老板是谁", "光棍节打折不"]
+    );
+    assert!(store.open_bot_questions(b.shop.id, 50).await.unwrap().is_empty());
+    // A foreign question id fails the whole call.
+    let learn = Learn::AddSimilar {
+        entry: entry.id,
+        phrasings: vec!["光棍节打折不".into()],
+    };
+    assert!(matches!(
+        store
+            .resolve_bot_questions(shop, &[open[1].id, uuid::Uuid::now_v7()], &learn, now())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.open_bot_questions(shop, 50).await.unwrap().len(), 2);
+    store
+        .resolve_bot_questions(shop, &[open[1].id], &learn, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.kb_entry(shop, entry.id).await.unwrap().unwrap().similar,
+        vec!["光棍节打折不"]
+    );
+    store
+        .resolve_bot_questions(shop, &[open[0].id], &Learn::Dismiss, now())
+        .await
+        .unwrap();
+    assert!(store.open_bot_questions(shop, 50).await.unwrap().is_empty());
+
+    // Leave-a-message queue, oldest first.
+    let msg = |text: &str| LeaveMessage {
+        id: uuid::Uuid::now_v7(),
+        shop_id: shop,
+        session_id: Some(session.id),
+        name: "王女士".into(),
+        contact: "13800000000".into(),
+        text: text.into(),
+        status: MessageStatus::Open,
+        note: String::new(),
+        handled_by: None,
+        created_at: now(),
+        handled_at: None,
+    };
+    let first = msg("想问下尺码");
+    store.create_leave_message(&first).await.unwrap();
+    store.create_leave_message(&msg("什么时候发货")).await.unwrap();
+    let queue = store
+        .leave_messages(shop, Some(MessageStatus::Open), Page::default())
+        .await
+        .unwrap();
+    assert_eq!(queue.total, 2);
+    assert_eq!(queue.items[0], first);
+    assert_eq!(
+        store
+            .leave_messages(b.shop.id, None, Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let owner = a.accounts[0].0.id;
+    let done = LeaveMessage {
+        status: MessageStatus::Done,
+        note: "已电话联系".into(),
+        handled_by: Some(owner),
+        handled_at: Some(now()),
+        ..first.clone()
+    };
+    store.update_leave_message(&done).await.unwrap();
+    assert_eq!(store.leave_message(shop, first.id).await.unwrap().as_ref(), Some(&done));
+    assert_eq!(store.leave_message(b.shop.id, first.id).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .update_leave_message(&LeaveMessage {
+                shop_id: b.shop.id,
+                ..done.clone()
+            })
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .leave_messages(shop, Some(MessageStatus::Open), Page::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+
+    // Agents' own replies.
+    assert_eq!(store.agent_replies(shop, owner).await.unwrap(), AgentReplies::default());
+    let mine = AgentReplies {
+        greeting: Some("我是店长~".into()),
+        signature: "店长 · 竭诚为您服务".into(),
+        ..Default::default()
+    };
+    store.put_agent_replies(shop, owner, &mine).await.unwrap();
+    assert_eq!(store.agent_replies(shop, owner).await.unwrap(), mine);
+    assert!(matches!(
+        store.put_agent_replies(b.shop.id, owner, &mine).await,
+        Err(StoreError::NotFound)
+    ));
+}
+contract!(bot_log_feedback_learning_and_messages);
