@@ -10,6 +10,7 @@
 pub mod decide;
 pub mod eval;
 pub mod index;
+pub mod learn;
 pub mod lexicon;
 pub mod text;
 

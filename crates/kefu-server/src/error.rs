@@ -113,6 +113,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict(what) => ApiError::Conflict(format!("already exists ({what})")),
+            StoreError::Refused(why) => ApiError::Conflict(why),
             other => ApiError::Internal(other.into()),
         }
     }

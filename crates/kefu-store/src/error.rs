@@ -9,6 +9,9 @@ pub enum StoreError {
     /// A uniqueness rule would be broken (a taken username, SKU, order number …).
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A rule of the data refuses the change (a category still in use, an answer rated twice).
+    #[error("{0}")]
+    Refused(String),
     /// The database URL or options are unusable.
     #[error("database configuration: {0}")]
     Config(String),

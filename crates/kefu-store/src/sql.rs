@@ -460,7 +460,7 @@ macro_rules! impl_store {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM kb_entries WHERE shop_id = $1 AND category_id = $2")
                     .bind(shop.0).bind(id.0).fetch_one(&mut *tx).await?;
                 if n > 0 {
-                    return Err(StoreError::Conflict(format!("the category still holds {n} entries: move or delete them first")));
+                    return Err(StoreError::Refused(format!("the category still holds {n} entries: move or delete them first")));
                 }
                 sqlx::query("DELETE FROM kb_categories WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
                 Self::bump_bot(&mut tx, shop).await?;
@@ -622,12 +622,12 @@ macro_rules! impl_store {
                 let q = sqlx::query_as::<_, BotQuestionRow>(concat!("SELECT ", bot_question_columns!(), " FROM bot_questions WHERE shop_id = $1 AND id = $2"))
                     .bind(shop.0).bind(id).fetch_optional(&mut *tx).await?.map(BotQuestion::try_from).transpose()?.ok_or(StoreError::NotFound)?;
                 if q.outcome != Outcome::Answered {
-                    return Err(StoreError::Conflict("only an answer can be rated".into()));
+                    return Err(StoreError::Refused("only an answer can be rated".into()));
                 }
                 let done = sqlx::query("UPDATE bot_questions SET helpful = $3 WHERE shop_id = $1 AND id = $2 AND helpful IS NULL")
                     .bind(shop.0).bind(id).bind(helpful).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
-                    return Err(StoreError::Conflict("this answer was already rated".into()));
+                    return Err(StoreError::Refused("this answer was already rated".into()));
                 }
                 if let Some(entry) = q.entry_id {
                     let sql = if helpful {

@@ -688,7 +688,7 @@ async fn knowledge_base_edits_bump_the_bot(store: Arc<dyn Store>) {
     ));
     assert!(matches!(
         store.delete_kb_category(shop, cat.id).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Refused(_))
     ));
 
     // Import: updates by question, creates categories by name; replace removes the rest.
@@ -794,11 +794,11 @@ async fn bot_log_feedback_learning_and_messages(store: Arc<dyn Store>) {
     store.set_bot_feedback(shop, answered.id, false).await.unwrap();
     assert!(matches!(
         store.set_bot_feedback(shop, answered.id, true).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Refused(_))
     ));
     assert!(matches!(
         store.set_bot_feedback(shop, unknown.id, true).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Refused(_))
     ));
     let stats = store.kb_entry(shop, entry.id).await.unwrap().unwrap().stats;
     assert_eq!((stats.hits, stats.helpful, stats.unhelpful), (1, 0, 1));
