@@ -29,6 +29,8 @@ pub struct BotSettings {
     pub fallback_text: String,
     /// Said above the numbered suggestions.
     pub suggest_text: String,
+    /// Said when the chat goes to a person who can take it (otherwise the away reply).
+    pub handoff_text: String,
 }
 
 impl Default for BotSettings {
@@ -40,6 +42,7 @@ impl Default for BotSettings {
             failures_before_handoff: 2,
             fallback_text: "抱歉,这个问题我还没学会呢~您可以换个说法问问,或者点击“转人工”联系客服。".into(),
             suggest_text: "您是不是想问(回复数字即可):".into(),
+            handoff_text: "正在为您转接人工客服,请稍候~".into(),
         }
     }
 }
@@ -76,6 +79,7 @@ impl BotSettings {
         for (name, text) in [
             ("bot.fallback_text", &self.fallback_text),
             ("bot.suggest_text", &self.suggest_text),
+            ("bot.handoff_text", &self.handoff_text),
         ] {
             check_reply_text(name, text)?;
         }

@@ -109,12 +109,18 @@ pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<TemplateRow>, TemplateError> {
     let Some((_, header)) = rows_iter.next() else {
         return Err(refuse(Some(1), "the sheet is empty: the first row must be the header"));
     };
-    let header: Vec<String> = (0..header.len().max(4)).map(|i| cell(header, i).trim().to_string()).collect();
+    let header: Vec<String> = (0..header.len().max(4))
+        .map(|i| cell(header, i).trim().to_string())
+        .collect();
     let header: Vec<&str> = header.iter().map(String::as_str).filter(|h| !h.is_empty()).collect();
     if header != HEADER {
         return Err(refuse(
             Some(first),
-            format!("the header must be `{}`, found `{}`", HEADER.join(","), header.join(",")),
+            format!(
+                "the header must be `{}`, found `{}`",
+                HEADER.join(","),
+                header.join(",")
+            ),
         ));
     }
     let mut rows = Vec::new();

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bots;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -29,6 +30,8 @@ pub struct AppState {
     /// A hash of a random password: login verifies against it for unknown users, so an
     /// answer's timing does not tell which accounts exist.
     pub dummy_hash: Arc<str>,
+    /// Each shop's bot, rebuilt when its knowledge base changes.
+    pub bots: Arc<bots::Bots>,
 }
 
 /// A server ready to serve: store open and migrated, demo loaded if asked.
@@ -64,6 +67,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
             store,
             config: Arc::new(config),
             dummy_hash,
+            bots: Default::default(),
         },
         demo,
     })

@@ -8,8 +8,10 @@ use crate::extract::{Json, Path};
 use axum::extract::State;
 use axum::http::StatusCode;
 use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username, check_display_name, check_new_password};
+use kefu_core::bot::AgentReplies;
 use kefu_core::ids::AccountId;
-use serde::Deserialize;
+use kefu_core::settings::AutoReplies;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -19,6 +21,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_accounts, create_account))
         .routes(routes!(get_account, update_account, delete_account))
         .routes(routes!(reset_password))
+        .routes(routes!(get_my_replies, put_my_replies))
+        .routes(routes!(get_replies, put_replies))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -232,4 +236,74 @@ async fn reset_password(
     state.store.set_password(caller.shop(), account.id, &hash).await?;
     state.store.delete_sessions_of(caller.shop(), account.id, None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The replies an agent sends: their own where set, the shop's otherwise.
+#[derive(Serialize, ToSchema)]
+pub struct Replies {
+    /// What the agent set (empty fields use the shop's).
+    own: AgentReplies,
+    /// What buyers get from this agent.
+    effective: AutoReplies,
+}
+
+async fn replies_of(state: &AppState, caller: &Caller, id: AccountId) -> ApiResult<Json<Replies>> {
+    let own = state.store.agent_replies(caller.shop(), id).await?;
+    let shop = state.store.settings(caller.shop()).await?.auto_replies;
+    Ok(Json(Replies {
+        effective: own.effective(&shop),
+        own,
+    }))
+}
+
+/// The caller's own greeting, busy and away replies and signature (个性签名, SPEC §1.7).
+#[utoipa::path(get, path = "/me/replies", tag = "accounts", responses((status = 200, body = Replies)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn get_my_replies(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Replies>> {
+    replies_of(&state, &caller, caller.account.id).await
+}
+
+/// Set the caller's own replies and signature; a blank reply uses the shop's.
+#[utoipa::path(put, path = "/me/replies", tag = "accounts", request_body = AgentReplies,
+    responses((status = 200, body = Replies), (status = 422, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+async fn put_my_replies(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(mut replies): Json<AgentReplies>,
+) -> ApiResult<Json<Replies>> {
+    replies.normalize_and_check()?;
+    state
+        .store
+        .put_agent_replies(caller.shop(), caller.account.id, &replies)
+        .await?;
+    replies_of(&state, &caller, caller.account.id).await
+}
+
+/// A teammate's replies and signature.
+#[utoipa::path(get, path = "/accounts/{id}/replies", tag = "accounts", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Replies), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+async fn get_replies(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Replies>> {
+    replies_of(&state, &caller, AccountId(id)).await.map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::NotFound("account"),
+        e => e,
+    })
+}
+
+/// Set a sub-account's replies and signature (owners and admins, for accounts they manage).
+#[utoipa::path(put, path = "/accounts/{id}/replies", tag = "accounts", params(("id" = Uuid, Path)), request_body = AgentReplies,
+    responses((status = 200, body = Replies), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn put_replies(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(mut replies): Json<AgentReplies>,
+) -> ApiResult<Json<Replies>> {
+    let account = managed_account(&state, &caller, id).await?;
+    replies.normalize_and_check()?;
+    state
+        .store
+        .put_agent_replies(caller.shop(), account.id, &replies)
+        .await?;
+    replies_of(&state, &caller, account.id).await
 }

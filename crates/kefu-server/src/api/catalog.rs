@@ -1,4 +1,4 @@
-//! Products, buyers, orders and the knowledge base, read-only for now: the bot, order and
+//! Products, buyers and orders, read-only for now: the bot, order and
 //! after-sales work build their writes on top. Buyers' phone and address are masked for
 //! staff without the privacy permission (SPEC §3.4; owners and admins have it).
 
@@ -9,8 +9,8 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, OrderState, Product};
-use kefu_core::ids::{CategoryId, CustomerId, EntryId, OrderId, ProductId};
+use kefu_core::catalog::{Customer, Order, OrderState, Product};
+use kefu_core::ids::{CustomerId, OrderId, ProductId};
 use kefu_store::{OrderQuery, ProductQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,9 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_customer))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
-        .routes(routes!(list_kb_categories))
-        .routes(routes!(list_kb_entries))
-        .routes(routes!(get_kb_entry))
 }
 
 /// A page of rows and how many match in all.
@@ -189,48 +186,5 @@ async fn get_order(State(state): State<AppState>, caller: Caller, Path(id): Path
             .order(caller.shop(), OrderId(id))
             .await?
             .ok_or(ApiError::NotFound("order"))?,
-    ))
-}
-
-/// The knowledge base's categories.
-#[utoipa::path(get, path = "/kb/categories", tag = "catalog", responses((status = 200, body = Vec<KbCategory>)),
-    security(("bearer" = []), ("cookie" = [])))]
-async fn list_kb_categories(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<KbCategory>>> {
-    Ok(Json(state.store.kb_categories(caller.shop()).await?))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct EntryParams {
-    category_id: Option<Uuid>,
-}
-
-/// Knowledge-base entries, optionally of one category.
-#[utoipa::path(get, path = "/kb/entries", tag = "catalog", params(EntryParams), responses((status = 200, body = Vec<KbEntry>)),
-    security(("bearer" = []), ("cookie" = [])))]
-async fn list_kb_entries(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(p): Query<EntryParams>,
-) -> ApiResult<Json<Vec<KbEntry>>> {
-    Ok(Json(
-        state
-            .store
-            .kb_entries(caller.shop(), p.category_id.map(CategoryId))
-            .await?,
-    ))
-}
-
-/// One knowledge-base entry.
-#[utoipa::path(get, path = "/kb/entries/{id}", tag = "catalog", params(("id" = Uuid, Path)),
-    responses((status = 200, body = KbEntry), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn get_kb_entry(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<KbEntry>> {
-    Ok(Json(
-        state
-            .store
-            .kb_entry(caller.shop(), EntryId(id))
-            .await?
-            .ok_or(ApiError::NotFound("knowledge-base entry"))?,
     ))
 }

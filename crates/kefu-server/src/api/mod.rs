@@ -4,8 +4,12 @@
 
 mod accounts;
 mod auth;
+mod bot;
 mod catalog;
+mod kb;
+mod messages;
 mod shop;
+mod widget;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -29,7 +33,11 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "auth", description = "Login, logout, password"),
         (name = "shop", description = "The caller's shop and its settings (SPEC §6.2)"),
         (name = "accounts", description = "Sub-accounts, roles, skill groups and routing (SPEC §6.1)"),
-        (name = "catalog", description = "Products, buyers, orders and knowledge base, read-only for now")
+        (name = "catalog", description = "Products, buyers and orders, read-only for now"),
+        (name = "knowledge base", description = "Categories, entries, import and export (SPEC §1.1)"),
+        (name = "bot", description = "Dictionary and synonyms, test console, learning loop (SPEC §1.2, §1.4, §1.5)"),
+        (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
+        (name = "widget", description = "What the buyer's widget calls, without login: greeting, the bot, feedback, leave a message")
     )
 )]
 struct ApiDoc;
@@ -59,7 +67,11 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(auth::router())
                 .merge(shop::router())
                 .merge(accounts::router())
-                .merge(catalog::router()),
+                .merge(catalog::router())
+                .merge(kb::router())
+                .merge(bot::router())
+                .merge(messages::router())
+                .merge(widget::router()),
         )
         .split_for_parts()
 }

@@ -1,0 +1,487 @@
+//! What the buyer's widget calls, without a login (SPEC §1.2–1.3, §1.7): the greeting, the
+//! bot, "was this helpful", and leaving a message. The shop is named in the path by its
+//! slug; the bot session id the first answer returns is what ties a buyer's questions
+//! together (numbered replies, failures in a row, feedback).
+
+use crate::AppState;
+use crate::bots::ShopBot;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Json, Path};
+use axum::extract::State;
+use axum::http::StatusCode;
+use kefu_bot::{Decision, pick_suggestion, wants_human};
+use kefu_core::ValidationError;
+use kefu_core::bot::{BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome, check_leave_message};
+use kefu_core::catalog::Product;
+use kefu_core::ids::{EntryId, ShopId};
+use kefu_core::kb::{AnswerPart, answer_parts};
+use kefu_core::shop::{Shop, ShopSlug};
+use kefu_store::ProductQuery;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(hello))
+        .routes(routes!(ask))
+        .routes(routes!(feedback))
+        .routes(routes!(leave_message))
+}
+
+pub const MAX_QUESTION_CHARS: usize = 500;
+
+async fn shop_of(state: &AppState, slug: &str) -> ApiResult<Shop> {
+    let slug = ShopSlug::parse(slug).map_err(|_| ApiError::NotFound("shop"))?;
+    state.store.shop_by_slug(&slug).await?.ok_or(ApiError::NotFound("shop"))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Hello {
+    shop_name: String,
+    /// Within business hours.
+    open: bool,
+    /// The greeting when open, the away reply otherwise (SPEC §1.7).
+    text: String,
+}
+
+/// What the widget shows first: the shop's greeting, or its away reply out of hours.
+#[utoipa::path(get, path = "/widget/{shop}/hello", tag = "widget", params(("shop" = String, Path, description = "the shop's slug")),
+    responses((status = 200, body = Hello), (status = 404, body = ErrorBody)))]
+async fn hello(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<Hello>> {
+    let shop = shop_of(&state, &slug).await?;
+    let settings = state.store.settings(shop.id).await?;
+    let open = settings.is_open(kefu_store::now());
+    Ok(Json(Hello {
+        shop_name: shop.name,
+        open,
+        text: if open {
+            settings.auto_replies.greeting
+        } else {
+            settings.auto_replies.away
+        },
+    }))
+}
+
+/// One of: `text` (what the buyer typed), `pick` (a suggestion they clicked) or
+/// `human: true` (the 转人工 button).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ask {
+    /// From the previous reply; absent on the first question.
+    session_id: Option<Uuid>,
+    /// The widget's visitor id or the shop's buyer id, kept with the session.
+    visitor: Option<String>,
+    text: Option<String>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pick: Option<EntryId>,
+    #[serde(default)]
+    human: bool,
+}
+
+#[derive(Serialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyKind {
+    /// The answer of one entry.
+    Answer,
+    /// 您是不是想问: numbered suggestions.
+    Suggest,
+    /// Nothing fits; the client offers 转人工.
+    Fallback,
+    /// The buyer asked for a person.
+    Handoff,
+}
+
+/// A piece of an answer as the widget renders it; product cards come filled in.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReplyPart {
+    Text {
+        text: String,
+    },
+    Link {
+        url: String,
+    },
+    Image {
+        url: String,
+    },
+    Product {
+        sku: String,
+        title: String,
+        /// In fen.
+        price_fen: i64,
+        /// As shown, e.g. ¥89.00.
+        price: String,
+        stock: i64,
+    },
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Suggestion {
+    /// What the buyer may reply to pick it: 1, 2, 3 …
+    n: usize,
+    #[schema(value_type = String, format = Uuid)]
+    entry_id: EntryId,
+    question: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnsweredEntry {
+    #[schema(value_type = String, format = Uuid)]
+    id: EntryId,
+    question: String,
+    category: String,
+}
+
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffReason {
+    /// The buyer asked (button or words such as 转人工).
+    Asked,
+    /// The bot failed too many times in a row.
+    Failures,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Handoff {
+    reason: HandoffReason,
+    /// Whether an agent can take the chat now. Until presence exists (real-time chat), this
+    /// means: within business hours and some account takes chats.
+    agents_available: bool,
+    /// When no agent can take it: offer the leave-a-message form.
+    leave_message: bool,
+    text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BotReply {
+    session_id: Uuid,
+    /// Send it back with "was this helpful" (answers only).
+    question_id: Uuid,
+    kind: ReplyKind,
+    /// The answer, the suggestion prompt, the fallback text or the hand-off text.
+    text: String,
+    /// For an answer: which entry.
+    entry: Option<AnsweredEntry>,
+    /// For an answer: its text, links, images and product cards in order.
+    parts: Vec<ReplyPart>,
+    suggestions: Vec<Suggestion>,
+    /// Set when the chat now goes to a person.
+    handoff: Option<Handoff>,
+    /// The bot's confidence in its best match, 0–1.
+    confidence: f32,
+}
+
+/// Ask the bot (SPEC §1.2–1.3): it answers, suggests numbered questions, or falls back;
+/// it hands the chat to a person when asked or after the shop's number of failures in a row.
+#[utoipa::path(post, path = "/widget/{shop}/ask", tag = "widget", params(("shop" = String, Path, description = "the shop's slug")),
+    request_body = Ask,
+    responses((status = 200, body = BotReply), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn ask(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Json(req): Json<Ask>,
+) -> ApiResult<Json<BotReply>> {
+    let shop = shop_of(&state, &slug).await?;
+    let inputs = usize::from(req.text.is_some()) + usize::from(req.pick.is_some()) + usize::from(req.human);
+    if inputs != 1 {
+        return Err(ValidationError::new("text", "send exactly one of text, pick or human").into());
+    }
+    if let Some(t) = &req.text {
+        if t.trim().is_empty() {
+            return Err(ValidationError::new("text", "must not be empty").into());
+        }
+        if t.chars().count() > MAX_QUESTION_CHARS {
+            return Err(ValidationError::new("text", format!("is longer than {MAX_QUESTION_CHARS} characters")).into());
+        }
+    }
+    let visitor = req.visitor.as_deref().map(str::trim).unwrap_or("").to_string();
+    if visitor.chars().count() > 64 {
+        return Err(ValidationError::new("visitor", "is longer than 64 characters").into());
+    }
+    let now = kefu_store::now();
+    let mut session = match req.session_id {
+        Some(id) => state
+            .store
+            .bot_session(shop.id, id)
+            .await?
+            .ok_or(ApiError::NotFound("bot session"))?,
+        None => BotSession::new(shop.id, visitor, now),
+    };
+    let bot = state.bots.get(state.store.as_ref(), shop.id).await?;
+
+    // What the buyer means, before any matching.
+    let offered: Vec<usize> = session.offered.iter().filter_map(|id| bot.key_of(*id)).collect();
+    let step = if req.human {
+        Step::Human("[转人工]".to_string())
+    } else if let Some(id) = req.pick {
+        let key = bot.key_of(id).ok_or(ApiError::NotFound("knowledge-base entry"))?;
+        Step::Picked(bot.entry(key).question.clone(), key)
+    } else {
+        let text = req.text.unwrap_or_default().trim().to_string();
+        if wants_human(&text) {
+            Step::Human(text)
+        } else if let Some(pos) = pick_suggestion(&text, offered.len()) {
+            Step::Picked(text, offered[pos])
+        } else {
+            let b = bot.clone();
+            let q = text.clone();
+            let (analysis, decision) = tokio::task::spawn_blocking(move || b.bot.ask(&q))
+                .await
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))?;
+            let confidence = analysis.candidates.first().map(|c| c.score).unwrap_or(0.0);
+            Step::Asked(text, decision, confidence)
+        }
+    };
+
+    let (question, outcome, kind, entry_key, confidence) = match &step {
+        Step::Human(q) => (q.clone(), Outcome::Handoff, ReplyKind::Handoff, None, 0.0),
+        Step::Picked(q, key) => (q.clone(), Outcome::Answered, ReplyKind::Answer, Some(*key), 1.0),
+        Step::Asked(q, Decision::Answer { key, confidence }, _) => {
+            (q.clone(), Outcome::Answered, ReplyKind::Answer, Some(*key), *confidence)
+        }
+        Step::Asked(q, Decision::Suggest { keys }, c) => (
+            q.clone(),
+            Outcome::Suggested,
+            ReplyKind::Suggest,
+            keys.first().copied(),
+            *c,
+        ),
+        Step::Asked(q, Decision::Fallback, c) => (q.clone(), Outcome::Unknown, ReplyKind::Fallback, None, *c),
+    };
+    let suggestions: Vec<Suggestion> = match &step {
+        Step::Asked(_, Decision::Suggest { keys }, _) => keys
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| Suggestion {
+                n: i + 1,
+                entry_id: bot.entry(k).id,
+                question: bot.entry(k).question.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    session.offered = suggestions.iter().map(|s| s.entry_id).collect();
+    let hand_off = !session.handed_off && session.record(outcome, bot.settings.bot.failures_before_handoff);
+    let handoff = if hand_off || outcome == Outcome::Handoff {
+        session.handed_off = true;
+        session.failures = 0;
+        let reason = if outcome == Outcome::Handoff {
+            HandoffReason::Asked
+        } else {
+            HandoffReason::Failures
+        };
+        Some(handoff_for(&state, shop.id, &bot, reason, now).await?)
+    } else {
+        None
+    };
+    session.updated_at = now;
+    state.store.save_bot_session(&session).await?;
+
+    let logged = BotQuestion {
+        id: Uuid::now_v7(),
+        shop_id: shop.id,
+        session_id: session.id,
+        question,
+        outcome,
+        entry_id: entry_key.map(|k| bot.entry(k).id),
+        confidence,
+        helpful: None,
+        resolved: false,
+        asked_at: now,
+    };
+    state.store.log_bot_question(&logged).await?;
+
+    let (text, entry, parts) = match (kind, entry_key) {
+        (ReplyKind::Answer, Some(key)) => {
+            let e = bot.entry(key);
+            let parts = render(&state, shop.id, &e.answer).await?;
+            let entry = AnsweredEntry {
+                id: e.id,
+                question: e.question.clone(),
+                category: bot.category_names.get(&e.category_id).cloned().unwrap_or_default(),
+            };
+            (e.answer.clone(), Some(entry), parts)
+        }
+        (ReplyKind::Suggest, _) => (bot.settings.bot.suggest_text.clone(), None, Vec::new()),
+        (ReplyKind::Handoff, _) => (
+            handoff.as_ref().map(|h| h.text.clone()).unwrap_or_default(),
+            None,
+            Vec::new(),
+        ),
+        _ => (bot.settings.bot.fallback_text.clone(), None, Vec::new()),
+    };
+    Ok(Json(BotReply {
+        session_id: session.id,
+        question_id: logged.id,
+        kind,
+        text,
+        entry,
+        parts,
+        suggestions,
+        handoff,
+        confidence,
+    }))
+}
+
+enum Step {
+    Human(String),
+    Picked(String, usize),
+    Asked(String, Decision, f32),
+}
+
+async fn handoff_for(
+    state: &AppState,
+    shop: ShopId,
+    bot: &Arc<ShopBot>,
+    reason: HandoffReason,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Handoff> {
+    let staffed = state
+        .store
+        .accounts(shop)
+        .await?
+        .iter()
+        .any(|a| !a.disabled && a.routing.takes_chats);
+    let available = staffed && bot.settings.is_open(now);
+    Ok(Handoff {
+        reason,
+        agents_available: available,
+        leave_message: !available,
+        text: if available {
+            bot.settings.bot.handoff_text.clone()
+        } else {
+            bot.settings.auto_replies.away.clone()
+        },
+    })
+}
+
+/// An answer's parts with product cards filled from the catalog; a card whose product is
+/// gone is left out rather than shown broken.
+async fn render(state: &AppState, shop: ShopId, answer: &str) -> ApiResult<Vec<ReplyPart>> {
+    let mut out = Vec::new();
+    for part in answer_parts(answer) {
+        out.push(match part {
+            AnswerPart::Text { text } => ReplyPart::Text { text },
+            AnswerPart::Link { url } => ReplyPart::Link { url },
+            AnswerPart::Image { url } => ReplyPart::Image { url },
+            AnswerPart::Product { sku } => match product_by_sku(state, shop, &sku).await? {
+                Some(p) => ReplyPart::Product {
+                    sku: p.sku,
+                    title: p.title,
+                    price_fen: p.price.0,
+                    price: p.price.to_string(),
+                    stock: p.stock,
+                },
+                None => {
+                    tracing::warn!(%sku, "an answer shows a product the shop no longer has");
+                    continue;
+                }
+            },
+        });
+    }
+    Ok(out)
+}
+
+pub async fn product_by_sku(state: &AppState, shop: ShopId, sku: &str) -> ApiResult<Option<Product>> {
+    let q = ProductQuery {
+        text: Some(sku.to_string()),
+        ..Default::default()
+    };
+    Ok(state
+        .store
+        .products(shop, &q)
+        .await?
+        .items
+        .into_iter()
+        .find(|p| p.sku == sku))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Feedback {
+    session_id: Uuid,
+    question_id: Uuid,
+    helpful: bool,
+}
+
+/// "这个回答有帮助吗": once per answer, from the session that got it (SPEC §1.5).
+#[utoipa::path(post, path = "/widget/{shop}/feedback", tag = "widget", params(("shop" = String, Path, description = "the shop's slug")),
+    request_body = Feedback,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn feedback(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Json(req): Json<Feedback>,
+) -> ApiResult<StatusCode> {
+    let shop = shop_of(&state, &slug).await?;
+    let q = state
+        .store
+        .bot_question(shop.id, req.question_id)
+        .await?
+        .filter(|q| q.session_id == req.session_id)
+        .ok_or(ApiError::NotFound("answer"))?;
+    state.store.set_bot_feedback(shop.id, q.id, req.helpful).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLeaveMessage {
+    session_id: Option<Uuid>,
+    #[serde(default)]
+    name: String,
+    /// Phone, WeChat id or e-mail.
+    contact: String,
+    text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LeftMessage {
+    id: Uuid,
+    /// What to tell the buyer.
+    text: String,
+}
+
+/// Leave a message for the shop's agents (留言) when nobody can take the chat.
+#[utoipa::path(post, path = "/widget/{shop}/messages", tag = "widget", params(("shop" = String, Path, description = "the shop's slug")),
+    request_body = NewLeaveMessage,
+    responses((status = 201, body = LeftMessage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn leave_message(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Json(req): Json<NewLeaveMessage>,
+) -> ApiResult<(StatusCode, Json<LeftMessage>)> {
+    let shop = shop_of(&state, &slug).await?;
+    let (name, contact, text) = check_leave_message(&req.name, &req.contact, &req.text)?;
+    if let Some(id) = req.session_id {
+        state
+            .store
+            .bot_session(shop.id, id)
+            .await?
+            .ok_or(ApiError::NotFound("bot session"))?;
+    }
+    let message = LeaveMessage {
+        id: Uuid::now_v7(),
+        shop_id: shop.id,
+        session_id: req.session_id,
+        name,
+        contact,
+        text,
+        status: MessageStatus::Open,
+        note: String::new(),
+        handled_by: None,
+        created_at: kefu_store::now(),
+        handled_at: None,
+    };
+    state.store.create_leave_message(&message).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(LeftMessage {
+            id: message.id,
+            text: "留言成功!客服上线后会第一时间联系您。".into(),
+        }),
+    ))
+}
