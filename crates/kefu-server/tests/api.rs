@@ -49,6 +49,22 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/kb/categories",
         "/api/v1/kb/entries",
         "/api/v1/kb/entries/{id}",
+        "/api/v1/kb/categories/{id}",
+        "/api/v1/kb/import",
+        "/api/v1/kb/export",
+        "/api/v1/kb/template",
+        "/api/v1/bot/lexicon",
+        "/api/v1/bot/console",
+        "/api/v1/bot/suggestions",
+        "/api/v1/bot/suggestions/accept",
+        "/api/v1/messages",
+        "/api/v1/messages/{id}",
+        "/api/v1/me/replies",
+        "/api/v1/accounts/{id}/replies",
+        "/api/v1/widget/{shop}/hello",
+        "/api/v1/widget/{shop}/ask",
+        "/api/v1/widget/{shop}/feedback",
+        "/api/v1/widget/{shop}/messages",
     ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
@@ -608,6 +624,52 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         .as_str()
         .unwrap()
         .to_string();
+    let demo_category = app.get("/api/v1/kb/categories", &demo_owner).await.1[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A buyer of the demo shop asks, gets an answer and leaves a message.
+    let asked: Value = app
+        .client
+        .post(app.url("/api/v1/widget/demo/ask"))
+        .json(&json!({"text": "满多少包邮?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(asked["kind"], "answer", "{asked}");
+    let r = app
+        .client
+        .post(app.url("/api/v1/widget/demo/messages"))
+        .json(&json!({"contact": "13800000000", "text": "请回电"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let demo_message = app.get("/api/v1/messages", &demo_owner).await.1["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Its session and answer mean nothing to the other shop's widget.
+    let r = app
+        .client
+        .post(app.url("/api/v1/widget/other/feedback"))
+        .json(&json!({"session_id": asked["session_id"], "question_id": asked["question_id"], "helpful": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app
+        .client
+        .post(app.url("/api/v1/widget/other/ask"))
+        .json(&json!({"session_id": asked["session_id"], "text": "包邮吗"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let entry_body = json!({"category_id": demo_category, "question": "被改了", "answer": "被改了"});
     let denied = [
         (Method::GET, format!("/api/v1/accounts/{demo_agent_id}"), None),
         (
@@ -625,6 +687,35 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         (Method::GET, format!("/api/v1/customers/{demo_customer}"), None),
         (Method::GET, format!("/api/v1/orders/{demo_order}"), None),
         (Method::GET, format!("/api/v1/kb/entries/{demo_entry}"), None),
+        (
+            Method::PUT,
+            format!("/api/v1/kb/entries/{demo_entry}"),
+            Some(entry_body.clone()),
+        ),
+        (Method::DELETE, format!("/api/v1/kb/entries/{demo_entry}"), None),
+        (
+            Method::PATCH,
+            format!("/api/v1/kb/categories/{demo_category}"),
+            Some(json!({"name": "被改了"})),
+        ),
+        (Method::DELETE, format!("/api/v1/kb/categories/{demo_category}"), None),
+        (Method::POST, "/api/v1/kb/entries".to_string(), Some(entry_body.clone())),
+        (
+            Method::PATCH,
+            format!("/api/v1/messages/{demo_message}"),
+            Some(json!({"status": "done"})),
+        ),
+        (Method::GET, format!("/api/v1/accounts/{demo_agent_id}/replies"), None),
+        (
+            Method::PUT,
+            format!("/api/v1/accounts/{demo_agent_id}/replies"),
+            Some(json!({"signature": "hijacked"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/bot/suggestions/accept".to_string(),
+            Some(json!({"questions": [asked["question_id"]], "action": {"kind": "dismiss"}})),
+        ),
     ];
     for (method, path, body) in denied {
         let (s, b) = app.call(method.clone(), &path, &boss, body).await;
@@ -641,6 +732,40 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         false
     );
     app.login("demo", "xiaomei", AGENT_PW).await;
+    let entry = app
+        .get(&format!("/api/v1/kb/entries/{demo_entry}"), &demo_owner)
+        .await
+        .1;
+    assert_ne!(entry["question"], "被改了");
+    assert_eq!(app.get("/api/v1/messages?status=open", &demo_owner).await.1["total"], 1);
+    // The other shop's lists, console, learning loop and export hold nothing of the demo's.
+    assert_eq!(app.get("/api/v1/messages", &boss).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/bot/suggestions", &boss).await.1, json!([]));
+    let (_, console) = app
+        .call(
+            Method::POST,
+            "/api/v1/bot/console",
+            &boss,
+            Some(json!({"question": "满多少包邮?"})),
+        )
+        .await;
+    assert!(
+        console["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["question"] == "发什么快递"),
+        "{console}"
+    );
+    let export = app
+        .req(Method::GET, "/api/v1/kb/export", &boss)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(export.lines().count(), 2, "{export}");
 
     // And the other way round, for each kind of row the other shop has.
     let theirs = [
