@@ -139,3 +139,64 @@ fn build(
         stale_at,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn entry(question: &str, from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> KbEntry {
+        let now = kefu_store::now();
+        KbEntry {
+            id: EntryId::new(),
+            shop_id: ShopId::new(),
+            category_id: CategoryId::new(),
+            question: question.into(),
+            similar: vec![],
+            answer: "答".into(),
+            enabled: true,
+            valid_from: from,
+            valid_until: until,
+            created_at: now,
+            updated_at: now,
+            stats: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_bot_is_stale_when_a_validity_period_starts_or_ends() {
+        let now = kefu_store::now();
+        let soon = now + Duration::hours(1);
+        let later = now + Duration::days(3);
+        let entries = vec![
+            entry("双十一有活动吗", Some(soon), Some(later)),
+            entry("618有活动吗", None, Some(now - Duration::days(1))),
+            entry("满多少包邮", None, None),
+        ];
+        let bot = build(
+            7,
+            ShopSettings::default(),
+            &BotLexicon::default(),
+            entries,
+            HashMap::new(),
+            now,
+        );
+        assert_eq!(bot.entries.len(), 1, "only the live entry is answered");
+        assert_eq!(bot.entries[0].question, "满多少包邮");
+        assert_eq!(bot.stale_at, Some(soon));
+        assert!(bot.fresh(7, now));
+        assert!(!bot.fresh(7, soon), "rebuilt when the promotion starts");
+        assert!(!bot.fresh(8, now), "rebuilt when the knowledge base changed");
+    }
+
+    #[test]
+    fn shop_thresholds_override_the_defaults() {
+        let mut s = ShopSettings::default();
+        assert_eq!(thresholds(&s), Thresholds::default());
+        s.bot.answer_threshold = Some(0.1);
+        s.bot.max_suggestions = 5;
+        let t = thresholds(&s);
+        assert_eq!((t.answer, t.max_suggestions), (0.1, 5));
+        assert!(t.suggest <= t.answer);
+    }
+}
