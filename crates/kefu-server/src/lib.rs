@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod kb_template;
+pub mod limits;
 
 pub use config::Config;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// Each shop's bot, rebuilt when its knowledge base changes.
     pub bots: Arc<bots::Bots>,
+    /// Per-address limits on the widget's unauthenticated calls.
+    pub widget_limits: Arc<limits::WidgetLimits>,
 }
 
 /// A server ready to serve: store open and migrated, demo loaded if asked.
@@ -68,6 +71,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
             config: Arc::new(config),
             dummy_hash,
             bots: Default::default(),
+            widget_limits: Default::default(),
         },
         demo,
     })

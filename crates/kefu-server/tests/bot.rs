@@ -204,6 +204,27 @@ async fn buyer_talks_to_the_bot(app: Arc<TestApp>) {
         StatusCode::BAD_REQUEST
     );
 
+    // A script cannot flood the queue: a few messages per address and minute.
+    for _ in 0..3 {
+        let (s, _) = public_post(
+            &app,
+            "/api/v1/widget/demo/messages",
+            json!({"contact": "x", "text": "y"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let r = app
+        .client
+        .post(app.url("/api/v1/widget/demo/messages"))
+        .json(&json!({"contact": "x", "text": "y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(app.get("/api/v1/messages", &agent).await.1["total"], 4);
+
     // Hit counts and feedback show on the entry.
     let entries = app.get("/api/v1/kb/entries?q=满多少包邮", &owner).await.1;
     let stats = &entries[0]["stats"];

@@ -52,8 +52,8 @@ pub struct Me {
 
 const WRONG_LOGIN: &str = "the shop, login name or password is wrong";
 
-/// The client address a login counts against.
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+/// The client address a login (or a widget call) counts against.
+pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     if state.config.trust_proxy {
         let forwarded = headers
             .get("x-forwarded-for")

@@ -3,7 +3,7 @@
 //! from the same registrations that route requests and cannot drift from them.
 
 mod accounts;
-mod auth;
+pub(crate) mod auth;
 mod bot;
 mod catalog;
 mod kb;

@@ -4,11 +4,12 @@
 //! together (numbered replies, failures in a row, feedback).
 
 use crate::AppState;
+use crate::api::auth::client_ip;
 use crate::bots::ShopBot;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path};
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
 use kefu_bot::{Decision, pick_suggestion, wants_human};
 use kefu_core::ValidationError;
 use kefu_core::bot::{BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome, check_leave_message};
@@ -18,6 +19,7 @@ use kefu_core::kb::{AnswerPart, answer_parts};
 use kefu_core::shop::{Shop, ShopSlug};
 use kefu_store::ProductQuery;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -178,7 +180,7 @@ pub struct BotReply {
 /// it hands the chat to a person when asked or after the shop's number of failures in a row.
 #[utoipa::path(post, path = "/widget/{shop}/ask", tag = "widget", params(("shop" = String, Path, description = "the shop's slug")),
     request_body = Ask,
-    responses((status = 200, body = BotReply), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = BotReply), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn ask(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -448,12 +450,15 @@ pub struct LeftMessage {
 /// Leave a message for the shop's agents (留言) when nobody can take the chat.
 #[utoipa::path(post, path = "/widget/{shop}/messages", tag = "widget", params(("shop" = String, Path, description = "the shop's slug")),
     request_body = NewLeaveMessage,
-    responses((status = 201, body = LeftMessage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = LeftMessage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn leave_message(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(slug): Path<String>,
     Json(req): Json<NewLeaveMessage>,
 ) -> ApiResult<(StatusCode, Json<LeftMessage>)> {
+    state.widget_limits.message(client_ip(&state, &headers, peer))?;
     let shop = shop_of(&state, &slug).await?;
     let (name, contact, text) = check_leave_message(&req.name, &req.contact, &req.text)?;
     if let Some(id) = req.session_id {
