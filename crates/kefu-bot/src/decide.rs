@@ -136,6 +136,7 @@ mod tests {
                 words: score,
                 chars: score,
                 cover: score,
+                semantic: 0.0,
                 score,
             })
             .collect();

@@ -8,9 +8,13 @@
 //! - `chars`: Sørensen–Dice over character bigrams of the folded text, in [0, 1] — survives
 //!   typos and segmentation slips that break words;
 //! - `cover`: the idf-weighted share of the question's words found anywhere in the entry's
-//!   phrasings — a paraphrase often borrows words from several of them.
+//!   phrasings — a paraphrase often borrows words from several of them;
+//! - `semantic` (optional): the cosine of the question's and the phrasing's sentence vectors
+//!   ([`crate::semantic`]); it finds paraphrases that share no words (光棍节 → 双十一) and
+//!   also nominates candidates. Without vectors the index is the lexical engine alone.
 
 use crate::lexicon::Lexicon;
+use crate::semantic::Vector;
 use crate::text::{compact, normalize};
 use bm25::{Embedder, EmbedderBuilder, Scorer, Tokenizer};
 use std::collections::{HashMap, HashSet};
@@ -48,8 +52,40 @@ impl Tokenizer for Pretokenized {
 pub const WORDS_WEIGHT: f32 = 0.3;
 pub const CHARS_WEIGHT: f32 = 0.3;
 pub const COVER_WEIGHT: f32 = 0.4;
-/// Phrasings scored in full per question (best by BM25, plus best by shared bigrams).
+/// Phrasings scored in full per question (best by BM25, plus best by shared bigrams, plus
+/// best by cosine).
 const CANDIDATES: usize = 32;
+
+/// How the semantic signal joins the lexical confidence. Chosen on `bench/demo-cases-dev.csv`
+/// with `kefu bench bot --sweep`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fusion {
+    /// Share of the semantic signal in the confidence.
+    pub weight: f32,
+    /// e5 cosines crowd into 0.8–1.0 even for unrelated questions: this cosine counts as no
+    /// similarity at all, 1 as identity, linearly between.
+    pub floor: f32,
+    /// Taken off every confidence when the lexical and the semantic signals prefer different
+    /// entries: out-of-scope near-misses (你们从哪里发货的 against 什么时候发货) tend to look
+    /// alike to one signal only, and then the bot should rather ask than answer.
+    pub disagreement: f32,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion {
+            weight: 0.5,
+            floor: 0.8,
+            disagreement: 0.0,
+        }
+    }
+}
+
+/// Phrasing vectors, and a byte-sized copy of them for the candidate scan.
+struct Vectors {
+    dense: Vec<Vector>,
+    table: kefu_embed::VectorTable,
+}
 
 /// How one phrasing scored, with each signal, for the test console.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -62,6 +98,8 @@ pub struct Candidate {
     pub words: f32,
     pub chars: f32,
     pub cover: f32,
+    /// Cosine of the question's and the phrasing's sentence vectors; 0 without vectors.
+    pub semantic: f32,
     /// The combined confidence, in [0, 1].
     pub score: f32,
 }
@@ -87,6 +125,8 @@ pub struct Index {
     embedder: Embedder<u32, Pretokenized>,
     scorer: Scorer<usize, u32>,
     bigrams: HashMap<(char, char), Vec<u32>>,
+    vectors: Option<Vectors>,
+    fusion: Fusion,
 }
 
 fn bigrams(s: &str) -> HashSet<(char, char)> {
@@ -95,6 +135,46 @@ fn bigrams(s: &str) -> HashSet<(char, char)> {
 }
 
 impl Index {
+    /// The texts whose vectors [`Index::with_vectors`] takes, in its order: each entry's
+    /// question then its similar phrasings, normalised.
+    pub fn phrasing_texts(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .flat_map(|e| std::iter::once(&e.question).chain(e.similar.iter()))
+            .map(|t| normalize(t))
+            .collect()
+    }
+
+    /// An index that also scores by sentence vectors: `vectors[i]` belongs to
+    /// `phrasing_texts(&entries)[i]`. Vectors are passed in, not made here, so the caller can
+    /// keep them across rebuilds ([`crate::Semantic::phrasing_vectors`]).
+    ///
+    /// Panics if there are not as many vectors as phrasings.
+    pub fn with_vectors(lexicon: Lexicon, entries: Vec<Entry>, vectors: Vec<Vector>) -> Index {
+        let mut index = Index::new(lexicon, entries);
+        assert_eq!(vectors.len(), index.phrasings.len(), "one vector per phrasing");
+        let mut table = kefu_embed::VectorTable::new(vectors.first().map_or(kefu_embed::DIM, |v| v.len()));
+        for v in &vectors {
+            table.push(v);
+        }
+        index.vectors = Some(Vectors { dense: vectors, table });
+        index
+    }
+
+    /// Whether the index has phrasing vectors.
+    pub fn is_semantic(&self) -> bool {
+        self.vectors.is_some()
+    }
+
+    pub fn fusion(&self) -> Fusion {
+        self.fusion
+    }
+
+    /// Changes how the semantic signal is weighed (for tuning).
+    pub fn set_fusion(&mut self, fusion: Fusion) {
+        self.fusion = fusion;
+    }
+
     pub fn new(lexicon: Lexicon, entries: Vec<Entry>) -> Index {
         let mut phrasings = Vec::new();
         let mut docs = Vec::new();
@@ -145,6 +225,8 @@ impl Index {
             embedder,
             scorer,
             bigrams: postings,
+            vectors: None,
+            fusion: Fusion::default(),
         }
     }
 
@@ -160,8 +242,16 @@ impl Index {
         self.idf.get(w).copied().unwrap_or(self.unseen_idf) * self.lexicon.weight(w)
     }
 
-    /// Scores a question against every entry it could match, best first.
+    /// Scores a question against every entry it could match, best first, by the lexical
+    /// signals alone.
     pub fn analyze(&self, question: &str) -> Analysis {
+        self.analyze_with(question, None)
+    }
+
+    /// [`Index::analyze`], with the semantic signal too when both the index and the question
+    /// have vectors (the question's: the vector of its normalised text).
+    pub fn analyze_with(&self, question: &str, vector: Option<&[f32]>) -> Analysis {
+        let semantic = self.vectors.as_ref().zip(vector);
         let normalized = normalize(question);
         let tokens = self.lexicon.tokens(&normalized);
         let q_compact = compact(&normalized);
@@ -189,6 +279,9 @@ impl Index {
         by_bigrams.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut pool: Vec<usize> = bm25.keys().copied().collect();
         pool.extend(by_bigrams.into_iter().take(CANDIDATES).map(|(p, _)| p as usize));
+        if let Some((vectors, q)) = semantic {
+            pool.extend(vectors.table.nearest(q, CANDIDATES).into_iter().map(|(p, _)| p));
+        }
         pool.sort_unstable();
         pool.dedup();
 
@@ -211,7 +304,16 @@ impl Index {
             let bag = &self.entry_words[p.entry];
             let covered: f32 = q_words.iter().filter(|w| bag.contains(**w)).map(|w| self.idf(w)).sum();
             let cover = if q_weight > 0.0 { covered / q_weight } else { 0.0 };
-            let score = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars + COVER_WEIGHT * cover).clamp(0.0, 1.0);
+            let lexical = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars + COVER_WEIGHT * cover).clamp(0.0, 1.0);
+            let (semantic, score) = match semantic {
+                Some((vectors, q)) => {
+                    let cos = kefu_embed::cosine(q, &vectors.dense[p_index]);
+                    let f = self.fusion;
+                    let sim = ((cos - f.floor) / (1.0 - f.floor)).clamp(0.0, 1.0);
+                    (cos, (1.0 - f.weight) * lexical + f.weight * sim)
+                }
+                None => (0.0, lexical),
+            };
             let c = Candidate {
                 key: self.entries[p.entry].key,
                 matched: p.text.clone(),
@@ -219,6 +321,7 @@ impl Index {
                 words,
                 chars,
                 cover,
+                semantic,
                 score,
             };
             match best.get(&p.entry) {
@@ -229,6 +332,20 @@ impl Index {
             }
         }
         let mut candidates: Vec<Candidate> = best.into_values().collect();
+        if semantic.is_some() && self.fusion.disagreement > 0.0 {
+            let top_by = |signal: &dyn Fn(&Candidate) -> f32| {
+                candidates
+                    .iter()
+                    .max_by(|a, b| signal(a).total_cmp(&signal(b)).then(b.key.cmp(&a.key)))
+                    .map(|c| c.key)
+            };
+            let lexical = top_by(&|c| WORDS_WEIGHT * c.words + CHARS_WEIGHT * c.chars + COVER_WEIGHT * c.cover);
+            if lexical != top_by(&|c| c.semantic) {
+                for c in &mut candidates {
+                    c.score = (c.score - self.fusion.disagreement).max(0.0);
+                }
+            }
+        }
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.key.cmp(&b.key)));
         Analysis {
             normalized,

@@ -118,3 +118,17 @@ fn matmul_q(wq: &[i8], wd: &[f32], bias: &[f32], xq: &[i8], xd: &[f32], cols: us
         }
     }
 }
+
+/// `out[r] = Σ_i rows[r, i] · q[i]` over signed-byte rows.
+#[multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
+pub(crate) fn dot_rows(rows: &[i8], q: &[i8], dim: usize, out: &mut [f32]) {
+    for (row, o) in rows.chunks_exact(dim).zip(out.iter_mut()) {
+        let mut s = [0i32; 16];
+        for (r, q) in row.chunks_exact(16).zip(q.chunks_exact(16)) {
+            for l in 0..16 {
+                s[l] += r[l] as i32 * q[l] as i32;
+            }
+        }
+        *o = s.iter().sum::<i32>() as f32;
+    }
+}

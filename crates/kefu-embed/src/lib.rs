@@ -17,7 +17,6 @@ mod tokenizer;
 
 use format::{Reader, Tensor, f32s};
 use kernel::{Q4_BLOCK_BYTES, QActs, QK, QMatrix, dequantize_row, matmul};
-use std::collections::HashMap;
 use std::sync::LazyLock;
 use tokenizer::Tokenizer;
 
@@ -353,43 +352,58 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Embeds texts once each, remembering them by text: rebuilding a knowledge base's index after
-/// an edit then embeds only the phrasings that changed.
-#[derive(Default)]
-pub struct VectorCache {
-    vectors: HashMap<String, std::sync::Arc<[f32]>>,
+/// Many vectors as signed bytes (one scale each), for finding the nearest ones to a query
+/// quickly: 384 bytes a vector, so 50,000 phrasings stream from memory in well under a
+/// millisecond. The scan only shortlists; callers rescore the shortlist with the f32 vectors.
+#[derive(Clone, Default)]
+pub struct VectorTable {
+    dim: usize,
+    q: Vec<i8>,
+    scale: Vec<f32>,
 }
 
-impl VectorCache {
-    pub fn new() -> Self {
-        Self::default()
+impl VectorTable {
+    pub fn new(dim: usize) -> Self {
+        assert!(dim % 16 == 0, "the scan works 16 lanes at a time");
+        VectorTable {
+            dim,
+            ..Self::default()
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.vectors.len()
+        self.scale.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vectors.is_empty()
+        self.scale.is_empty()
     }
 
-    pub fn get(&self, text: &str) -> Option<std::sync::Arc<[f32]>> {
-        self.vectors.get(text).cloned()
+    pub fn push(&mut self, v: &[f32]) {
+        assert_eq!(v.len(), self.dim, "vector length");
+        let amax = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let inv = if amax > 0.0 { 127.0 / amax } else { 0.0 };
+        self.q.extend(v.iter().map(|x| (x * inv).round() as i8));
+        self.scale.push(amax / 127.0);
     }
 
-    /// Vectors for `texts`, embedding (in one batch) only those not seen before.
-    pub fn embed_all(&mut self, model: &Model, texts: &[&str]) -> Vec<std::sync::Arc<[f32]>> {
-        let mut missing: Vec<&str> = texts.iter().copied().filter(|t| !self.vectors.contains_key(*t)).collect();
-        missing.sort_unstable();
-        missing.dedup();
-        for (text, v) in missing.iter().zip(model.embed_queries(&missing)) {
-            self.vectors.insert(text.to_string(), v.into());
+    /// The `k` rows of highest (approximate) dot product with `query`, best first.
+    pub fn nearest(&self, query: &[f32], k: usize) -> Vec<(usize, f32)> {
+        if self.is_empty() || k == 0 {
+            return vec![];
         }
-        texts.iter().map(|t| self.vectors[*t].clone()).collect()
-    }
-
-    /// Forgets texts no longer in use.
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.vectors.retain(|t, _| keep(t));
+        let mut probe = VectorTable::new(self.dim);
+        probe.push(query);
+        let mut scores = vec![0f32; self.len()];
+        kernel::dot_rows(&self.q, &probe.q, self.dim, &mut scores);
+        let mut rows: Vec<(usize, f32)> =
+            scores.iter().zip(&self.scale).map(|(s, d)| s * d * probe.scale[0]).enumerate().collect();
+        let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if rows.len() > k {
+            rows.select_nth_unstable_by(k - 1, by_score);
+            rows.truncate(k);
+        }
+        rows.sort_unstable_by(by_score);
+        rows
     }
 }
