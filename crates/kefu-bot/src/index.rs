@@ -52,9 +52,10 @@ impl Tokenizer for Pretokenized {
 pub const WORDS_WEIGHT: f32 = 0.3;
 pub const CHARS_WEIGHT: f32 = 0.3;
 pub const COVER_WEIGHT: f32 = 0.4;
-/// Phrasings scored in full per question (best by BM25, plus best by shared bigrams, plus
-/// best by cosine).
+/// Phrasings scored in full per question (best by BM25, plus best by shared bigrams).
 const CANDIDATES: usize = 32;
+/// Entries whose phrasings are all scored because their mean vector is near the question's.
+const SEMANTIC_ENTRIES: usize = 12;
 
 /// How the semantic signal joins the lexical confidence. Chosen on `bench/demo-cases-dev.csv`
 /// with `kefu bench bot --sweep`.
@@ -65,26 +66,24 @@ pub struct Fusion {
     /// e5 cosines crowd into 0.8–1.0 even for unrelated questions: this cosine counts as no
     /// similarity at all, 1 as identity, linearly between.
     pub floor: f32,
-    /// Taken off every confidence when the lexical and the semantic signals prefer different
-    /// entries: out-of-scope near-misses (你们从哪里发货的 against 什么时候发货) tend to look
-    /// alike to one signal only, and then the bot should rather ask than answer.
-    pub disagreement: f32,
 }
 
 impl Default for Fusion {
     fn default() -> Self {
         Fusion {
-            weight: 0.5,
+            weight: 0.7,
             floor: 0.8,
-            disagreement: 0.0,
         }
     }
 }
 
-/// Phrasing vectors, and a byte-sized copy of them for the candidate scan.
+/// Phrasing vectors, and for the candidate scan a byte-sized table of each entry's mean
+/// vector: a fifth of the rows of a per-phrasing table, which matters at 10,000 entries.
 struct Vectors {
     dense: Vec<Vector>,
-    table: kefu_embed::VectorTable,
+    centroids: kefu_embed::VectorTable,
+    /// Each entry's phrasings, a range of `dense`.
+    ranges: Vec<std::ops::Range<usize>>,
 }
 
 /// How one phrasing scored, with each signal, for the test console.
@@ -153,11 +152,30 @@ impl Index {
     pub fn with_vectors(lexicon: Lexicon, entries: Vec<Entry>, vectors: Vec<Vector>) -> Index {
         let mut index = Index::new(lexicon, entries);
         assert_eq!(vectors.len(), index.phrasings.len(), "one vector per phrasing");
-        let mut table = kefu_embed::VectorTable::new(vectors.first().map_or(kefu_embed::DIM, |v| v.len()));
-        for v in &vectors {
-            table.push(v);
+        let dim = vectors.first().map_or(kefu_embed::DIM, |v| v.len());
+        let mut ranges = vec![0..0; index.entries.len()];
+        for (i, p) in index.phrasings.iter().enumerate() {
+            let r = &mut ranges[p.entry];
+            if r.start == r.end {
+                *r = i..i;
+            }
+            r.end = i + 1;
         }
-        index.vectors = Some(Vectors { dense: vectors, table });
+        let mut centroids = kefu_embed::VectorTable::new(dim);
+        for r in &ranges {
+            let mut c = vec![0f32; dim];
+            for v in &vectors[r.clone()] {
+                c.iter_mut().zip(v.iter()).for_each(|(c, v)| *c += v);
+            }
+            let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            c.iter_mut().for_each(|x| *x /= norm);
+            centroids.push(&c);
+        }
+        index.vectors = Some(Vectors {
+            dense: vectors,
+            centroids,
+            ranges,
+        });
         index
     }
 
@@ -280,7 +298,9 @@ impl Index {
         let mut pool: Vec<usize> = bm25.keys().copied().collect();
         pool.extend(by_bigrams.into_iter().take(CANDIDATES).map(|(p, _)| p as usize));
         if let Some((vectors, q)) = semantic {
-            pool.extend(vectors.table.nearest(q, CANDIDATES).into_iter().map(|(p, _)| p));
+            for (entry, _) in vectors.centroids.nearest(q, SEMANTIC_ENTRIES) {
+                pool.extend(vectors.ranges[entry].clone());
+            }
         }
         pool.sort_unstable();
         pool.dedup();
@@ -332,20 +352,6 @@ impl Index {
             }
         }
         let mut candidates: Vec<Candidate> = best.into_values().collect();
-        if semantic.is_some() && self.fusion.disagreement > 0.0 {
-            let top_by = |signal: &dyn Fn(&Candidate) -> f32| {
-                candidates
-                    .iter()
-                    .max_by(|a, b| signal(a).total_cmp(&signal(b)).then(b.key.cmp(&a.key)))
-                    .map(|c| c.key)
-            };
-            let lexical = top_by(&|c| WORDS_WEIGHT * c.words + CHARS_WEIGHT * c.chars + COVER_WEIGHT * c.cover);
-            if lexical != top_by(&|c| c.semantic) {
-                for c in &mut candidates {
-                    c.score = (c.score - self.fusion.disagreement).max(0.0);
-                }
-            }
-        }
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.key.cmp(&b.key)));
         Analysis {
             normalized,

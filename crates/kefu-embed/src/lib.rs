@@ -110,8 +110,14 @@ impl Model {
         let dir = format::directory(&mut r, bytes)?;
 
         let tensor = |name: &str, dtype: u8, elems: usize| -> Result<&Tensor<'_>, Error> {
-            let t = dir.get(name).ok_or_else(|| Error::Invalid(format!("missing tensor {name}")))?;
-            let bytes = if dtype == 0 { elems * 4 } else { elems / QK * Q4_BLOCK_BYTES };
+            let t = dir
+                .get(name)
+                .ok_or_else(|| Error::Invalid(format!("missing tensor {name}")))?;
+            let bytes = if dtype == 0 {
+                elems * 4
+            } else {
+                elems / QK * Q4_BLOCK_BYTES
+            };
             if t.dtype != dtype || t.elems != elems || t.data.len() != bytes {
                 return Err(Error::Invalid(format!("tensor {name} has the wrong type or size")));
             }
@@ -253,7 +259,11 @@ impl Model {
         for ((row, &id), &p) in x.chunks_exact_mut(h).zip(&ids).zip(&pos) {
             let id = id as usize;
             dequantize_row(&self.word[id * row_bytes..(id + 1) * row_bytes], row);
-            for ((r, pp), ty) in row.iter_mut().zip(&self.pos[p * h..(p + 1) * h]).zip(&self.token_type[..h]) {
+            for ((r, pp), ty) in row
+                .iter_mut()
+                .zip(&self.pos[p * h..(p + 1) * h])
+                .zip(&self.token_type[..h])
+            {
                 *r += pp + ty;
             }
         }
@@ -365,10 +375,7 @@ pub struct VectorTable {
 impl VectorTable {
     pub fn new(dim: usize) -> Self {
         assert!(dim % 16 == 0, "the scan works 16 lanes at a time");
-        VectorTable {
-            dim,
-            ..Self::default()
-        }
+        VectorTable { dim, ..Self::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -396,8 +403,12 @@ impl VectorTable {
         probe.push(query);
         let mut scores = vec![0f32; self.len()];
         kernel::dot_rows(&self.q, &probe.q, self.dim, &mut scores);
-        let mut rows: Vec<(usize, f32)> =
-            scores.iter().zip(&self.scale).map(|(s, d)| s * d * probe.scale[0]).enumerate().collect();
+        let mut rows: Vec<(usize, f32)> = scores
+            .iter()
+            .zip(&self.scale)
+            .map(|(s, d)| s * d * probe.scale[0])
+            .enumerate()
+            .collect();
         let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if rows.len() > k {
             rows.select_nth_unstable_by(k - 1, by_score);

@@ -150,19 +150,19 @@ fn time_matching(index: &Index, thresholds: &Thresholds, cases: &[Case], vectors
     times
 }
 
-/// The answer threshold and lead at which most out-of-scope questions go unanswered while at
-/// least `target` of the in-scope ones are answered correctly.
+/// The answer threshold and lead at which most in-scope questions are answered correctly while
+/// at least `target` of the out-of-scope ones go unanswered.
 fn best_thresholds(outcomes: &[Outcome], target: f64) -> Option<(f32, f32, Metrics)> {
     let mut best: Option<(f32, f32, Metrics)> = None;
     for step in 20..=95 {
         let t = step as f32 * 0.01;
-        for lead in [0.0, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08] {
+        for lead in [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15] {
             let m = Metrics::of(&outcomes.iter().map(|o| at_threshold(o, t, lead)).collect::<Vec<_>>());
-            if m.answered_correctly < target {
+            if m.out_of_scope_rejected < target {
                 continue;
             }
             let better = best.as_ref().is_none_or(|(_, _, b)| {
-                (m.out_of_scope_rejected, m.answered_correctly) > (b.out_of_scope_rejected, b.answered_correctly)
+                (m.answered_correctly, -m.answered_wrongly) > (b.answered_correctly, -b.answered_wrongly)
             });
             if better {
                 best = Some((t, lead, m));
@@ -177,7 +177,11 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     let rows = parse_csv(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", args.kb.display()))?;
     let questions: HashMap<String, usize> = rows.iter().enumerate().map(|(i, r)| (r.question.clone(), i)).collect();
     let cases = load_cases(args.cases, &questions)?;
-    let thresholds = Thresholds::default();
+    let thresholds = if args.lexical {
+        Thresholds::default()
+    } else {
+        Thresholds::SEMANTIC
+    };
     let lexicon = Lexicon::default();
 
     let semantic = (!args.lexical).then(|| {
@@ -253,8 +257,8 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         Some((_, loaded)) => {
             let f = bot.index.fusion();
             println!(
-                "  engine          lexical + semantic (bundled e5-small, loaded in {loaded:.1?}; weight {:.2}, floor {:.2}, disagreement {:.2})",
-                f.weight, f.floor, f.disagreement
+                "  engine          lexical + semantic (bundled e5-small, loaded in {loaded:.1?}; weight {:.2}, floor {:.2})",
+                f.weight, f.floor
             );
         }
         None => println!("  engine          lexical only"),
@@ -282,33 +286,62 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                 .collect();
             println!("    {t:.2}  {}", cells.join("   "));
         }
+        println!(
+            "  suggestion threshold: in scope with the right entry offered (answered or suggested), out of scope falling back"
+        );
+        let analyses: Vec<_> = cases
+            .iter()
+            .zip(&vectors)
+            .map(|(c, v)| (c, bot.index.analyze_with(&c.query, v.as_deref())))
+            .collect();
+        for step in 4..=12 {
+            let suggest = step as f32 * 0.05;
+            let (mut offered, mut fell) = (0, 0);
+            for (c, a) in &analyses {
+                let shown: Vec<usize> = a
+                    .candidates
+                    .iter()
+                    .take_while(|x| x.score >= suggest)
+                    .take(thresholds.max_suggestions)
+                    .map(|x| x.key)
+                    .collect();
+                match c.expected {
+                    Some(e) => offered += usize::from(shown.contains(&e)),
+                    None => fell += usize::from(shown.is_empty()),
+                }
+            }
+            println!(
+                "    {suggest:.2}  {:.3}  {:.3}",
+                offered as f64 / m.in_scope.max(1) as f64,
+                fell as f64 / m.out_of_scope.max(1) as f64
+            );
+        }
         if semantic.is_some() {
             println!(
-                "  fusion sweep: weight floor disagreement → top-1 top-3 MRR; best answer/lead with ≥ 0.85 answered correctly → correctly/wrongly, out of scope not answered"
+                "  fusion sweep: weight floor → top-1 top-3 MRR; best answer/lead with ≥ 0.95 out of scope not answered → correctly/wrongly, out of scope not answered"
             );
             let mut index = Index::with_vectors(
                 lexicon.clone(),
                 entries(&rows),
-                semantic.as_ref().map(|(s, _)| s.phrasing_vectors(&Index::phrasing_texts(&entries(&rows)))).unwrap_or_default(),
+                semantic
+                    .as_ref()
+                    .map(|(s, _)| s.phrasing_vectors(&Index::phrasing_texts(&entries(&rows))))
+                    .unwrap_or_default(),
             );
-            for weight in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8] {
-                for floor in [0.75, 0.8, 0.85] {
-                    for disagreement in [0.0, 0.05, 0.1, 0.15, 0.2] {
-                        index.set_fusion(Fusion {
-                            weight,
-                            floor,
-                            disagreement,
-                        });
+            for weight in [0.4, 0.5, 0.6, 0.7, 0.8, 0.9] {
+                for floor in [0.75, 0.8, 0.85, 0.88] {
+                    {
+                        index.set_fusion(Fusion { weight, floor });
                         let o = outcomes(&index, &thresholds, &cases, &vectors);
                         let m = Metrics::of(&o);
-                        let best = best_thresholds(&o, 0.85).map_or("—".to_string(), |(t, lead, b)| {
+                        let best = best_thresholds(&o, 0.95).map_or("—".to_string(), |(t, lead, b)| {
                             format!(
                                 "answer {t:.2} lead {lead:.2} → {:.3}/{:.3} {:.3}",
                                 b.answered_correctly, b.answered_wrongly, b.out_of_scope_rejected
                             )
                         });
                         println!(
-                            "    {weight:.2} {floor:.2} {disagreement:.2} → {:.3} {:.3} {:.3}; {best}",
+                            "    {weight:.2} {floor:.2} → {:.3} {:.3} {:.3}; {best}",
                             m.top1, m.top3, m.mrr
                         );
                     }
@@ -331,10 +364,17 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         percentile(&times, 0.5),
         percentile(&times, 0.99),
         times.len(),
-        if semantic.is_some() { ", question vector given" } else { "" }
+        if semantic.is_some() {
+            ", question vector given"
+        } else {
+            ""
+        }
     );
     if semantic.is_some() {
-        // Bot::ask as the server calls it, questions repeated: the LRU serves the vectors.
+        // Bot::ask as the server calls it, for questions asked before: the LRU serves the vectors.
+        for c in &cases {
+            bot.ask(&c.query);
+        }
         let mut asks = Vec::new();
         for _ in 0..3 {
             for c in &cases {
@@ -345,7 +385,7 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         }
         asks.sort();
         println!(
-            "  ask, repeated   p50 {:?}  p99 {:?}  per query (question vectors from the cache after the first round)",
+            "  ask, repeated   p50 {:?}  p99 {:?}  per query (Bot::ask, the question's vector in the LRU cache)",
             percentile(&asks, 0.5),
             percentile(&asks, 0.99)
         );
