@@ -66,13 +66,17 @@ pub struct Fusion {
     /// e5 cosines crowd into 0.8–1.0 even for unrelated questions: this cosine counts as no
     /// similarity at all, 1 as identity, linearly between.
     pub floor: f32,
+    /// Share of the best phrasing's cosine in the semantic signal; the rest is the cosine with
+    /// the mean of all the entry's phrasings, which several paraphrases vouch for.
+    pub phrasing: f32,
 }
 
 impl Default for Fusion {
     fn default() -> Self {
         Fusion {
-            weight: 0.7,
-            floor: 0.8,
+            weight: 0.65,
+            floor: 0.75,
+            phrasing: 0.5,
         }
     }
 }
@@ -82,6 +86,8 @@ impl Default for Fusion {
 struct Vectors {
     dense: Vec<Vector>,
     centroids: kefu_embed::VectorTable,
+    /// The same, exact, for scoring.
+    means: Vec<Vec<f32>>,
     /// Each entry's phrasings, a range of `dense`.
     ranges: Vec<std::ops::Range<usize>>,
 }
@@ -162,6 +168,7 @@ impl Index {
             r.end = i + 1;
         }
         let mut centroids = kefu_embed::VectorTable::new(dim);
+        let mut means = Vec::with_capacity(ranges.len());
         for r in &ranges {
             let mut c = vec![0f32; dim];
             for v in &vectors[r.clone()] {
@@ -170,10 +177,12 @@ impl Index {
             let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
             c.iter_mut().for_each(|x| *x /= norm);
             centroids.push(&c);
+            means.push(c);
         }
         index.vectors = Some(Vectors {
             dense: vectors,
             centroids,
+            means,
             ranges,
         });
         index
@@ -329,7 +338,9 @@ impl Index {
                 Some((vectors, q)) => {
                     let cos = kefu_embed::cosine(q, &vectors.dense[p_index]);
                     let f = self.fusion;
-                    let sim = ((cos - f.floor) / (1.0 - f.floor)).clamp(0.0, 1.0);
+                    let mean = kefu_embed::cosine(q, &vectors.means[p.entry]);
+                    let cos_mix = f.phrasing * cos + (1.0 - f.phrasing) * mean;
+                    let sim = ((cos_mix - f.floor) / (1.0 - f.floor)).clamp(0.0, 1.0);
                     (cos, (1.0 - f.weight) * lexical + f.weight * sim)
                 }
                 None => (0.0, lexical),

@@ -46,7 +46,7 @@ pub(crate) fn dequantize_row(bytes: &[u8], out: &mut [f32]) {
 impl QMatrix {
     pub(crate) fn from_q4(bytes: &[u8], rows: usize, cols: usize) -> Option<QMatrix> {
         let blocks = rows * cols / QK;
-        if cols % QK != 0 || bytes.len() != blocks * Q4_BLOCK_BYTES {
+        if !cols.is_multiple_of(QK) || bytes.len() != blocks * Q4_BLOCK_BYTES {
             return None;
         }
         let mut q = vec![0i8; rows * cols];

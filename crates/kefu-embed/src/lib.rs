@@ -101,7 +101,13 @@ impl Model {
         let type_vocab = r.count()?;
         let eps = r.f32()?;
         let qk = r.count()?;
-        if qk != QK || hidden % QK != 0 || ff % QK != 0 || heads == 0 || hidden % heads != 0 || type_vocab == 0 {
+        if qk != QK
+            || !hidden.is_multiple_of(QK)
+            || !ff.is_multiple_of(QK)
+            || heads == 0
+            || !hidden.is_multiple_of(heads)
+            || type_vocab == 0
+        {
             return Err(Error::Invalid(format!(
                 "unsupported shape: hidden {hidden}, heads {heads}, ff {ff}, block {qk}"
             )));
@@ -374,7 +380,7 @@ pub struct VectorTable {
 
 impl VectorTable {
     pub fn new(dim: usize) -> Self {
-        assert!(dim % 16 == 0, "the scan works 16 lanes at a time");
+        assert!(dim.is_multiple_of(16), "the scan works 16 lanes at a time");
         VectorTable { dim, ..Self::default() }
     }
 

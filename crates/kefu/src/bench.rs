@@ -318,7 +318,7 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         }
         if semantic.is_some() {
             println!(
-                "  fusion sweep: weight floor → top-1 top-3 MRR; best answer/lead with ≥ 0.95 out of scope not answered → correctly/wrongly, out of scope not answered"
+                "  fusion sweep: weight floor phrasing → top-1 top-3 MRR; best answer/lead with ≥ 0.95 out of scope not answered → correctly/wrongly, out of scope not answered"
             );
             let mut index = Index::with_vectors(
                 lexicon.clone(),
@@ -328,10 +328,14 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                     .map(|(s, _)| s.phrasing_vectors(&Index::phrasing_texts(&entries(&rows))))
                     .unwrap_or_default(),
             );
-            for weight in [0.4, 0.5, 0.6, 0.7, 0.8, 0.9] {
-                for floor in [0.75, 0.8, 0.85, 0.88] {
-                    {
-                        index.set_fusion(Fusion { weight, floor });
+            for weight in [0.6, 0.65, 0.7] {
+                for floor in [0.75, 0.8] {
+                    for phrasing in [0.3, 0.4, 0.5, 0.6] {
+                        index.set_fusion(Fusion {
+                            weight,
+                            floor,
+                            phrasing,
+                        });
                         let o = outcomes(&index, &thresholds, &cases, &vectors);
                         let m = Metrics::of(&o);
                         let best = best_thresholds(&o, 0.95).map_or("—".to_string(), |(t, lead, b)| {
@@ -341,7 +345,7 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                             )
                         });
                         println!(
-                            "    {weight:.2} {floor:.2} → {:.3} {:.3} {:.3}; {best}",
+                            "    {weight:.2} {floor:.2} {phrasing:.2} → {:.3} {:.3} {:.3}; {best}",
                             m.top1, m.top3, m.mrr
                         );
                     }
