@@ -54,8 +54,11 @@ pub const CHARS_WEIGHT: f32 = 0.3;
 pub const COVER_WEIGHT: f32 = 0.4;
 /// Phrasings scored in full per question (best by BM25, plus best by shared bigrams).
 const CANDIDATES: usize = 32;
-/// Entries whose phrasings are all scored because their mean vector is near the question's.
+/// Entries scored because their mean vector is near the question's, and how many of their
+/// phrasings (those nearest the question; lexically close ones come in through BM25 and
+/// bigrams anyway).
 const SEMANTIC_ENTRIES: usize = 12;
+const SEMANTIC_PHRASINGS: usize = 2;
 
 /// How the semantic signal joins the lexical confidence. Chosen on `bench/demo-cases-dev.csv`
 /// with `kefu bench bot --sweep`.
@@ -308,7 +311,12 @@ impl Index {
         pool.extend(by_bigrams.into_iter().take(CANDIDATES).map(|(p, _)| p as usize));
         if let Some((vectors, q)) = semantic {
             for (entry, _) in vectors.centroids.nearest(q, SEMANTIC_ENTRIES) {
-                pool.extend(vectors.ranges[entry].clone());
+                let mut by_cosine: Vec<(f32, usize)> = vectors.ranges[entry]
+                    .clone()
+                    .map(|p| (kefu_embed::cosine(q, &vectors.dense[p]), p))
+                    .collect();
+                by_cosine.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                pool.extend(by_cosine.into_iter().take(SEMANTIC_PHRASINGS).map(|(_, p)| p));
             }
         }
         pool.sort_unstable();
