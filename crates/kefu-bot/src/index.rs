@@ -11,7 +11,8 @@
 //!   phrasings — a paraphrase often borrows words from several of them;
 //! - `semantic` (optional): the cosine of the question's and the phrasing's sentence vectors
 //!   ([`crate::semantic`]); it finds paraphrases that share no words (光棍节 → 双十一) and
-//!   also nominates candidates. Without vectors the index is the lexical engine alone.
+//!   nominates candidates. The confidence mixes it with the cosine to the mean vector of the
+//!   entry's phrasings ([`Fusion`]). Without vectors the index is the lexical engine alone.
 
 use crate::lexicon::Lexicon;
 use crate::semantic::Vector;

@@ -3,9 +3,9 @@
 //! A question goes through [`text::normalize`] (traditional → simplified, widths, case,
 //! punctuation), [`lexicon::Lexicon`] (jieba with the shop's words, synonyms, filler), and
 //! [`index::Index::analyze`] (candidates by BM25 and character bigrams, several signals, one
-//! confidence per entry); [`decide::decide`] turns that into answer / suggest / fallback by the
-//! shop's thresholds. The server keeps one [`Bot`] per shop and rebuilds it when the knowledge
-//! base changes.
+//! confidence per entry; with a [`Semantic`], sentence vectors too); [`decide::decide`] turns
+//! that into answer / suggest / fallback by the shop's thresholds. The server keeps one [`Bot`]
+//! per shop (and one [`Semantic`]) and rebuilds the bot when the knowledge base changes.
 
 pub mod decide;
 pub mod eval;
