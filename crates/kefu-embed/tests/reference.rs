@@ -63,3 +63,21 @@ fn long_texts_are_windowed_and_bad_files_refused() {
     let truncated = &kefu_embed::E5_SMALL_ZH[..kefu_embed::E5_SMALL_ZH.len() / 2];
     assert!(Model::from_bytes(truncated).is_err());
 }
+
+#[test]
+fn the_byte_table_finds_the_nearest_vectors() {
+    let m = Model::bundled();
+    let texts = ["什么时候发货", "满多少包邮", "怎么开发票", "宝宝几个月吃辅食"];
+    let vectors = m.embed_queries(&texts);
+    let mut table = kefu_embed::VectorTable::new(kefu_embed::DIM);
+    for v in &vectors {
+        table.push(v);
+    }
+    let q = m.embed_query("发票怎么开");
+    let near = table.nearest(&q, 2);
+    assert_eq!(near.len(), 2);
+    assert_eq!(near[0].0, 2);
+    assert!((near[0].1 - cosine(&q, &vectors[2])).abs() < 0.01, "{near:?}");
+    assert!(near[0].1 >= near[1].1);
+    assert_eq!(table.nearest(&q, 10).len(), 4);
+}

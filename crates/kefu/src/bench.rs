@@ -257,8 +257,8 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         Some((_, loaded)) => {
             let f = bot.index.fusion();
             println!(
-                "  engine          lexical + semantic (bundled e5-small, loaded in {loaded:.1?}; weight {:.2}, floor {:.2})",
-                f.weight, f.floor
+                "  engine          lexical + semantic (bundled e5-small, loaded in {loaded:.1?}; weight {:.2}, floor {:.2}, phrasing {:.2})",
+                f.weight, f.floor, f.phrasing
             );
         }
         None => println!("  engine          lexical only"),
