@@ -103,10 +103,16 @@ fn matmul_q(wq: &[i8], wd: &[f32], bias: &[f32], xq: &[i8], xd: &[f32], cols: us
             for (((wb, xb), &dw), &dx) in wrow.chunks_exact(QK).zip(xrow.chunks_exact(QK)).zip(wdrow).zip(xdrow) {
                 let wb: &[i8; QK] = wb.try_into().expect("a block");
                 let xb: &[i8; QK] = xb.try_into().expect("a block");
+                // Products in i16 (|8 · 128| fits), then widened and summed in i32 lanes: LLVM
+                // vectorises this shape better than an i32 multiply.
+                let mut p = [0i16; QK];
+                for l in 0..QK {
+                    p[l] = wb[l] as i16 * xb[l] as i16;
+                }
                 let mut s = [0i32; 8];
                 for c in 0..QK / 8 {
                     for l in 0..8 {
-                        s[l] += wb[c * 8 + l] as i32 * xb[c * 8 + l] as i32;
+                        s[l] += p[c * 8 + l] as i32;
                     }
                 }
                 let scale = dw * dx;
@@ -122,11 +128,17 @@ fn matmul_q(wq: &[i8], wd: &[f32], bias: &[f32], xq: &[i8], xd: &[f32], cols: us
 /// `out[r] = Σ_i rows[r, i] · q[i]` over signed-byte rows.
 #[multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1", "aarch64+neon"))]
 pub(crate) fn dot_rows(rows: &[i8], q: &[i8], dim: usize, out: &mut [f32]) {
+    // Products in i16 (|127 · 127| fits), then widened: LLVM vectorises this shape twice as
+    // well as an i32 multiply.
     for (row, o) in rows.chunks_exact(dim).zip(out.iter_mut()) {
-        let mut s = [0i32; 16];
-        for (r, q) in row.chunks_exact(16).zip(q.chunks_exact(16)) {
-            for l in 0..16 {
-                s[l] += r[l] as i32 * q[l] as i32;
+        let mut p = [0i16; 32];
+        let mut s = [0i32; 32];
+        for (r, q) in row.chunks_exact(32).zip(q.chunks_exact(32)) {
+            for l in 0..32 {
+                p[l] = r[l] as i16 * q[l] as i16;
+            }
+            for l in 0..32 {
+                s[l] += p[l] as i32;
             }
         }
         *o = s.iter().sum::<i32>() as f32;

@@ -383,7 +383,7 @@ pub struct VectorTable {
 
 impl VectorTable {
     pub fn new(dim: usize) -> Self {
-        assert!(dim.is_multiple_of(16), "the scan works 16 lanes at a time");
+        assert!(dim.is_multiple_of(32), "the scan works 32 lanes at a time");
         VectorTable { dim, ..Self::default() }
     }
 
