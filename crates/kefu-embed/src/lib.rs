@@ -362,8 +362,18 @@ fn layer_norm(x: &mut [f32], y: Option<&[f32]>, w: &[f32], b: &[f32], eps: f32) 
     }
 }
 
+/// Exact (erf) GELU, as BERT has it.
 fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// erf by Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e-7 — far below the 8-bit activations'
+/// rounding, and without `libm::erff`'s branches, which cost a tenth of a forward pass.
+fn erf(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_7) * t - 0.284_496_74) * t + 0.254_829_6) * t;
+    (1.0 - poly * (-a * a).exp()).copysign(x)
 }
 
 /// Cosine of two L2-normalised vectors.
