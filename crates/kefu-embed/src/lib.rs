@@ -378,7 +378,7 @@ fn erf(x: f32) -> f32 {
 
 /// Cosine of two L2-normalised vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    kernel::dot_f32(a, b)
 }
 
 /// Many vectors as signed bytes (one scale each), for finding the nearest ones to a query
@@ -418,22 +418,22 @@ impl VectorTable {
         if self.is_empty() || k == 0 {
             return vec![];
         }
-        let mut probe = VectorTable::new(self.dim);
-        probe.push(query);
+        let amax = query.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let inv = if amax > 0.0 { 127.0 / amax } else { 0.0 };
+        let probe: Vec<i8> = query.iter().map(|x| (x * inv).round() as i8).collect();
         let mut scores = vec![0f32; self.len()];
-        kernel::dot_rows(&self.q, &probe.q, self.dim, &mut scores);
-        let mut rows: Vec<(usize, f32)> = scores
-            .iter()
-            .zip(&self.scale)
-            .map(|(s, d)| s * d * probe.scale[0])
-            .enumerate()
-            .collect();
-        let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if rows.len() > k {
-            rows.select_nth_unstable_by(k - 1, by_score);
-            rows.truncate(k);
+        kernel::dot_rows(&self.q, &probe, self.dim, &mut scores);
+        // The k best so far, best first; most rows fall below the last and cost one compare.
+        let mut best: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
+        for (row, (s, d)) in scores.iter().zip(&self.scale).enumerate() {
+            let score = s * d * (amax / 127.0);
+            if best.len() == k && score <= best[k - 1].1 {
+                continue;
+            }
+            let at = best.partition_point(|b| b.1 >= score);
+            best.insert(at, (row, score));
+            best.truncate(k);
         }
-        rows.sort_unstable_by(by_score);
-        rows
+        best
     }
 }
