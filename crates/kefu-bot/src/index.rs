@@ -8,9 +8,14 @@
 //! - `chars`: Sørensen–Dice over character bigrams of the folded text, in [0, 1] — survives
 //!   typos and segmentation slips that break words;
 //! - `cover`: the idf-weighted share of the question's words found anywhere in the entry's
-//!   phrasings — a paraphrase often borrows words from several of them.
+//!   phrasings — a paraphrase often borrows words from several of them;
+//! - `semantic` (optional): the cosine of the question's and the phrasing's sentence vectors
+//!   ([`crate::semantic`]); it finds paraphrases that share no words (光棍节 → 双十一) and
+//!   nominates candidates. The confidence mixes it with the cosine to the mean vector of the
+//!   entry's phrasings ([`Fusion`]). Without vectors the index is the lexical engine alone.
 
 use crate::lexicon::Lexicon;
+use crate::semantic::Vector;
 use crate::text::{compact, normalize};
 use bm25::{Embedder, EmbedderBuilder, Scorer, Tokenizer};
 use std::collections::{HashMap, HashSet};
@@ -50,6 +55,46 @@ pub const CHARS_WEIGHT: f32 = 0.3;
 pub const COVER_WEIGHT: f32 = 0.4;
 /// Phrasings scored in full per question (best by BM25, plus best by shared bigrams).
 const CANDIDATES: usize = 32;
+/// Entries scored because their mean vector is near the question's, and how many of their
+/// phrasings (those nearest the question; lexically close ones come in through BM25 and
+/// bigrams anyway).
+const SEMANTIC_ENTRIES: usize = 12;
+const SEMANTIC_PHRASINGS: usize = 2;
+
+/// How the semantic signal joins the lexical confidence. Chosen on `bench/demo-cases-dev.csv`
+/// with `kefu bench bot --sweep`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fusion {
+    /// Share of the semantic signal in the confidence.
+    pub weight: f32,
+    /// e5 cosines crowd into 0.8–1.0 even for unrelated questions: this cosine counts as no
+    /// similarity at all, 1 as identity, linearly between.
+    pub floor: f32,
+    /// Share of the best phrasing's cosine in the semantic signal; the rest is the cosine with
+    /// the mean of all the entry's phrasings, which several paraphrases vouch for.
+    pub phrasing: f32,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion {
+            weight: 0.65,
+            floor: 0.75,
+            phrasing: 0.5,
+        }
+    }
+}
+
+/// Phrasing vectors, and for the candidate scan a byte-sized table of each entry's mean
+/// vector: a fifth of the rows of a per-phrasing table, which matters at 10,000 entries.
+struct Vectors {
+    dense: Vec<Vector>,
+    centroids: kefu_embed::VectorTable,
+    /// The same, exact, for scoring.
+    means: Vec<Vec<f32>>,
+    /// Each entry's phrasings, a range of `dense`.
+    ranges: Vec<std::ops::Range<usize>>,
+}
 
 /// How one phrasing scored, with each signal, for the test console.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -62,6 +107,8 @@ pub struct Candidate {
     pub words: f32,
     pub chars: f32,
     pub cover: f32,
+    /// Cosine of the question's and the phrasing's sentence vectors; 0 without vectors.
+    pub semantic: f32,
     /// The combined confidence, in [0, 1].
     pub score: f32,
 }
@@ -87,6 +134,8 @@ pub struct Index {
     embedder: Embedder<u32, Pretokenized>,
     scorer: Scorer<usize, u32>,
     bigrams: HashMap<(char, char), Vec<u32>>,
+    vectors: Option<Vectors>,
+    fusion: Fusion,
 }
 
 fn bigrams(s: &str) -> HashSet<(char, char)> {
@@ -95,6 +144,68 @@ fn bigrams(s: &str) -> HashSet<(char, char)> {
 }
 
 impl Index {
+    /// The texts whose vectors [`Index::with_vectors`] takes, in its order: each entry's
+    /// question then its similar phrasings, normalised.
+    pub fn phrasing_texts(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .flat_map(|e| std::iter::once(&e.question).chain(e.similar.iter()))
+            .map(|t| normalize(t))
+            .collect()
+    }
+
+    /// An index that also scores by sentence vectors: `vectors[i]` belongs to
+    /// `phrasing_texts(&entries)[i]`. Vectors are passed in, not made here, so the caller can
+    /// keep them across rebuilds ([`crate::Semantic::phrasing_vectors`]).
+    ///
+    /// Panics if there are not as many vectors as phrasings.
+    pub fn with_vectors(lexicon: Lexicon, entries: Vec<Entry>, vectors: Vec<Vector>) -> Index {
+        let mut index = Index::new(lexicon, entries);
+        assert_eq!(vectors.len(), index.phrasings.len(), "one vector per phrasing");
+        let dim = vectors.first().map_or(kefu_embed::DIM, |v| v.len());
+        let mut ranges = vec![0..0; index.entries.len()];
+        for (i, p) in index.phrasings.iter().enumerate() {
+            let r = &mut ranges[p.entry];
+            if r.start == r.end {
+                *r = i..i;
+            }
+            r.end = i + 1;
+        }
+        let mut centroids = kefu_embed::VectorTable::new(dim);
+        let mut means = Vec::with_capacity(ranges.len());
+        for r in &ranges {
+            let mut c = vec![0f32; dim];
+            for v in &vectors[r.clone()] {
+                c.iter_mut().zip(v.iter()).for_each(|(c, v)| *c += v);
+            }
+            let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            c.iter_mut().for_each(|x| *x /= norm);
+            centroids.push(&c);
+            means.push(c);
+        }
+        index.vectors = Some(Vectors {
+            dense: vectors,
+            centroids,
+            means,
+            ranges,
+        });
+        index
+    }
+
+    /// Whether the index has phrasing vectors.
+    pub fn is_semantic(&self) -> bool {
+        self.vectors.is_some()
+    }
+
+    pub fn fusion(&self) -> Fusion {
+        self.fusion
+    }
+
+    /// Changes how the semantic signal is weighed (for tuning).
+    pub fn set_fusion(&mut self, fusion: Fusion) {
+        self.fusion = fusion;
+    }
+
     pub fn new(lexicon: Lexicon, entries: Vec<Entry>) -> Index {
         let mut phrasings = Vec::new();
         let mut docs = Vec::new();
@@ -145,6 +256,8 @@ impl Index {
             embedder,
             scorer,
             bigrams: postings,
+            vectors: None,
+            fusion: Fusion::default(),
         }
     }
 
@@ -160,8 +273,16 @@ impl Index {
         self.idf.get(w).copied().unwrap_or(self.unseen_idf) * self.lexicon.weight(w)
     }
 
-    /// Scores a question against every entry it could match, best first.
+    /// Scores a question against every entry it could match, best first, by the lexical
+    /// signals alone.
     pub fn analyze(&self, question: &str) -> Analysis {
+        self.analyze_with(question, None)
+    }
+
+    /// [`Index::analyze`], with the semantic signal too when both the index and the question
+    /// have vectors (the question's: the vector of its normalised text).
+    pub fn analyze_with(&self, question: &str, vector: Option<&[f32]>) -> Analysis {
+        let semantic = self.vectors.as_ref().zip(vector);
         let normalized = normalize(question);
         let tokens = self.lexicon.tokens(&normalized);
         let q_compact = compact(&normalized);
@@ -189,6 +310,16 @@ impl Index {
         by_bigrams.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut pool: Vec<usize> = bm25.keys().copied().collect();
         pool.extend(by_bigrams.into_iter().take(CANDIDATES).map(|(p, _)| p as usize));
+        if let Some((vectors, q)) = semantic {
+            for (entry, _) in vectors.centroids.nearest(q, SEMANTIC_ENTRIES) {
+                let mut by_cosine: Vec<(f32, usize)> = vectors.ranges[entry]
+                    .clone()
+                    .map(|p| (kefu_embed::cosine(q, &vectors.dense[p]), p))
+                    .collect();
+                by_cosine.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                pool.extend(by_cosine.into_iter().take(SEMANTIC_PHRASINGS).map(|(_, p)| p));
+            }
+        }
         pool.sort_unstable();
         pool.dedup();
 
@@ -211,7 +342,18 @@ impl Index {
             let bag = &self.entry_words[p.entry];
             let covered: f32 = q_words.iter().filter(|w| bag.contains(**w)).map(|w| self.idf(w)).sum();
             let cover = if q_weight > 0.0 { covered / q_weight } else { 0.0 };
-            let score = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars + COVER_WEIGHT * cover).clamp(0.0, 1.0);
+            let lexical = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars + COVER_WEIGHT * cover).clamp(0.0, 1.0);
+            let (semantic, score) = match semantic {
+                Some((vectors, q)) => {
+                    let cos = kefu_embed::cosine(q, &vectors.dense[p_index]);
+                    let f = self.fusion;
+                    let mean = kefu_embed::cosine(q, &vectors.means[p.entry]);
+                    let cos_mix = f.phrasing * cos + (1.0 - f.phrasing) * mean;
+                    let sim = ((cos_mix - f.floor) / (1.0 - f.floor)).clamp(0.0, 1.0);
+                    (cos, (1.0 - f.weight) * lexical + f.weight * sim)
+                }
+                None => (0.0, lexical),
+            };
             let c = Candidate {
                 key: self.entries[p.entry].key,
                 matched: p.text.clone(),
@@ -219,6 +361,7 @@ impl Index {
                 words,
                 chars,
                 cover,
+                semantic,
                 score,
             };
             match best.get(&p.entry) {

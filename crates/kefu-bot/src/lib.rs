@@ -3,39 +3,122 @@
 //! A question goes through [`text::normalize`] (traditional → simplified, widths, case,
 //! punctuation), [`lexicon::Lexicon`] (jieba with the shop's words, synonyms, filler), and
 //! [`index::Index::analyze`] (candidates by BM25 and character bigrams, several signals, one
-//! confidence per entry); [`decide::decide`] turns that into answer / suggest / fallback by the
-//! shop's thresholds. The server keeps one [`Bot`] per shop and rebuilds it when the knowledge
-//! base changes.
+//! confidence per entry; with a [`Semantic`], sentence vectors too); [`decide::decide`] turns
+//! that into answer / suggest / fallback by the shop's thresholds. The server keeps one [`Bot`]
+//! per shop (and one [`Semantic`]) and rebuilds the bot when the knowledge base changes.
 
 pub mod decide;
 pub mod eval;
 pub mod index;
 pub mod learn;
 pub mod lexicon;
+pub mod semantic;
 pub mod text;
 
 pub use decide::{Decision, Thresholds, decide, pick_suggestion, wants_human};
-pub use index::{Analysis, Candidate, Entry, Index};
+pub use index::{Analysis, Candidate, Entry, Fusion, Index};
 pub use lexicon::Lexicon;
+pub use semantic::Semantic;
+use std::sync::Arc;
 
-/// A shop's bot: its index and thresholds.
+/// A shop's bot: its index and thresholds, and the semantic signal if it has one.
 pub struct Bot {
     pub index: Index,
     pub thresholds: Thresholds,
+    semantic: Option<Arc<Semantic>>,
 }
 
 impl Bot {
+    /// The lexical engine alone.
     pub fn new(lexicon: Lexicon, entries: Vec<Entry>, thresholds: Thresholds) -> Bot {
         Bot {
             index: Index::new(lexicon, entries),
             thresholds,
+            semantic: None,
         }
+    }
+
+    /// With the semantic signal: phrasings are embedded now, except those `semantic` already
+    /// has vectors for (keep one [`Semantic`] per shop across rebuilds).
+    pub fn with_semantic(
+        lexicon: Lexicon,
+        entries: Vec<Entry>,
+        thresholds: Thresholds,
+        semantic: Arc<Semantic>,
+    ) -> Bot {
+        let vectors = semantic.phrasing_vectors(&Index::phrasing_texts(&entries));
+        Bot {
+            index: Index::with_vectors(lexicon, entries, vectors),
+            thresholds,
+            semantic: Some(semantic),
+        }
+    }
+
+    pub fn semantic(&self) -> Option<&Arc<Semantic>> {
+        self.semantic.as_ref()
     }
 
     /// Analyses a question and decides.
     pub fn ask(&self, question: &str) -> (Analysis, Decision) {
-        let analysis = self.index.analyze(question);
+        let vector = self
+            .semantic
+            .as_ref()
+            .map(|s| s.question_vector(&text::normalize(question)));
+        let analysis = self.index.analyze_with(question, vector.as_deref());
         let decision = decide(&analysis, &self.thresholds);
         (analysis, decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries() -> Vec<Entry> {
+        let e = |key, q: &str, s: &[&str]| Entry {
+            key,
+            question: q.into(),
+            similar: s.iter().map(|x| x.to_string()).collect(),
+        };
+        vec![
+            e(0, "双十一有什么活动?", &["双11有活动吗"]),
+            e(1, "什么时候发货?", &["多久发货"]),
+            e(2, "宝宝几个月可以吃辅食?", &[]),
+        ]
+    }
+
+    #[test]
+    fn the_semantic_signal_finds_paraphrases_without_shared_words() {
+        let semantic = Arc::new(Semantic::bundled());
+        let bot = Bot::with_semantic(Lexicon::default(), entries(), Thresholds::SEMANTIC, semantic.clone());
+        let (a, _) = bot.ask("光棍节打几折");
+        assert_eq!(a.candidates[0].key, 0, "{:?}", a.candidates);
+        assert!(a.candidates[0].semantic > 0.85);
+        assert!(a.candidates.iter().all(|c| (0.0..=1.0).contains(&c.score)));
+        let (_, d) = bot.ask("多久发货");
+        assert!(matches!(d, Decision::Answer { key: 1, .. }), "{d:?}");
+        assert!(semantic.has_question("多久发货"));
+
+        // The lexical bot is unchanged: no vectors, no semantic field.
+        let lexical = Bot::new(Lexicon::default(), entries(), Thresholds::default());
+        assert!(!lexical.index.is_semantic());
+        let (a, _) = lexical.ask("多久发货");
+        assert!(a.candidates.iter().all(|c| c.semantic == 0.0));
+        assert_eq!(a.candidates, bot.index.analyze("多久发货").candidates);
+    }
+
+    #[test]
+    fn a_rebuild_embeds_only_new_phrasings() {
+        let semantic = Semantic::bundled();
+        let texts = Index::phrasing_texts(&entries());
+        let first = semantic.phrasing_vectors(&texts);
+        let mut edited = texts.clone();
+        edited[0] = "双十一满减怎么算".into();
+        let second = semantic.phrasing_vectors(&edited);
+        assert!(
+            Arc::ptr_eq(&first[1], &second[1]),
+            "unchanged phrasings keep their vector"
+        );
+        assert!(!Arc::ptr_eq(&first[0], &second[0]));
     }
 }

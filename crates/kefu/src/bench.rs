@@ -3,12 +3,14 @@
 //! `kefu_bot::eval`.
 
 use anyhow::{Context, bail};
-use kefu_bot::eval::{Case, Metrics, at_threshold, outcome};
-use kefu_bot::{Bot, Entry, Lexicon, Thresholds};
+use kefu_bot::eval::{Case, Metrics, Outcome, at_threshold, outcome};
+use kefu_bot::semantic::Vector;
+use kefu_bot::{Bot, Entry, Fusion, Index, Lexicon, Semantic, Thresholds, decide};
 use kefu_server::kb_template::{TemplateRow, parse_csv};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct BotBench<'a> {
@@ -17,8 +19,10 @@ pub struct BotBench<'a> {
     pub synthetic: Option<usize>,
     /// Print each case the bot ranks wrong.
     pub misses: bool,
-    /// Print the decisions at a range of answer thresholds.
+    /// Print the decisions at a range of answer thresholds (and fusion weights).
     pub sweep: bool,
+    /// Without the semantic signal.
+    pub lexical: bool,
 }
 
 fn load_cases(path: &Path, questions: &HashMap<String, usize>) -> anyhow::Result<Vec<Case>> {
@@ -70,20 +74,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Times every case `rounds` times; returns the sorted per-query durations.
-fn time_queries(bot: &Bot, cases: &[Case], rounds: usize) -> Vec<Duration> {
-    let mut times = Vec::with_capacity(cases.len() * rounds);
-    for _ in 0..rounds {
-        for c in cases {
-            let start = Instant::now();
-            std::hint::black_box(bot.ask(&c.query));
-            times.push(start.elapsed());
-        }
-    }
-    times.sort();
-    times
-}
-
 /// A knowledge base of `n` entries: the real ones, then made-up entries whose phrasings are
 /// random runs of the real knowledge base's words, so the index has a realistic vocabulary.
 fn synthetic(rows: &[TemplateRow], n: usize, lexicon: &Lexicon) -> Vec<Entry> {
@@ -113,24 +103,129 @@ fn synthetic(rows: &[TemplateRow], n: usize, lexicon: &Lexicon) -> Vec<Entry> {
     out
 }
 
+/// Vectors for the synthetic phrasings, composed rather than embedded (50,000 forward passes
+/// would take half an hour): each is the normalised mean of three real phrasings' vectors plus
+/// a little noise, so it lies where real vectors lie and the scan and the scoring do real work.
+fn synthetic_vectors(real: &[Vector], n: usize) -> Vec<Vector> {
+    let mut rng = StdRng::seed_from_u64(2027);
+    let dim = real.first().map_or(kefu_embed::DIM, |v| v.len());
+    (0..n)
+        .map(|_| {
+            let mut v = vec![0f32; dim];
+            for _ in 0..3 {
+                let r = &real[rng.random_range(0..real.len())];
+                v.iter_mut().zip(r.iter()).for_each(|(v, r)| *v += r);
+            }
+            v.iter_mut().for_each(|x| *x += rng.random_range(-0.02..0.02));
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter().map(|x| x / norm).collect()
+        })
+        .collect()
+}
+
+/// Analyses and decides every case with the given question vectors.
+fn outcomes(index: &Index, thresholds: &Thresholds, cases: &[Case], vectors: &[Option<Vector>]) -> Vec<Outcome> {
+    cases
+        .iter()
+        .zip(vectors)
+        .map(|(c, v)| {
+            let analysis = index.analyze_with(&c.query, v.as_deref());
+            outcome(c, &analysis, &decide(&analysis, thresholds))
+        })
+        .collect()
+}
+
+/// Times matching (analysis and decision) with the question vectors already made, `rounds` times.
+fn time_matching(index: &Index, thresholds: &Thresholds, cases: &[Case], vectors: &[Option<Vector>]) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(cases.len() * 5);
+    for _ in 0..5 {
+        for (c, v) in cases.iter().zip(vectors) {
+            let start = Instant::now();
+            let analysis = index.analyze_with(&c.query, v.as_deref());
+            std::hint::black_box(decide(&analysis, thresholds));
+            times.push(start.elapsed());
+        }
+    }
+    times.sort();
+    times
+}
+
+/// The answer threshold and lead at which most in-scope questions are answered correctly while
+/// at least `target` of the out-of-scope ones go unanswered.
+fn best_thresholds(outcomes: &[Outcome], target: f64) -> Option<(f32, f32, Metrics)> {
+    let mut best: Option<(f32, f32, Metrics)> = None;
+    for step in 20..=95 {
+        let t = step as f32 * 0.01;
+        for lead in [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15] {
+            let m = Metrics::of(&outcomes.iter().map(|o| at_threshold(o, t, lead)).collect::<Vec<_>>());
+            if m.out_of_scope_rejected < target {
+                continue;
+            }
+            let better = best.as_ref().is_none_or(|(_, _, b)| {
+                (m.answered_correctly, -m.answered_wrongly) > (b.answered_correctly, -b.answered_wrongly)
+            });
+            if better {
+                best = Some((t, lead, m));
+            }
+        }
+    }
+    best
+}
+
 pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     let bytes = std::fs::read(args.kb).with_context(|| format!("reading {}", args.kb.display()))?;
     let rows = parse_csv(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", args.kb.display()))?;
     let questions: HashMap<String, usize> = rows.iter().enumerate().map(|(i, r)| (r.question.clone(), i)).collect();
     let cases = load_cases(args.cases, &questions)?;
-    let thresholds = Thresholds::default();
+    let thresholds = if args.lexical {
+        Thresholds::default()
+    } else {
+        Thresholds::SEMANTIC
+    };
     let lexicon = Lexicon::default();
-    let bot = Bot::new(lexicon.clone(), entries(&rows), thresholds);
 
-    let mut outcomes = Vec::new();
-    for c in &cases {
-        let (analysis, decision) = bot.ask(&c.query);
-        let o = outcome(c, &analysis, &decision);
-        if args.misses && (o.rank != Some(1) || (c.expected.is_none() && o.answered.is_some())) {
-            let got = analysis
-                .candidates
-                .first()
-                .map(|t| format!("{} ({:.2}, via “{}”)", rows[t.key].question, t.score, t.matched));
+    let semantic = (!args.lexical).then(|| {
+        let start = Instant::now();
+        let s = Arc::new(Semantic::bundled());
+        s.model().dim(); // forces the load
+        (s, start.elapsed())
+    });
+    let start = Instant::now();
+    let bot = match &semantic {
+        Some((s, _)) => Bot::with_semantic(lexicon.clone(), entries(&rows), thresholds, s.clone()),
+        None => Bot::new(lexicon.clone(), entries(&rows), thresholds),
+    };
+    let built = start.elapsed();
+
+    // Each question embedded cold, once per round, by the model itself (no cache).
+    let mut embed_times = Vec::new();
+    let mut vectors: Vec<Option<Vector>> = vec![None; cases.len()];
+    if let Some((s, _)) = &semantic {
+        for _ in 0..3 {
+            for (c, v) in cases.iter().zip(&mut vectors) {
+                let text = kefu_bot::text::normalize(&c.query);
+                let start = Instant::now();
+                let e = s.model().embed_query(&text);
+                embed_times.push(start.elapsed());
+                *v = Some(e.into());
+            }
+        }
+        embed_times.sort();
+    }
+
+    let results = outcomes(&bot.index, &thresholds, &cases, &vectors);
+    if args.misses {
+        for ((c, o), v) in cases.iter().zip(&results).zip(&vectors) {
+            if o.rank == Some(1) && (c.expected.is_some() || o.answered.is_none()) {
+                continue;
+            }
+            let analysis = bot.index.analyze_with(&c.query, v.as_deref());
+            let got = analysis.candidates.first().map(|t| {
+                format!(
+                    "{} ({:.2}, cos {:.3}, via “{}”)",
+                    rows[t.key].question, t.score, t.semantic, t.matched
+                )
+            });
             let want = c
                 .expected
                 .map(|e| rows[e].question.as_str())
@@ -143,9 +238,8 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                 got.unwrap_or_default()
             );
         }
-        outcomes.push(o);
     }
-    let m = Metrics::of(&outcomes);
+    let m = Metrics::of(&results);
     let phrasings: usize = rows.iter().map(|r| 1 + r.similar.len()).sum();
     println!("kefu bench bot");
     println!(
@@ -159,6 +253,16 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         m.in_scope,
         m.out_of_scope
     );
+    match &semantic {
+        Some((_, loaded)) => {
+            let f = bot.index.fusion();
+            println!(
+                "  engine          lexical + semantic (bundled e5-small, loaded in {loaded:.1?}; weight {:.2}, floor {:.2}, phrasing {:.2})",
+                f.weight, f.floor, f.phrasing
+            );
+        }
+        None => println!("  engine          lexical only"),
+    }
     println!(
         "  thresholds      answer ≥ {:.2} (lead ≥ {:.2}), suggest ≥ {:.2}, up to {} suggestions",
         thresholds.answer, thresholds.margin, thresholds.suggest, thresholds.max_suggestions
@@ -168,12 +272,12 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         println!(
             "  sweep: answer threshold, then per required lead: in scope answered correctly/wrongly, out of scope not answered"
         );
-        for step in 4..=16 {
+        for step in 4..=18 {
             let t = step as f32 * 0.05;
             let cells: Vec<String> = [0.0, 0.02, 0.04, 0.08]
                 .iter()
                 .map(|&lead| {
-                    let m = Metrics::of(&outcomes.iter().map(|o| at_threshold(o, t, lead)).collect::<Vec<_>>());
+                    let m = Metrics::of(&results.iter().map(|o| at_threshold(o, t, lead)).collect::<Vec<_>>());
                     format!(
                         "lead {lead:.2}: {:.2}/{:.2} {:.2}",
                         m.answered_correctly, m.answered_wrongly, m.out_of_scope_rejected
@@ -182,28 +286,139 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                 .collect();
             println!("    {t:.2}  {}", cells.join("   "));
         }
+        println!(
+            "  suggestion threshold: in scope with the right entry offered (answered or suggested), out of scope falling back"
+        );
+        let analyses: Vec<_> = cases
+            .iter()
+            .zip(&vectors)
+            .map(|(c, v)| (c, bot.index.analyze_with(&c.query, v.as_deref())))
+            .collect();
+        for step in 4..=12 {
+            let suggest = step as f32 * 0.05;
+            let (mut offered, mut fell) = (0, 0);
+            for (c, a) in &analyses {
+                let shown: Vec<usize> = a
+                    .candidates
+                    .iter()
+                    .take_while(|x| x.score >= suggest)
+                    .take(thresholds.max_suggestions)
+                    .map(|x| x.key)
+                    .collect();
+                match c.expected {
+                    Some(e) => offered += usize::from(shown.contains(&e)),
+                    None => fell += usize::from(shown.is_empty()),
+                }
+            }
+            println!(
+                "    {suggest:.2}  {:.3}  {:.3}",
+                offered as f64 / m.in_scope.max(1) as f64,
+                fell as f64 / m.out_of_scope.max(1) as f64
+            );
+        }
+        if semantic.is_some() {
+            println!(
+                "  fusion sweep: weight floor phrasing → top-1 top-3 MRR; best answer/lead with ≥ 0.95 out of scope not answered → correctly/wrongly, out of scope not answered"
+            );
+            let mut index = Index::with_vectors(
+                lexicon.clone(),
+                entries(&rows),
+                semantic
+                    .as_ref()
+                    .map(|(s, _)| s.phrasing_vectors(&Index::phrasing_texts(&entries(&rows))))
+                    .unwrap_or_default(),
+            );
+            for weight in [0.6, 0.65, 0.7] {
+                for floor in [0.75, 0.8] {
+                    for phrasing in [0.3, 0.4, 0.5, 0.6] {
+                        index.set_fusion(Fusion {
+                            weight,
+                            floor,
+                            phrasing,
+                        });
+                        let o = outcomes(&index, &thresholds, &cases, &vectors);
+                        let m = Metrics::of(&o);
+                        let best = best_thresholds(&o, 0.95).map_or("—".to_string(), |(t, lead, b)| {
+                            format!(
+                                "answer {t:.2} lead {lead:.2} → {:.3}/{:.3} {:.3}",
+                                b.answered_correctly, b.answered_wrongly, b.out_of_scope_rejected
+                            )
+                        });
+                        println!(
+                            "    {weight:.2} {floor:.2} {phrasing:.2} → {:.3} {:.3} {:.3}; {best}",
+                            m.top1, m.top3, m.mrr
+                        );
+                    }
+                }
+            }
+        }
     }
-    let times = time_queries(&bot, &cases, 5);
+    println!("  index built     in {built:.1?} (with the phrasings' embeddings, if any)");
+    if !embed_times.is_empty() {
+        println!(
+            "  embedding       p50 {:?}  p99 {:?}  per question, uncached ({} timed, single thread)",
+            percentile(&embed_times, 0.5),
+            percentile(&embed_times, 0.99),
+            embed_times.len()
+        );
+    }
+    let times = time_matching(&bot.index, &thresholds, &cases, &vectors);
     println!(
-        "  latency         p50 {:?}  p99 {:?}  per query ({} timed)",
+        "  matching        p50 {:?}  p99 {:?}  per query ({} timed{})",
         percentile(&times, 0.5),
         percentile(&times, 0.99),
-        times.len()
+        times.len(),
+        if semantic.is_some() {
+            ", question vector given"
+        } else {
+            ""
+        }
     );
+    if semantic.is_some() {
+        // Bot::ask as the server calls it, for questions asked before: the LRU serves the vectors.
+        for c in &cases {
+            bot.ask(&c.query);
+        }
+        let mut asks = Vec::new();
+        for _ in 0..3 {
+            for c in &cases {
+                let start = Instant::now();
+                std::hint::black_box(bot.ask(&c.query));
+                asks.push(start.elapsed());
+            }
+        }
+        asks.sort();
+        println!(
+            "  ask, repeated   p50 {:?}  p99 {:?}  per query (Bot::ask, the question's vector in the LRU cache)",
+            percentile(&asks, 0.5),
+            percentile(&asks, 0.99)
+        );
+    }
 
     if let Some(n) = args.synthetic {
+        let big_entries = synthetic(&rows, n.max(rows.len()), &lexicon);
         let start = Instant::now();
-        let big = Bot::new(
-            lexicon.clone(),
-            synthetic(&rows, n.max(rows.len()), &lexicon),
-            thresholds,
-        );
+        let index = match &semantic {
+            Some((s, _)) => {
+                let real = s.phrasing_vectors(&Index::phrasing_texts(&entries(&rows)));
+                let total: usize = big_entries.iter().map(|e| 1 + e.similar.len()).sum();
+                let mut all = real.clone();
+                all.extend(synthetic_vectors(&real, total - real.len()));
+                Index::with_vectors(lexicon.clone(), big_entries, all)
+            }
+            None => Index::new(lexicon.clone(), big_entries),
+        };
         let built = start.elapsed();
-        let times = time_queries(&big, &cases, 5);
+        let times = time_matching(&index, &thresholds, &cases, &vectors);
         println!(
-            "  synthetic       {} entries (built in {:.1?}): p50 {:?}  p99 {:?}  per query",
-            big.index.entries().len(),
+            "  synthetic       {} entries (built in {:.1?}{}): matching p50 {:?}  p99 {:?}  per query",
+            index.entries().len(),
             built,
+            if semantic.is_some() {
+                "; synthetic phrasings' vectors composed from real ones, not embedded"
+            } else {
+                ""
+            },
             percentile(&times, 0.5),
             percentile(&times, 0.99)
         );

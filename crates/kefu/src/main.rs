@@ -62,9 +62,13 @@ enum BenchCommand {
         /// Print every case ranked wrong.
         #[arg(long)]
         misses: bool,
-        /// Print decisions at a range of answer thresholds (to choose a shop's thresholds).
+        /// Print decisions at a range of answer thresholds (to choose a shop's thresholds), and
+        /// with the semantic signal, at a range of fusion weights.
         #[arg(long)]
         sweep: bool,
+        /// The lexical engine alone, without the bundled sentence-embedding model.
+        #[arg(long)]
+        lexical: bool,
     },
 }
 
@@ -170,12 +174,14 @@ async fn run() -> anyhow::Result<()> {
             synthetic,
             misses,
             sweep,
+            lexical,
         }) => bench::bot(bench::BotBench {
             kb: &kb,
             cases: &cases,
             synthetic,
             misses,
             sweep,
+            lexical,
         }),
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&kefu_server::api::api().1)?);

@@ -1,0 +1,90 @@
+//! The optional semantic signal: sentence vectors from `kefu-embed` (multilingual-e5-small).
+//!
+//! A forward pass costs ~20 ms, a thousand times the lexical matching, so vectors are made
+//! as rarely as possible: a phrasing's vector is kept by its text, so rebuilding a shop's
+//! index after a knowledge-base edit embeds only the new or changed phrasings; a question's
+//! vector is kept in a small LRU by its normalised text, because buyers ask the same
+//! questions over and over.
+
+use kefu_embed::Model;
+use lru::LruCache;
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+/// A vector, shared between caches and indexes.
+pub type Vector = Arc<[f32]>;
+
+/// Questions remembered per shop.
+const QUESTION_CACHE: usize = 4096;
+
+/// The model and the vectors made with it for one shop. Thread-safe: the server shares one
+/// per shop between its requests and its index rebuilds.
+pub struct Semantic {
+    model: &'static Model,
+    phrasings: Mutex<HashMap<String, Vector>>,
+    questions: Mutex<LruCache<String, Vector>>,
+}
+
+impl Semantic {
+    /// With any model (leak it to get a `'static` one: a model lives as long as the process).
+    pub fn new(model: &'static Model) -> Semantic {
+        Semantic {
+            model,
+            phrasings: Mutex::default(),
+            questions: Mutex::new(LruCache::new(NonZeroUsize::new(QUESTION_CACHE).expect("non-zero"))),
+        }
+    }
+
+    /// With the model built into the binary.
+    pub fn bundled() -> Semantic {
+        Semantic::new(Model::bundled())
+    }
+
+    pub fn model(&self) -> &'static Model {
+        self.model
+    }
+
+    /// Vectors of a knowledge base's (normalised) phrasings, embedding in one batch only those
+    /// not seen before; vectors of phrasings no longer listed are dropped.
+    pub fn phrasing_vectors(&self, texts: &[String]) -> Vec<Vector> {
+        let mut known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut missing: Vec<&str> = texts
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !known.contains_key(*t))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        for (text, v) in missing.iter().zip(self.model.embed_queries(&missing)) {
+            known.insert(text.to_string(), v.into());
+        }
+        let out: Vec<Vector> = texts.iter().map(|t| known[t].clone()).collect();
+        let listed: std::collections::HashSet<&str> = texts.iter().map(String::as_str).collect();
+        known.retain(|t, _| listed.contains(t.as_str()));
+        out
+    }
+
+    /// The vector of a (normalised) question, from the cache when it was asked recently.
+    pub fn question_vector(&self, text: &str) -> Vector {
+        if let Some(v) = self.questions.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+            return v.clone();
+        }
+        let v: Vector = self.model.embed_query(text).into();
+        self.questions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .put(text.to_string(), v.clone());
+        v
+    }
+
+    /// Whether a question's vector is cached (for the benchmark's timing split).
+    pub fn has_question(&self, text: &str) -> bool {
+        self.questions.lock().unwrap_or_else(|e| e.into_inner()).contains(text)
+    }
+
+    /// Empties the question cache (the benchmark times cold embeddings).
+    pub fn forget_questions(&self) {
+        self.questions.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
