@@ -4,16 +4,22 @@
 //! bot — so every node of a cluster answers from the current knowledge base without any
 //! messaging between nodes. A bot is also rebuilt when an entry's validity period starts or
 //! ends, so an expired promotion is never answered.
+//!
+//! With the semantic signal on, a rebuild first makes the lexical bot (milliseconds) and
+//! answers with it, while the semantic one is built on a blocking thread: embedding a large
+//! knowledge base's phrasings the first time takes minutes (~20 ms each), and no buyer should
+//! wait for it. Each shop keeps its `Semantic`, so later rebuilds embed only new phrasings.
 
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
+use kefu_bot::Semantic;
 use kefu_bot::{Bot, Entry, Lexicon, Thresholds};
 use kefu_core::bot::BotLexicon;
 use kefu_core::catalog::KbEntry;
 use kefu_core::ids::{CategoryId, EntryId, ShopId};
 use kefu_core::settings::ShopSettings;
 use kefu_store::Store;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// A shop's bot with what it was built from.
@@ -27,6 +33,8 @@ pub struct ShopBot {
     pub lexicon: Lexicon,
     /// When an entry's validity period next starts or ends.
     pub stale_at: Option<DateTime<Utc>>,
+    /// Whether the semantic signal is part of this bot.
+    pub semantic: bool,
 }
 
 impl ShopBot {
@@ -43,9 +51,14 @@ impl ShopBot {
     }
 }
 
-/// The shop's thresholds: the bot's calibrated defaults, overridden where the shop set them.
-pub fn thresholds(settings: &ShopSettings) -> Thresholds {
-    let mut t = Thresholds::default();
+/// The shop's thresholds: the bot's calibrated defaults (they differ with and without the
+/// semantic signal), overridden where the shop set them.
+pub fn thresholds(settings: &ShopSettings, semantic: bool) -> Thresholds {
+    let mut t = if semantic {
+        Thresholds::SEMANTIC
+    } else {
+        Thresholds::default()
+    };
     if let Some(a) = settings.bot.answer_threshold {
         t.answer = a;
     }
@@ -57,56 +70,140 @@ pub fn thresholds(settings: &ShopSettings) -> Thresholds {
     t
 }
 
+/// What a bot is built from.
+#[derive(Clone)]
+struct Source {
+    version: i64,
+    settings: ShopSettings,
+    lexicon: BotLexicon,
+    entries: Vec<KbEntry>,
+    category_names: HashMap<CategoryId, String>,
+    now: DateTime<Utc>,
+}
+
 #[derive(Default)]
 pub struct Bots {
+    /// Whether bots get the semantic signal (the bundled sentence model).
+    semantic: bool,
     cache: Mutex<HashMap<ShopId, Arc<ShopBot>>>,
+    semantics: Mutex<HashMap<ShopId, Arc<Semantic>>>,
+    /// Semantic builds under way, by shop and version.
+    building: Mutex<HashSet<(ShopId, i64)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Bots {
+    pub fn new(semantic: bool) -> Bots {
+        Bots {
+            semantic,
+            ..Default::default()
+        }
+    }
+
     /// The shop's current bot, rebuilt if the knowledge base changed since it was built.
-    pub async fn get(&self, store: &dyn Store, shop: ShopId) -> Result<Arc<ShopBot>, ApiError> {
+    pub async fn get(self: &Arc<Self>, store: &dyn Store, shop: ShopId) -> Result<Arc<ShopBot>, ApiError> {
         let now = kefu_store::now();
         let version = store.bot_version(shop).await?;
-        if let Some(bot) = self.cached(shop)
+        let cached = lock(&self.cache).get(&shop).cloned();
+        if let Some(bot) = cached
             && bot.fresh(version, now)
         {
+            if self.semantic && !bot.semantic {
+                self.build_semantic_soon(shop, version, store, now).await?;
+            }
             return Ok(bot);
         }
         // Read the version before the data: a change landing in between only causes one
         // more rebuild later, never a stale bot.
-        let settings = store.settings(shop).await?;
-        let lexicon = store.bot_lexicon(shop).await?;
-        let all = store.kb_entries(shop, None).await?;
-        let category_names = store
+        let source = load(store, shop, version, now).await?;
+        let lexical = source.clone();
+        let built = tokio::task::spawn_blocking(move || build(lexical, None))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("building the bot: {e}")))?;
+        let built = Arc::new(built);
+        self.install(shop, built.clone());
+        if self.semantic {
+            self.spawn_semantic(shop, source);
+        }
+        Ok(built)
+    }
+
+    /// Whether the shop's current bot has the semantic signal (for the console and tests).
+    pub fn has_semantic(&self, shop: ShopId) -> bool {
+        lock(&self.cache).get(&shop).is_some_and(|b| b.semantic)
+    }
+
+    async fn build_semantic_soon(
+        self: &Arc<Self>,
+        shop: ShopId,
+        version: i64,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        if lock(&self.building).contains(&(shop, version)) {
+            return Ok(());
+        }
+        let source = load(store, shop, version, now).await?;
+        self.spawn_semantic(shop, source);
+        Ok(())
+    }
+
+    fn spawn_semantic(self: &Arc<Self>, shop: ShopId, source: Source) {
+        let key = (shop, source.version);
+        if !lock(&self.building).insert(key) {
+            return;
+        }
+        let semantic = lock(&self.semantics)
+            .entry(shop)
+            .or_insert_with(|| Arc::new(Semantic::bundled()))
+            .clone();
+        let bots = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let built = Arc::new(build(source, Some(semantic)));
+            tracing::info!(%shop, version = built.version, entries = built.entries.len(), ms = started.elapsed().as_millis() as u64, "semantic bot ready");
+            // Only if nothing newer was installed meanwhile.
+            let current = lock(&bots.cache).get(&shop).map(|b| b.version);
+            if current.is_none_or(|v| v <= built.version) {
+                bots.install(shop, built);
+            }
+            lock(&bots.building).remove(&key);
+        });
+    }
+
+    fn install(&self, shop: ShopId, bot: Arc<ShopBot>) {
+        lock(&self.cache).insert(shop, bot);
+    }
+}
+
+async fn load(store: &dyn Store, shop: ShopId, version: i64, now: DateTime<Utc>) -> Result<Source, ApiError> {
+    Ok(Source {
+        version,
+        settings: store.settings(shop).await?,
+        lexicon: store.bot_lexicon(shop).await?,
+        entries: store.kb_entries(shop, None).await?,
+        category_names: store
             .kb_categories(shop)
             .await?
             .into_iter()
             .map(|c| (c.id, c.name))
-            .collect();
-        let built = tokio::task::spawn_blocking(move || build(version, settings, &lexicon, all, category_names, now))
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("building the bot: {e}")))?;
-        let built = Arc::new(built);
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(shop, built.clone());
-        Ok(built)
-    }
-
-    fn cached(&self, shop: ShopId) -> Option<Arc<ShopBot>> {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&shop).cloned()
-    }
+            .collect(),
+        now,
+    })
 }
 
-fn build(
-    version: i64,
-    settings: ShopSettings,
-    lexicon: &BotLexicon,
-    all: Vec<KbEntry>,
-    category_names: HashMap<CategoryId, String>,
-    now: DateTime<Utc>,
-) -> ShopBot {
+fn build(source: Source, semantic: Option<Arc<Semantic>>) -> ShopBot {
+    let Source {
+        version,
+        settings,
+        lexicon,
+        entries: all,
+        category_names,
+        now,
+    } = source;
     let stale_at = all
         .iter()
         .filter(|e| e.enabled)
@@ -116,19 +213,21 @@ fn build(
         .min();
     let entries: Vec<KbEntry> = all.into_iter().filter(|e| e.is_live(now)).collect();
     let lexicon = Lexicon::new(&lexicon.words, &lexicon.synonyms);
-    let bot = Bot::new(
-        lexicon.clone(),
-        entries
-            .iter()
-            .enumerate()
-            .map(|(key, e)| Entry {
-                key,
-                question: e.question.clone(),
-                similar: e.similar.clone(),
-            })
-            .collect(),
-        thresholds(&settings),
-    );
+    let bot_entries = entries
+        .iter()
+        .enumerate()
+        .map(|(key, e)| Entry {
+            key,
+            question: e.question.clone(),
+            similar: e.similar.clone(),
+        })
+        .collect();
+    let has_semantic = semantic.is_some();
+    let thresholds = thresholds(&settings, has_semantic);
+    let bot = match semantic {
+        Some(s) => Bot::with_semantic(lexicon.clone(), bot_entries, thresholds, s),
+        None => Bot::new(lexicon.clone(), bot_entries, thresholds),
+    };
     ShopBot {
         version,
         bot,
@@ -137,6 +236,7 @@ fn build(
         settings,
         lexicon,
         stale_at,
+        semantic: has_semantic,
     }
 }
 
@@ -173,14 +273,15 @@ mod tests {
             entry("618有活动吗", None, Some(now - Duration::days(1))),
             entry("满多少包邮", None, None),
         ];
-        let bot = build(
-            7,
-            ShopSettings::default(),
-            &BotLexicon::default(),
+        let source = Source {
+            version: 7,
+            settings: ShopSettings::default(),
+            lexicon: BotLexicon::default(),
             entries,
-            HashMap::new(),
+            category_names: HashMap::new(),
             now,
-        );
+        };
+        let bot = build(source, None);
         assert_eq!(bot.entries.len(), 1, "only the live entry is answered");
         assert_eq!(bot.entries[0].question, "满多少包邮");
         assert_eq!(bot.stale_at, Some(soon));
@@ -192,10 +293,11 @@ mod tests {
     #[test]
     fn shop_thresholds_override_the_defaults() {
         let mut s = ShopSettings::default();
-        assert_eq!(thresholds(&s), Thresholds::default());
+        assert_eq!(thresholds(&s, false), Thresholds::default());
+        assert_eq!(thresholds(&s, true), Thresholds::SEMANTIC);
         s.bot.answer_threshold = Some(0.1);
         s.bot.max_suggestions = 5;
-        let t = thresholds(&s);
+        let t = thresholds(&s, true);
         assert_eq!((t.answer, t.max_suggestions), (0.1, 5));
         assert!(t.suggest <= t.answer);
     }

@@ -65,12 +65,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
     } else {
         None
     };
+    let semantic = config.bot_semantic;
     Ok(Prepared {
         state: AppState {
             store,
             config: Arc::new(config),
             dummy_hash,
-            bots: Default::default(),
+            bots: Arc::new(bots::Bots::new(semantic)),
             widget_limits: Default::default(),
         },
         demo,

@@ -499,7 +499,7 @@ async fn console_lexicon_learning_and_replies(app: Arc<TestApp>) {
     assert!(c["tokens"].as_array().unwrap().contains(&json!("包邮")), "{c}");
     let top = &c["candidates"][0];
     assert_eq!(top["question"], "满多少包邮?");
-    for signal in ["bm25", "words", "chars", "cover", "score", "matched"] {
+    for signal in ["bm25", "words", "chars", "cover", "semantic", "score", "matched"] {
         assert!(!top[signal].is_null(), "{signal} missing: {top}");
     }
     assert_eq!(c["decision"]["kind"], "answer");
@@ -697,3 +697,75 @@ async fn console_lexicon_learning_and_replies(app: Arc<TestApp>) {
     );
 }
 on_both_engines!(console_lexicon_learning_and_replies);
+
+/// The semantic signal end to end: the bot answers at once with words alone, the sentence
+/// model joins in the background, and then a paraphrase sharing few words with the knowledge
+/// base is answered (the issue's own example).
+async fn semantic_signal_joins_in_the_background(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let console = |q: &'static str| {
+        let app = app.clone();
+        let owner = owner.clone();
+        async move {
+            app.call(
+                Method::POST,
+                "/api/v1/bot/console",
+                &owner,
+                Some(json!({"question": q})),
+            )
+            .await
+            .1
+        }
+    };
+    let first = console("寄回去的邮费我出吗").await;
+    assert_eq!(first["semantic"], false, "the first answer does not wait for the model");
+    let mut ready = first;
+    for _ in 0..600 {
+        if ready["semantic"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        ready = console("寄回去的邮费我出吗").await;
+    }
+    assert_eq!(ready["semantic"], true, "the semantic bot never arrived");
+    let top = &ready["candidates"][0];
+    assert_eq!(top["question"], "退货运费谁出?", "{ready}");
+    assert!(top["semantic"].as_f64().unwrap() > 0.0, "{top}");
+    // Answered, or offered first: the bot answers outright only with a clear lead.
+    let (_, r) = ask(&app, json!({"text": "寄回去的邮费我出吗"})).await;
+    let offered = if r["kind"] == "answer" {
+        &r["entry"]
+    } else {
+        &r["suggestions"][0]
+    };
+    assert_eq!(offered["question"], "退货运费谁出?", "{r}");
+
+    // An edit reaches the bot at once (lexically), and the semantic bot follows.
+    let cat = app.get("/api/v1/kb/categories", &owner).await.1[0]["id"].clone();
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/kb/entries",
+            &owner,
+            Some(json!({"category_id": cat, "question": "支持数字人民币付款吗?", "answer": "支持哦~"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, r) = ask(&app, json!({"text": "支持数字人民币付款吗?"})).await;
+    assert_eq!(r["entry"]["question"], "支持数字人民币付款吗?", "{r}");
+    let mut again = console("能用数字人民币付钱不").await;
+    for _ in 0..600 {
+        if again["semantic"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        again = console("能用数字人民币付钱不").await;
+    }
+    assert_eq!(again["semantic"], true);
+    assert_eq!(again["candidates"][0]["question"], "支持数字人民币付款吗?", "{again}");
+}
+
+#[tokio::test]
+async fn semantic_signal_joins_in_the_background_sqlite() {
+    with_app_semantic(Engine::Sqlite, true, semantic_signal_joins_in_the_background).await
+}

@@ -40,7 +40,18 @@ where
     F: FnOnce(Arc<TestApp>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let app = Arc::new(TestApp::spawn(engine).await);
+    with_app_semantic(engine, false, test).await
+}
+
+/// The same, choosing whether the bot has the semantic signal. Most tests run without it:
+/// it joins a few seconds after each knowledge-base change, and they check what must hold
+/// either way; the bot's own tests turn it on.
+pub async fn with_app_semantic<F, Fut>(engine: Engine, semantic: bool, test: F)
+where
+    F: FnOnce(Arc<TestApp>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let app = Arc::new(TestApp::spawn(engine, semantic).await);
     let outcome = tokio::spawn(test(app.clone())).await;
     Arc::into_inner(app).expect("test kept the app").stop().await;
     if let Err(e) = outcome {
@@ -66,7 +77,7 @@ macro_rules! on_both_engines {
 }
 
 impl TestApp {
-    pub async fn spawn(engine: Engine) -> TestApp {
+    pub async fn spawn(engine: Engine, semantic: bool) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let pg_url = match engine {
             Engine::Sqlite => None,
@@ -82,6 +93,7 @@ impl TestApp {
             db: pg_url.clone(),
             demo: true,
             max_body_bytes: 64 * 1024,
+            bot_semantic: semantic,
             ..Default::default()
         };
         let prepared = kefu_server::prepare(config).await.unwrap();

@@ -82,6 +82,9 @@ pub struct ConsoleResult {
     thresholds: Thresholds,
     /// Whether the words ask for a person (转人工 …), which comes before matching.
     wants_human: bool,
+    /// Whether the semantic signal took part (it joins shortly after a knowledge-base change,
+    /// once the new phrasings are embedded).
+    semantic: bool,
 }
 
 /// The test console (SPEC §1.4): how the bot reads a question and what it would do, without
@@ -122,6 +125,7 @@ async fn console(
         decision,
         thresholds: bot.bot.thresholds,
         wants_human: kefu_bot::wants_human(&question),
+        semantic: bot.semantic,
     }))
 }
 
