@@ -84,11 +84,26 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    tokio::spawn(warm_bots(prepared.state.clone()));
     let app = api::router(prepared.state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+/// Builds every shop's bot at start, so that the first buyer does not wait for it and the
+/// semantic signal (embedded on a background thread) is ready sooner.
+async fn warm_bots(state: AppState) {
+    let shops = match state.store.shops().await {
+        Ok(s) => s,
+        Err(e) => return tracing::warn!(error = %e, "listing shops to warm their bots"),
+    };
+    for shop in shops {
+        if let Err(e) = state.bots.get(state.store.as_ref(), shop.id).await {
+            tracing::warn!(shop = %shop.slug.as_str(), error = %e, "warming the bot");
+        }
+    }
 }
 
 /// A database URL fit for logs: the password, if any, replaced.

@@ -698,8 +698,7 @@ async fn console_lexicon_learning_and_replies(app: Arc<TestApp>) {
 }
 on_both_engines!(console_lexicon_learning_and_replies);
 
-/// The semantic signal end to end: the bot answers at once with words alone, the sentence
-/// model joins in the background, and then a paraphrase sharing few words with the knowledge
+/// The semantic signal end to end: the sentence model joins in the background, and then a paraphrase sharing few words with the knowledge
 /// base is answered (the issue's own example).
 async fn semantic_signal_joins_in_the_background(app: Arc<TestApp>) {
     let owner = app.login("demo", "owner", OWNER_PW).await;
@@ -717,9 +716,9 @@ async fn semantic_signal_joins_in_the_background(app: Arc<TestApp>) {
             .1
         }
     };
-    let first = console("寄回去的邮费我出吗").await;
-    assert_eq!(first["semantic"], false, "the first answer does not wait for the model");
-    let mut ready = first;
+    // The server starts building every shop's bot at start-up; questions asked meanwhile are
+    // answered with words alone.
+    let mut ready = console("寄回去的邮费我出吗").await;
     for _ in 0..600 {
         if ready["semantic"] == true {
             break;
