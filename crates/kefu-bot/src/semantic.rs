@@ -78,6 +78,24 @@ impl Semantic {
         v
     }
 
+    /// Takes phrasing vectors made earlier (stored by the server, or by another node), so that
+    /// they are not embedded again. Vectors of the wrong size are ignored.
+    pub fn remember(&self, vectors: impl IntoIterator<Item = (String, Vector)>) {
+        let dim = self.model.dim();
+        let mut known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
+        for (text, v) in vectors {
+            if v.len() == dim {
+                known.entry(text).or_insert(v);
+            }
+        }
+    }
+
+    /// Every phrasing vector held now, to store the ones made since [`Semantic::remember`].
+    pub fn phrasings(&self) -> Vec<(String, Vector)> {
+        let known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
+        known.iter().map(|(t, v)| (t.clone(), v.clone())).collect()
+    }
+
     /// Whether a question's vector is cached (for the benchmark's timing split).
     pub fn has_question(&self, text: &str) -> bool {
         self.questions.lock().unwrap_or_else(|e| e.into_inner()).contains(text)
@@ -86,5 +104,27 @@ impl Semantic {
     /// Empties the question cache (the benchmark times cold embeddings).
     pub fn forget_questions(&self) {
         self.questions.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod remember_tests {
+    use super::*;
+
+    #[test]
+    fn remembered_vectors_are_not_embedded_again() {
+        let s = Semantic::bundled();
+        let fake: Vector = vec![0.5; s.model().dim()].into();
+        s.remember([
+            ("包邮吗".to_string(), fake.clone()),
+            ("短".to_string(), vec![1.0; 3].into()),
+        ]);
+        let got = s.phrasing_vectors(&["包邮吗".to_string()]);
+        assert_eq!(got[0], fake, "taken from memory, not from the model");
+        assert_eq!(
+            s.phrasings().len(),
+            1,
+            "wrong-sized vectors are ignored; unlisted ones dropped"
+        );
     }
 }

@@ -8,7 +8,9 @@
 //! With the semantic signal on, a rebuild first makes the lexical bot (milliseconds) and
 //! answers with it, while the semantic one is built on a blocking thread: embedding a large
 //! knowledge base's phrasings the first time takes minutes (~20 ms each), and no buyer should
-//! wait for it. Each shop keeps its `Semantic`, so later rebuilds embed only new phrasings.
+//! wait for it. Each shop keeps its `Semantic`, so later rebuilds embed only new phrasings,
+//! and the vectors are stored (`Store::put_bot_vectors`), so that a restart or another node
+//! embeds nothing it already has.
 
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
@@ -89,6 +91,19 @@ pub struct Bots {
     semantics: Mutex<HashMap<ShopId, Arc<Semantic>>>,
     /// Semantic builds under way, by shop and version.
     building: Mutex<HashSet<(ShopId, i64)>>,
+    /// Texts whose vectors the store holds, per shop (loaded with the first semantic build).
+    stored: tokio::sync::Mutex<HashMap<ShopId, HashSet<String>>>,
+}
+
+/// Names the model in stored vectors: its file's digest, so that a new model never reads
+/// vectors made by another.
+pub fn model_id() -> &'static str {
+    static ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(kefu_embed::E5_SMALL_ZH);
+        format!("e5-small-zh-q4:{}", &hex::encode(digest)[..16])
+    });
+    &ID
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -104,7 +119,7 @@ impl Bots {
     }
 
     /// The shop's current bot, rebuilt if the knowledge base changed since it was built.
-    pub async fn get(self: &Arc<Self>, store: &dyn Store, shop: ShopId) -> Result<Arc<ShopBot>, ApiError> {
+    pub async fn get(self: &Arc<Self>, store: &Arc<dyn Store>, shop: ShopId) -> Result<Arc<ShopBot>, ApiError> {
         let now = kefu_store::now();
         let version = store.bot_version(shop).await?;
         let cached = lock(&self.cache).get(&shop).cloned();
@@ -118,7 +133,7 @@ impl Bots {
         }
         // Read the version before the data: a change landing in between only causes one
         // more rebuild later, never a stale bot.
-        let source = load(store, shop, version, now).await?;
+        let source = load(store.as_ref(), shop, version, now).await?;
         let lexical = source.clone();
         let built = tokio::task::spawn_blocking(move || build(lexical, None))
             .await
@@ -126,7 +141,7 @@ impl Bots {
         let built = Arc::new(built);
         self.install(shop, built.clone());
         if self.semantic {
-            self.spawn_semantic(shop, source);
+            self.spawn_semantic(store.clone(), shop, source);
         }
         Ok(built)
     }
@@ -140,18 +155,18 @@ impl Bots {
         self: &Arc<Self>,
         shop: ShopId,
         version: i64,
-        store: &dyn Store,
+        store: &Arc<dyn Store>,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
         if lock(&self.building).contains(&(shop, version)) {
             return Ok(());
         }
-        let source = load(store, shop, version, now).await?;
-        self.spawn_semantic(shop, source);
+        let source = load(store.as_ref(), shop, version, now).await?;
+        self.spawn_semantic(store.clone(), shop, source);
         Ok(())
     }
 
-    fn spawn_semantic(self: &Arc<Self>, shop: ShopId, source: Source) {
+    fn spawn_semantic(self: &Arc<Self>, store: Arc<dyn Store>, shop: ShopId, source: Source) {
         let key = (shop, source.version);
         if !lock(&self.building).insert(key) {
             return;
@@ -161,17 +176,57 @@ impl Bots {
             .or_insert_with(|| Arc::new(Semantic::bundled()))
             .clone();
         let bots = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let built = Arc::new(build(source, Some(semantic)));
-            tracing::info!(%shop, version = built.version, entries = built.entries.len(), ms = started.elapsed().as_millis() as u64, "semantic bot ready");
-            // Only if nothing newer was installed meanwhile.
-            let current = lock(&bots.cache).get(&shop).map(|b| b.version);
-            if current.is_none_or(|v| v <= built.version) {
-                bots.install(shop, built);
+        tokio::spawn(async move {
+            if let Err(e) = bots.build_semantic(store, shop, source, semantic).await {
+                tracing::warn!(%shop, error = %e, "building the semantic bot");
             }
             lock(&bots.building).remove(&key);
         });
+    }
+
+    async fn build_semantic(
+        self: &Arc<Self>,
+        store: Arc<dyn Store>,
+        shop: ShopId,
+        source: Source,
+        semantic: Arc<Semantic>,
+    ) -> Result<(), ApiError> {
+        // Semantic builds run one at a time (they are CPU-bound anyway), which also keeps the
+        // stored sets consistent.
+        let mut stored_all = self.stored.lock().await;
+        if !stored_all.contains_key(&shop) {
+            let vectors = store.bot_vectors(shop, model_id()).await?;
+            stored_all.insert(shop, vectors.iter().map(|(t, _)| t.clone()).collect());
+            semantic.remember(vectors.into_iter().map(|(t, v)| (t, v.into())));
+        }
+        let started = std::time::Instant::now();
+        let s = semantic.clone();
+        let built = tokio::task::spawn_blocking(move || build(source, Some(s)))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("building the bot: {e}")))?;
+        let built = Arc::new(built);
+        tracing::info!(%shop, version = built.version, entries = built.entries.len(), ms = started.elapsed().as_millis() as u64, "semantic bot ready");
+        // Only if nothing newer was installed meanwhile.
+        let current = lock(&self.cache).get(&shop).map(|b| b.version);
+        if current.is_none_or(|v| v <= built.version) {
+            self.install(shop, built);
+        }
+        // Store what is new; forget what the knowledge base no longer holds.
+        let stored = stored_all.entry(shop).or_default();
+        let now_held = semantic.phrasings();
+        let held: HashSet<&str> = now_held.iter().map(|(t, _)| t.as_str()).collect();
+        let add: Vec<(String, Vec<f32>)> = now_held
+            .iter()
+            .filter(|(t, _)| !stored.contains(t))
+            .map(|(t, v)| (t.clone(), v.to_vec()))
+            .collect();
+        let remove: Vec<String> = stored.iter().filter(|t| !held.contains(t.as_str())).cloned().collect();
+        if !add.is_empty() || !remove.is_empty() {
+            store.put_bot_vectors(shop, model_id(), &add, &remove).await?;
+            stored.extend(add.into_iter().map(|(t, _)| t));
+            stored.retain(|t| held.contains(t.as_str()));
+        }
+        Ok(())
     }
 
     fn install(&self, shop: ShopId, bot: Arc<ShopBot>) {

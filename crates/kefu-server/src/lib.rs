@@ -100,7 +100,7 @@ async fn warm_bots(state: AppState) {
         Err(e) => return tracing::warn!(error = %e, "listing shops to warm their bots"),
     };
     for shop in shops {
-        if let Err(e) = state.bots.get(state.store.as_ref(), shop.id).await {
+        if let Err(e) = state.bots.get(&state.store, shop.id).await {
             tracing::warn!(shop = %shop.slug.as_str(), error = %e, "warming the bot");
         }
     }

@@ -762,6 +762,29 @@ async fn semantic_signal_joins_in_the_background(app: Arc<TestApp>) {
     }
     assert_eq!(again["semantic"], true);
     assert_eq!(again["candidates"][0]["question"], "支持数字人民币付款吗?", "{again}");
+
+    // The phrasings' vectors are stored, so a restart or another node does not embed them again.
+    let shop = app
+        .store
+        .shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stored = Vec::new();
+    for _ in 0..100 {
+        stored = app
+            .store
+            .bot_vectors(shop.id, kefu_server::bots::model_id())
+            .await
+            .unwrap();
+        if stored.iter().any(|(t, _)| t.contains("数字人民币")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(stored.len() >= 340, "{} vectors stored", stored.len());
+    assert!(stored.iter().all(|(_, v)| v.len() == 384));
+    assert!(stored.iter().any(|(t, _)| t.contains("数字人民币")));
 }
 
 #[tokio::test]

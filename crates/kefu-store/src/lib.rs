@@ -238,6 +238,17 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<()>;
 
+    /// Stored sentence vectors of a shop's phrasings made with `model`, by text.
+    async fn bot_vectors(&self, shop: ShopId, model: &str) -> Result<Vec<(String, Vec<f32>)>>;
+    /// Adds vectors (keeping any already stored for a text) and removes those of `remove`.
+    async fn put_bot_vectors(
+        &self,
+        shop: ShopId,
+        model: &str,
+        add: &[(String, Vec<f32>)],
+        remove: &[String],
+    ) -> Result<()>;
+
     // Leave-a-message queue (留言, SPEC §1.3)
     async fn create_leave_message(&self, message: &LeaveMessage) -> Result<()>;
     /// Oldest first: the queue agents work through.
@@ -255,6 +266,20 @@ pub trait Store: Send + Sync + 'static {
     /// The account's replies; empty ones if it never set any. `NotFound` if not the shop's.
     async fn agent_replies(&self, shop: ShopId, account: AccountId) -> Result<AgentReplies>;
     async fn put_agent_replies(&self, shop: ShopId, account: AccountId, replies: &AgentReplies) -> Result<()>;
+}
+
+/// f32s as stored: little-endian bytes.
+pub(crate) fn vector_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(crate) fn vector_from_bytes(b: &[u8]) -> Result<Vec<f32>> {
+    if !b.len().is_multiple_of(4) {
+        return Err(StoreError::Corrupt(format!("a stored vector has {} bytes", b.len())));
+    }
+    Ok(b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 /// Opens the store a URL names and brings its schema up to date:

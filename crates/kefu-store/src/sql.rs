@@ -682,6 +682,26 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn bot_vectors(&self, shop: ShopId, model: &str) -> Result<Vec<(String, Vec<f32>)>> {
+                let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT text, vector FROM bot_vectors WHERE shop_id = $1 AND model = $2")
+                    .bind(shop.0).bind(model).fetch_all(&self.pool).await?;
+                rows.into_iter().map(|(t, b)| Ok((t, crate::vector_from_bytes(&b)?))).collect()
+            }
+
+            async fn put_bot_vectors(&self, shop: ShopId, model: &str, add: &[(String, Vec<f32>)], remove: &[String]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for (text, v) in add {
+                    sqlx::query("INSERT INTO bot_vectors (shop_id, model, text, vector) VALUES ($1, $2, $3, $4) ON CONFLICT (shop_id, model, text) DO NOTHING")
+                        .bind(shop.0).bind(model).bind(text).bind(crate::vector_bytes(v)).execute(&mut *tx).await?;
+                }
+                for text in remove {
+                    sqlx::query("DELETE FROM bot_vectors WHERE shop_id = $1 AND model = $2 AND text = $3")
+                        .bind(shop.0).bind(model).bind(text).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn create_leave_message(&self, m: &LeaveMessage) -> Result<()> {
                 sqlx::query(concat!("INSERT INTO leave_messages (", leave_message_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
                     .bind(m.id).bind(m.shop_id.0).bind(m.session_id).bind(&m.name).bind(&m.contact).bind(&m.text).bind(m.status.as_str())

@@ -896,6 +896,24 @@ async fn bot_log_feedback_learning_and_messages(store: Arc<dyn Store>) {
         1
     );
 
+    // Stored sentence vectors, per shop and model.
+    let v = |x: f32| vec![x, -x, 0.25];
+    store
+        .put_bot_vectors(shop, "m1", &[("包邮吗".into(), v(0.5)), ("退货".into(), v(1.5))], &[])
+        .await
+        .unwrap();
+    // Adding an existing text keeps the stored one; removing works in the same call.
+    store
+        .put_bot_vectors(shop, "m1", &[("包邮吗".into(), v(9.0))], &["退货".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.bot_vectors(shop, "m1").await.unwrap(),
+        vec![("包邮吗".to_string(), v(0.5))]
+    );
+    assert!(store.bot_vectors(shop, "m2").await.unwrap().is_empty());
+    assert!(store.bot_vectors(b.shop.id, "m1").await.unwrap().is_empty());
+
     // Agents' own replies.
     assert_eq!(store.agent_replies(shop, owner).await.unwrap(), AgentReplies::default());
     let mine = AgentReplies {

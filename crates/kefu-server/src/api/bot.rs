@@ -98,7 +98,7 @@ async fn console(
 ) -> ApiResult<Json<ConsoleResult>> {
     caller.require_manager()?;
     let question = clean_question("question", &q.question)?;
-    let bot = state.bots.get(state.store.as_ref(), caller.shop()).await?;
+    let bot = state.bots.get(&state.store, caller.shop()).await?;
     let b = bot.clone();
     let text = question.clone();
     let (analysis, decision) = tokio::task::spawn_blocking(move || b.bot.ask(&text))
@@ -182,7 +182,7 @@ async fn suggestions(
         return Err(ValidationError::new("limit", "must be between 1 and 2000").into());
     }
     let open = state.store.open_bot_questions(caller.shop(), limit).await?;
-    let bot = state.bots.get(state.store.as_ref(), caller.shop()).await?;
+    let bot = state.bots.get(&state.store, caller.shop()).await?;
     let groups = tokio::task::spawn_blocking(move || group(&bot, open))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("grouping failed: {e}")))?;

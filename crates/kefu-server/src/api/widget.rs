@@ -212,7 +212,7 @@ async fn ask(
             .ok_or(ApiError::NotFound("bot session"))?,
         None => BotSession::new(shop.id, visitor, now),
     };
-    let bot = state.bots.get(state.store.as_ref(), shop.id).await?;
+    let bot = state.bots.get(&state.store, shop.id).await?;
 
     // What the buyer means, before any matching.
     let offered: Vec<usize> = session.offered.iter().filter_map(|id| bot.key_of(*id)).collect();
