@@ -194,9 +194,9 @@ impl Bots {
         // Semantic builds run one at a time (they are CPU-bound anyway), which also keeps the
         // stored sets consistent.
         let mut stored_all = self.stored.lock().await;
-        if !stored_all.contains_key(&shop) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = stored_all.entry(shop) {
             let vectors = store.bot_vectors(shop, model_id()).await?;
-            stored_all.insert(shop, vectors.iter().map(|(t, _)| t.clone()).collect());
+            slot.insert(vectors.iter().map(|(t, _)| t.clone()).collect());
             semantic.remember(vectors.into_iter().map(|(t, v)| (t, v.into())));
         }
         let started = std::time::Instant::now();
