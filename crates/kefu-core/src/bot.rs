@@ -261,6 +261,9 @@ pub struct BotQuestion {
     pub confidence: f32,
     /// The buyer's "was this helpful", once.
     pub helpful: Option<bool>,
+    /// The buyer picked `entry_id` from the suggestions offered for this question: the best
+    /// hint the learning loop gets of what the question meant.
+    pub confirmed: bool,
     /// Set once an admin handled it in the learning loop (accepted or dismissed).
     pub resolved: bool,
     pub asked_at: DateTime<Utc>,

@@ -107,6 +107,22 @@ async fn buyer_talks_to_the_bot(app: Arc<TestApp>) {
     let (_, r) = ask(&app, json!({"session_id": session, "pick": first["entry_id"]})).await;
     assert_eq!(r["entry"]["question"], first["question"], "{r}");
 
+    // The learning loop heard what the buyer picked.
+    let groups = app.get("/api/v1/bot/suggestions", &owner).await.1;
+    let g = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["questions"][0]["question"] == "退货")
+        .unwrap_or_else(|| panic!("{groups}"));
+    assert_eq!(g["count"], 2, "{g}");
+    assert_eq!(g["confirmed_by_buyers"], 1, "{g}");
+    assert_eq!(g["proposal"]["kind"], "add_similar");
+    assert!(
+        [&second, &first["question"]].contains(&&g["proposal"]["entry_question"]),
+        "{g}"
+    );
+
     // Two questions in a row the bot cannot answer hand the chat to a person.
     let (_, r) = ask(&app, json!({"session_id": session, "text": "你们老板叫什么名字"})).await;
     assert_eq!(r["kind"], "fallback", "{r}");

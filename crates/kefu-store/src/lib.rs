@@ -223,6 +223,9 @@ pub trait Store: Send + Sync + 'static {
     /// Logs a question; an answered one also counts a hit for its entry, in one transaction.
     async fn log_bot_question(&self, question: &BotQuestion) -> Result<()>;
     async fn bot_question(&self, shop: ShopId, id: uuid::Uuid) -> Result<Option<BotQuestion>>;
+    /// The buyer picked `entry` from the suggestions: marks the session's latest suggested
+    /// question as meaning that entry.
+    async fn confirm_suggestion(&self, shop: ShopId, session: uuid::Uuid, entry: EntryId) -> Result<()>;
     /// Records "was this helpful" on an answered question, once; counts it on the entry.
     /// `NotFound`, or `Conflict` if feedback was already given.
     async fn set_bot_feedback(&self, shop: ShopId, id: uuid::Uuid, helpful: bool) -> Result<()>;

@@ -310,6 +310,7 @@ pub struct BotQuestionRow {
     pub entry_id: Option<Uuid>,
     pub confidence: f32,
     pub helpful: Option<bool>,
+    pub confirmed: bool,
     pub resolved: bool,
     pub asked_at: DateTime<Utc>,
 }
@@ -326,6 +327,7 @@ impl TryFrom<BotQuestionRow> for BotQuestion {
             entry_id: r.entry_id.map(EntryId::from),
             confidence: r.confidence,
             helpful: r.helpful,
+            confirmed: r.confirmed,
             resolved: r.resolved,
             asked_at: r.asked_at,
         })

@@ -58,7 +58,7 @@ pub(crate) use kb_entry_columns;
 
 macro_rules! bot_question_columns {
     () => {
-        "id, shop_id, session_id, question, outcome, entry_id, confidence, helpful, resolved, asked_at"
+        "id, shop_id, session_id, question, outcome, entry_id, confidence, helpful, confirmed, resolved, asked_at"
     };
 }
 pub(crate) use bot_question_columns;
@@ -602,13 +602,23 @@ macro_rules! impl_store {
 
             async fn log_bot_question(&self, q: &BotQuestion) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(concat!("INSERT INTO bot_questions (", bot_question_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+                sqlx::query(concat!("INSERT INTO bot_questions (", bot_question_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
                     .bind(q.id).bind(q.shop_id.0).bind(q.session_id).bind(&q.question).bind(q.outcome.as_str()).bind(q.entry_id.map(|e| e.0))
-                    .bind(q.confidence).bind(q.helpful).bind(q.resolved).bind(q.asked_at).execute(&mut *tx).await?;
+                    .bind(q.confidence).bind(q.helpful).bind(q.confirmed).bind(q.resolved).bind(q.asked_at).execute(&mut *tx).await?;
                 if let (Outcome::Answered, Some(entry)) = (q.outcome, q.entry_id) {
                     sqlx::query("UPDATE kb_entries SET hits = hits + 1 WHERE shop_id = $1 AND id = $2").bind(q.shop_id.0).bind(entry.0).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
+                Ok(())
+            }
+
+            async fn confirm_suggestion(&self, shop: ShopId, session: Uuid, entry: EntryId) -> Result<()> {
+                sqlx::query(
+                    "UPDATE bot_questions SET entry_id = $3, confirmed = TRUE
+                     WHERE id = (SELECT id FROM bot_questions WHERE shop_id = $1 AND session_id = $2 AND outcome = 'suggested'
+                                 ORDER BY asked_at DESC, id DESC LIMIT 1)",
+                )
+                .bind(shop.0).bind(session).bind(entry.0).execute(&self.pool).await?;
                 Ok(())
             }
 

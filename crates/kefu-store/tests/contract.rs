@@ -773,6 +773,7 @@ async fn bot_log_feedback_learning_and_messages(store: Arc<dyn Store>) {
         entry_id,
         confidence: 0.5,
         helpful: None,
+        confirmed: false,
         resolved: false,
         asked_at: now(),
     };
@@ -785,6 +786,13 @@ async fn bot_log_feedback_learning_and_messages(store: Arc<dyn Store>) {
     let unknown = question("你们老板是谁", Outcome::Unknown, None);
     store.log_bot_question(&unknown).await.unwrap();
     assert_eq!(store.kb_entry(shop, entry.id).await.unwrap().unwrap().stats.hits, 1);
+    // The buyer picked the entry from the suggestions of the session's latest suggested question.
+    store.confirm_suggestion(b.shop.id, session.id, entry.id).await.unwrap();
+    store.confirm_suggestion(shop, session.id, entry.id).await.unwrap();
+    let open_now = store.open_bot_questions(shop, 50).await.unwrap();
+    let suggested = open_now.iter().find(|q| q.question == "光棍节打折不").unwrap();
+    assert!(suggested.confirmed);
+    assert!(open_now.iter().filter(|q| q.confirmed).count() == 1);
 
     // Feedback once, on answers only, in the caller's shop only.
     assert!(matches!(

@@ -162,6 +162,8 @@ pub enum Proposal {
 pub struct QuestionGroup {
     /// How many times it was asked.
     count: usize,
+    /// How many of the buyers then picked the proposed entry from the suggestions.
+    confirmed_by_buyers: usize,
     /// The questions, the most typical first.
     questions: Vec<LoggedQuestion>,
     proposal: Proposal,
@@ -195,19 +197,36 @@ fn group(bot: &Arc<ShopBot>, open: Vec<kefu_core::bot::BotQuestion>) -> Vec<Ques
         .into_iter()
         .map(|members| {
             let head = &open[members[0]];
+            // What buyers picked from the suggestions outweighs the bot's own guess.
+            let mut picked: std::collections::HashMap<EntryId, usize> = Default::default();
+            for &i in &members {
+                if let (true, Some(e)) = (open[i].confirmed, open[i].entry_id) {
+                    *picked.entry(e).or_default() += 1;
+                }
+            }
+            let confirmed = picked
+                .into_iter()
+                .filter_map(|(e, n)| bot.key_of(e).map(|k| (k, n)))
+                .max_by_key(|&(k, n)| (n, std::cmp::Reverse(k)));
             let (analysis, _) = bot.bot.ask(&head.question);
-            let proposal = match analysis.candidates.first() {
-                Some(c) if c.score >= bot.bot.thresholds.suggest => Proposal::AddSimilar {
-                    entry_id: bot.entry(c.key).id,
-                    entry_question: bot.entry(c.key).question.clone(),
-                    confidence: c.score,
+            let best = analysis
+                .candidates
+                .first()
+                .filter(|c| c.score >= bot.bot.thresholds.suggest)
+                .map(|c| (c.key, c.score));
+            let proposal = match confirmed.map(|(key, _)| (key, 1.0)).or(best) {
+                Some((key, confidence)) => Proposal::AddSimilar {
+                    entry_id: bot.entry(key).id,
+                    entry_question: bot.entry(key).question.clone(),
+                    confidence,
                 },
-                _ => Proposal::NewEntry {
+                None => Proposal::NewEntry {
                     question: head.question.clone(),
                 },
             };
             QuestionGroup {
                 count: members.len(),
+                confirmed_by_buyers: confirmed.map(|(_, n)| n).unwrap_or(0),
                 questions: members
                     .iter()
                     .map(|&i| LoggedQuestion {

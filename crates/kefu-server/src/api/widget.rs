@@ -265,6 +265,15 @@ async fn ask(
             .collect(),
         _ => Vec::new(),
     };
+    // A pick among the suggestions on screen tells the learning loop what the question meant.
+    if let Step::Picked(_, key) = &step
+        && session.offered.contains(&bot.entry(*key).id)
+    {
+        state
+            .store
+            .confirm_suggestion(shop.id, session.id, bot.entry(*key).id)
+            .await?;
+    }
     session.offered = suggestions.iter().map(|s| s.entry_id).collect();
     let hand_off = !session.handed_off && session.record(outcome, bot.settings.bot.failures_before_handoff);
     let handoff = if hand_off || outcome == Outcome::Handoff {
@@ -291,6 +300,7 @@ async fn ask(
         entry_id: entry_key.map(|k| bot.entry(k).id),
         confidence,
         helpful: None,
+        confirmed: false,
         resolved: false,
         asked_at: now,
     };

@@ -37,6 +37,8 @@ CREATE TABLE bot_questions (
     entry_id    BLOB REFERENCES kb_entries(id) ON DELETE SET NULL,
     confidence  REAL NOT NULL,
     helpful     BOOLEAN,
+    -- The buyer picked `entry_id` from the suggestions offered for this question.
+    confirmed   BOOLEAN NOT NULL DEFAULT FALSE,
     resolved    BOOLEAN NOT NULL DEFAULT FALSE,
     asked_at    TEXT NOT NULL,
     FOREIGN KEY (session_id, shop_id) REFERENCES bot_sessions(id, shop_id) ON DELETE CASCADE
