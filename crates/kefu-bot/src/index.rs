@@ -2,8 +2,7 @@
 //! phrasings) and the scoring of a question against them. Several signals are computed per
 //! phrasing and combined into one confidence; an entry scores as its best phrasing.
 //!
-//! - `bm25`: BM25 over canonical words (the `bm25` crate), used to find candidates and shown
-//!   in the console;
+//! - `bm25`: BM25 over canonical words, used to find candidates and shown in the console;
 //! - `words`: idf-weighted Dice overlap of the canonical word sets, in [0, 1];
 //! - `chars`: Sørensen–Dice over character bigrams of the folded text, in [0, 1] — survives
 //!   typos and segmentation slips that break words;
@@ -17,8 +16,9 @@
 use crate::lexicon::Lexicon;
 use crate::semantic::Vector;
 use crate::text::{compact, normalize};
-use bm25::{Embedder, EmbedderBuilder, Scorer, Tokenizer};
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::HashMap;
 
 /// One knowledge-base entry as the bot sees it.
 #[derive(Clone, Debug)]
@@ -29,23 +29,19 @@ pub struct Entry {
     pub similar: Vec<String>,
 }
 
-/// A phrasing, prepared once.
+/// A phrasing, prepared once: what scoring a candidate needs, as numbers, so that scoring
+/// allocates nothing and compares no strings.
 #[derive(Clone, Debug)]
 struct Phrasing {
-    entry: usize,
+    entry: u32,
     text: String,
-    compact: String,
-    words: HashSet<String>,
-}
-
-/// Tokens are made by the lexicon; the BM25 embedder receives them joined by spaces.
-#[derive(Clone, Copy, Debug, Default)]
-struct Pretokenized;
-
-impl Tokenizer for Pretokenized {
-    fn tokenize(&self, text: &str) -> Vec<String> {
-        text.split(' ').filter(|t| !t.is_empty()).map(str::to_string).collect()
-    }
+    compact: Box<str>,
+    /// Distinct term ids, ascending.
+    terms: Box<[u32]>,
+    /// Σ of the terms' weights: the phrasing's share of the `words` denominator.
+    weight: f32,
+    /// Character bigrams of `compact`, packed, ascending, repeats kept (Dice counts a multiset).
+    bigrams: Box<[u64]>,
 }
 
 /// Weights of the combined confidence.
@@ -122,25 +118,173 @@ pub struct Analysis {
     pub candidates: Vec<Candidate>,
 }
 
+/// BM25 over the phrasings' terms, with the `bm25` crate's formula and parameters (k1 1.2,
+/// b 0.75, average length fitted to the corpus, idf ln(1 + (N − df + ½)/(df + ½))), so scores are
+/// the crate's to the bit (a test checks). Hand-written because the crate's `Scorer::matches`
+/// gathers every phrasing sharing a word into a hash set, scores each by a linear scan and a
+/// hashed idf lookup per query word, and sorts them all: at 10,000 entries that alone took
+/// ~0.3 ms of the ~0.7 ms a question cost. Posting lists with precomputed weights, summed
+/// into a reused dense array, and a partial selection of the best take a tenth of that.
+struct Bm25 {
+    /// Per term, the phrasings containing it with the term's saturated frequency there.
+    postings: Vec<Vec<(u32, f32)>>,
+    idf: Vec<f32>,
+}
+
+impl Bm25 {
+    const K1: f32 = 1.2;
+    const B: f32 = 0.75;
+
+    /// `docs[i]`: phrasing i's term ids in order, repeats included.
+    fn new(docs: &[Vec<u32>], terms: usize) -> Bm25 {
+        let avgdl = if docs.is_empty() {
+            256.0
+        } else {
+            (docs.iter().map(|d| d.len() as u64).sum::<u64>() as f64 / docs.len() as f64) as f32
+        };
+        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); terms];
+        let mut tf: HashMap<u32, u32> = HashMap::new();
+        for (i, doc) in docs.iter().enumerate() {
+            tf.clear();
+            for &t in doc {
+                *tf.entry(t).or_default() += 1;
+            }
+            let norm = Self::K1 * (1.0 - Self::B + Self::B * (doc.len() as f32 / avgdl));
+            for (&t, &n) in &tf {
+                let n = n as f32;
+                postings[t as usize].push((i as u32, n * (Self::K1 + 1.0) / (n + norm)));
+            }
+        }
+        let n = docs.len() as f32;
+        let idf = postings
+            .iter_mut()
+            .map(|p| {
+                p.sort_unstable_by_key(|&(d, _)| d);
+                let df = p.len() as f32;
+                (1f32 + ((n - df + 0.5) / (df + 0.5))).ln()
+            })
+            .collect();
+        Bm25 { postings, idf }
+    }
+
+    /// The `k` best phrasings for a query's term ids (repeats count again, unknown words are
+    /// `None`), best first, ties to the earlier phrasing. `acc` is all zeros, and left so.
+    fn best(&self, query: &[Option<u32>], k: usize, acc: &mut [f32], touched: &mut Vec<u32>) -> Vec<(u32, f32)> {
+        touched.clear();
+        for &t in query.iter().flatten() {
+            let idf = self.idf[t as usize];
+            for &(d, v) in &self.postings[t as usize] {
+                let a = &mut acc[d as usize];
+                if *a == 0.0 {
+                    touched.push(d);
+                }
+                *a += idf * v;
+            }
+        }
+        let mut scored: Vec<(u32, f32)> = touched
+            .iter()
+            .map(|&d| (d, std::mem::take(&mut acc[d as usize])))
+            .collect();
+        top_k(&mut scored, k, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored
+    }
+}
+
+/// Keeps the `k` first of `items` in the order `cmp`, sorted: a partial selection, since
+/// common words and bigrams reach thousands of phrasings of which a few dozen are wanted.
+fn top_k<T>(items: &mut Vec<T>, k: usize, cmp: impl Fn(&T, &T) -> Ordering) {
+    if k == 0 {
+        items.clear();
+        return;
+    }
+    if items.len() > k {
+        items.select_nth_unstable_by(k - 1, &cmp);
+        items.truncate(k);
+    }
+    items.sort_unstable_by(cmp);
+}
+
+/// Buffers the size of an index's phrasing count, reused across questions (and indexes) of
+/// a thread, so a question does not allocate and zero them: all zeros between uses.
+#[derive(Default)]
+struct Scratch {
+    bm25: Vec<f32>,
+    shared: Vec<u32>,
+    touched: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
 pub struct Index {
     lexicon: Lexicon,
     entries: Vec<Entry>,
     phrasings: Vec<Phrasing>,
-    /// Every word of each entry's phrasings.
-    entry_words: Vec<HashSet<String>>,
-    idf: HashMap<String, f32>,
+    /// Term ids of the canonical words found in phrasings.
+    terms: HashMap<String, u32>,
+    /// Each term's idf times its lexicon weight.
+    term_weight: Vec<f32>,
+    /// Every term of each entry's phrasings, ascending.
+    entry_terms: Vec<Box<[u32]>>,
     /// idf given to a word no phrasing has.
     unseen_idf: f32,
-    embedder: Embedder<u32, Pretokenized>,
-    scorer: Scorer<usize, u32>,
-    bigrams: HashMap<(char, char), Vec<u32>>,
+    bm25: Bm25,
+    /// Phrasings containing each (packed) character bigram, ascending.
+    bigrams: HashMap<u64, Vec<u32>>,
     vectors: Option<Vectors>,
     fusion: Fusion,
 }
 
-fn bigrams(s: &str) -> HashSet<(char, char)> {
-    let chars: Vec<char> = s.chars().collect();
-    chars.windows(2).map(|w| (w[0], w[1])).collect()
+/// Character bigrams of a text, packed into a `u64`, ascending, repeats kept.
+fn bigrams(s: &str) -> Vec<u64> {
+    let mut out: Vec<u64> = s
+        .chars()
+        .zip(s.chars().skip(1))
+        .map(|(a, b)| (a as u64) << 32 | b as u64)
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Size of the intersection of two ascending lists, repeats counted as often as both have them.
+fn common<T: Ord>(a: &[T], b: &[T]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Σ `weight[t]` over the terms of ascending `query` also in ascending `terms`.
+fn shared_weight(query: &[u32], terms: &[u32], weight: &[f32]) -> f32 {
+    query
+        .iter()
+        .filter(|t| terms.binary_search(t).is_ok())
+        .map(|&t| weight[t as usize])
+        .sum()
+}
+
+/// Sørensen–Dice of two compact texts over their bigram multisets, as `strsim::sorensen_dice`
+/// computes it — including its denominator in bytes, not characters, which the weights were
+/// tuned with (a test checks the two agree). Here because strsim builds two strings and a hash
+/// map per call, and a question scores ~90 phrasings.
+fn dice(a: &str, a_bigrams: &[u64], b: &str, b_bigrams: &[u64]) -> f32 {
+    if a == b {
+        return 1.0;
+    }
+    if a.len() < 2 || b.len() < 2 {
+        return 0.0;
+    }
+    ((2 * common(a_bigrams, b_bigrams)) as f64 / (a.len() + b.len() - 2) as f64) as f32
 }
 
 impl Index {
@@ -165,7 +309,7 @@ impl Index {
         let dim = vectors.first().map_or(kefu_embed::DIM, |v| v.len());
         let mut ranges = vec![0..0; index.entries.len()];
         for (i, p) in index.phrasings.iter().enumerate() {
-            let r = &mut ranges[p.entry];
+            let r = &mut ranges[p.entry as usize];
             if r.start == r.end {
                 *r = i..i;
             }
@@ -207,54 +351,77 @@ impl Index {
     }
 
     pub fn new(lexicon: Lexicon, entries: Vec<Entry>) -> Index {
+        let mut terms: HashMap<String, u32> = HashMap::new();
+        let mut words: Vec<String> = Vec::new();
+        let mut docs: Vec<Vec<u32>> = Vec::new();
         let mut phrasings = Vec::new();
-        let mut docs = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             for text in std::iter::once(&e.question).chain(e.similar.iter()) {
                 let norm = normalize(text);
-                let tokens = lexicon.tokens(&norm);
-                docs.push(tokens.join(" "));
+                let doc: Vec<u32> = lexicon
+                    .tokens(&norm)
+                    .into_iter()
+                    .map(|w| {
+                        *terms.entry(w).or_insert_with_key(|w| {
+                            words.push(w.clone());
+                            words.len() as u32 - 1
+                        })
+                    })
+                    .collect();
+                let mut distinct = doc.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                let compact = compact(&norm);
                 phrasings.push(Phrasing {
-                    entry: i,
+                    entry: i as u32,
                     text: text.clone(),
-                    compact: compact(&norm),
-                    words: tokens.into_iter().collect(),
+                    bigrams: bigrams(&compact).into(),
+                    compact: compact.into(),
+                    terms: distinct.into(),
+                    weight: 0.0,
                 });
+                docs.push(doc);
             }
-        }
-        let mut entry_words = vec![HashSet::new(); entries.len()];
-        for p in &phrasings {
-            entry_words[p.entry].extend(p.words.iter().cloned());
         }
         let n = phrasings.len().max(1) as f32;
-        let mut df: HashMap<&str, u32> = HashMap::new();
+        let mut df = vec![0u32; words.len()];
         for p in &phrasings {
-            for w in &p.words {
-                *df.entry(w.as_str()).or_default() += 1;
-            }
+            p.terms.iter().for_each(|&t| df[t as usize] += 1);
         }
         let idf_of = |d: f32| (1.0 + n / (d + 0.5)).ln();
-        let idf = df.iter().map(|(w, d)| (w.to_string(), idf_of(*d as f32))).collect();
-        let corpus: Vec<&str> = docs.iter().map(String::as_str).collect();
-        let embedder =
-            EmbedderBuilder::<u32, Pretokenized>::with_tokenizer_and_fit_to_corpus(Pretokenized, &corpus).build();
-        let mut scorer = Scorer::<usize, u32>::new();
-        let mut postings: HashMap<(char, char), Vec<u32>> = HashMap::new();
-        for (i, (doc, p)) in docs.iter().zip(&phrasings).enumerate() {
-            scorer.upsert(&i, embedder.embed(doc));
-            for b in bigrams(&p.compact) {
+        let term_weight: Vec<f32> = words
+            .iter()
+            .zip(&df)
+            .map(|(w, &d)| idf_of(d as f32) * lexicon.weight(w))
+            .collect();
+        let mut entry_terms: Vec<Vec<u32>> = vec![Vec::new(); entries.len()];
+        let mut postings: HashMap<u64, Vec<u32>> = HashMap::new();
+        for (i, p) in phrasings.iter_mut().enumerate() {
+            p.weight = p.terms.iter().map(|&t| term_weight[t as usize]).sum();
+            entry_terms[p.entry as usize].extend_from_slice(&p.terms);
+            let mut distinct = p.bigrams.to_vec();
+            distinct.dedup();
+            for b in distinct {
                 postings.entry(b).or_default().push(i as u32);
             }
         }
+        let entry_terms = entry_terms
+            .into_iter()
+            .map(|mut t| {
+                t.sort_unstable();
+                t.dedup();
+                t.into_boxed_slice()
+            })
+            .collect();
         Index {
+            bm25: Bm25::new(&docs, words.len()),
             lexicon,
             entries,
             phrasings,
-            entry_words,
-            idf,
+            terms,
+            term_weight,
+            entry_terms,
             unseen_idf: idf_of(0.0),
-            embedder,
-            scorer,
             bigrams: postings,
             vectors: None,
             fusion: Fusion::default(),
@@ -267,10 +434,6 @@ impl Index {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-
-    fn idf(&self, w: &str) -> f32 {
-        self.idf.get(w).copied().unwrap_or(self.unseen_idf) * self.lexicon.weight(w)
     }
 
     /// Scores a question against every entry it could match, best first, by the lexical
@@ -286,30 +449,55 @@ impl Index {
         let normalized = normalize(question);
         let tokens = self.lexicon.tokens(&normalized);
         let q_compact = compact(&normalized);
-        let q_words: HashSet<&str> = tokens.iter().map(String::as_str).collect();
+        let q_bigrams = bigrams(&q_compact);
+        let q_ids: Vec<Option<u32>> = tokens.iter().map(|w| self.terms.get(w).copied()).collect();
+        let mut q_terms: Vec<u32> = q_ids.iter().flatten().copied().collect();
+        q_terms.sort_unstable();
+        q_terms.dedup();
+        // Words no phrasing has still weigh in the question's total.
+        let mut unseen: Vec<&str> = tokens
+            .iter()
+            .zip(&q_ids)
+            .filter(|(_, id)| id.is_none())
+            .map(|(w, _)| w.as_str())
+            .collect();
+        unseen.sort_unstable();
+        unseen.dedup();
+        let q_weight: f32 = q_terms.iter().map(|&t| self.term_weight[t as usize]).sum::<f32>()
+            + unseen
+                .iter()
+                .map(|w| self.unseen_idf * self.lexicon.weight(w))
+                .sum::<f32>();
 
         // Candidates: the best phrasings by BM25, and by shared character bigrams.
-        let mut bm25: HashMap<usize, f32> = HashMap::new();
-        for m in self
-            .scorer
-            .matches(&self.embedder.embed(&tokens.join(" ")))
-            .into_iter()
-            .take(CANDIDATES)
-        {
-            bm25.insert(m.id, m.score);
-        }
-        let mut shared: HashMap<u32, u32> = HashMap::new();
-        for b in bigrams(&q_compact) {
-            if let Some(list) = self.bigrams.get(&b) {
-                for &p in list {
-                    *shared.entry(p).or_default() += 1;
+        let (mut bm25, mut pool) = SCRATCH.with_borrow_mut(|s| {
+            let n = self.phrasings.len();
+            if s.bm25.len() < n {
+                s.bm25.resize(n, 0.0);
+                s.shared.resize(n, 0);
+            }
+            let bm25 = self.bm25.best(&q_ids, CANDIDATES, &mut s.bm25, &mut s.touched);
+            s.touched.clear();
+            let mut distinct = q_bigrams.clone();
+            distinct.dedup();
+            for b in distinct {
+                for &p in self.bigrams.get(&b).map_or(&[][..], Vec::as_slice) {
+                    let c = &mut s.shared[p as usize];
+                    if *c == 0 {
+                        s.touched.push(p);
+                    }
+                    *c += 1;
                 }
             }
-        }
-        let mut by_bigrams: Vec<(u32, u32)> = shared.into_iter().collect();
-        by_bigrams.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut pool: Vec<usize> = bm25.keys().copied().collect();
-        pool.extend(by_bigrams.into_iter().take(CANDIDATES).map(|(p, _)| p as usize));
+            let mut by_bigrams: Vec<(u32, u32)> = s
+                .touched
+                .iter()
+                .map(|&p| (p, std::mem::take(&mut s.shared[p as usize])))
+                .collect();
+            top_k(&mut by_bigrams, CANDIDATES, |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let pool: Vec<u32> = bm25.iter().map(|b| b.0).chain(by_bigrams.iter().map(|b| b.0)).collect();
+            (bm25, pool)
+        });
         if let Some((vectors, q)) = semantic {
             for (entry, _) in vectors.centroids.nearest(q, SEMANTIC_ENTRIES) {
                 let mut by_cosine: Vec<(f32, usize)> = vectors.ranges[entry]
@@ -317,61 +505,60 @@ impl Index {
                     .map(|p| (kefu_embed::cosine(q, &vectors.dense[p]), p))
                     .collect();
                 by_cosine.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                pool.extend(by_cosine.into_iter().take(SEMANTIC_PHRASINGS).map(|(_, p)| p));
+                pool.extend(by_cosine.into_iter().take(SEMANTIC_PHRASINGS).map(|(_, p)| p as u32));
             }
         }
         pool.sort_unstable();
         pool.dedup();
+        bm25.sort_unstable_by_key(|b| b.0);
 
-        let q_weight: f32 = q_words.iter().map(|w| self.idf(w)).sum();
-        let mut best: HashMap<usize, Candidate> = HashMap::new();
+        // Phrasings of an entry are consecutive, so the pool meets each entry's in one run.
+        let mut best: Vec<(u32, Candidate)> = Vec::new();
         for p_index in pool {
-            let p = &self.phrasings[p_index];
-            let d_weight: f32 = p.words.iter().map(|w| self.idf(w)).sum();
-            let common: f32 = q_words
-                .iter()
-                .filter(|w| p.words.contains(**w))
-                .map(|w| self.idf(w))
-                .sum();
-            let words = if q_weight + d_weight > 0.0 {
-                2.0 * common / (q_weight + d_weight)
+            let p = &self.phrasings[p_index as usize];
+            let common = shared_weight(&q_terms, &p.terms, &self.term_weight);
+            let words = if q_weight + p.weight > 0.0 {
+                2.0 * common / (q_weight + p.weight)
             } else {
                 0.0
             };
-            let chars = strsim::sorensen_dice(&q_compact, &p.compact) as f32;
-            let bag = &self.entry_words[p.entry];
-            let covered: f32 = q_words.iter().filter(|w| bag.contains(**w)).map(|w| self.idf(w)).sum();
+            let chars = dice(&q_compact, &q_bigrams, &p.compact, &p.bigrams);
+            let covered = shared_weight(&q_terms, &self.entry_terms[p.entry as usize], &self.term_weight);
             let cover = if q_weight > 0.0 { covered / q_weight } else { 0.0 };
             let lexical = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars + COVER_WEIGHT * cover).clamp(0.0, 1.0);
             let (semantic, score) = match semantic {
                 Some((vectors, q)) => {
-                    let cos = kefu_embed::cosine(q, &vectors.dense[p_index]);
+                    let cos = kefu_embed::cosine(q, &vectors.dense[p_index as usize]);
                     let f = self.fusion;
-                    let mean = kefu_embed::cosine(q, &vectors.means[p.entry]);
+                    let mean = kefu_embed::cosine(q, &vectors.means[p.entry as usize]);
                     let cos_mix = f.phrasing * cos + (1.0 - f.phrasing) * mean;
                     let sim = ((cos_mix - f.floor) / (1.0 - f.floor)).clamp(0.0, 1.0);
                     (cos, (1.0 - f.weight) * lexical + f.weight * sim)
                 }
                 None => (0.0, lexical),
             };
+            if let Some((entry, b)) = best.last()
+                && *entry == p.entry
+                && b.score >= score
+            {
+                continue;
+            }
             let c = Candidate {
-                key: self.entries[p.entry].key,
+                key: self.entries[p.entry as usize].key,
                 matched: p.text.clone(),
-                bm25: bm25.get(&p_index).copied().unwrap_or(0.0),
+                bm25: bm25.binary_search_by_key(&p_index, |b| b.0).map_or(0.0, |i| bm25[i].1),
                 words,
                 chars,
                 cover,
                 semantic,
                 score,
             };
-            match best.get(&p.entry) {
-                Some(b) if b.score >= c.score => {}
-                _ => {
-                    best.insert(p.entry, c);
-                }
+            match best.last_mut() {
+                Some((entry, b)) if *entry == p.entry => *b = c,
+                _ => best.push((p.entry, c)),
             }
         }
-        let mut candidates: Vec<Candidate> = best.into_values().collect();
+        let mut candidates: Vec<Candidate> = best.into_iter().map(|(_, c)| c).collect();
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.key.cmp(&b.key)));
         Analysis {
             normalized,
@@ -421,6 +608,81 @@ mod tests {
                 a.candidates
             );
         }
+    }
+
+    #[test]
+    fn bm25_agrees_with_the_bm25_crate() {
+        use bm25::{EmbedderBuilder, Scorer, Tokenizer};
+        struct Pretokenized;
+        impl Tokenizer for Pretokenized {
+            fn tokenize(&self, text: &str) -> Vec<String> {
+                text.split(' ').filter(|t| !t.is_empty()).map(str::to_string).collect()
+            }
+        }
+        let idx = index();
+        let lexicon = Lexicon::default();
+        let docs: Vec<String> = idx
+            .phrasings
+            .iter()
+            .map(|p| lexicon.tokens(&normalize(&p.text)).join(" "))
+            .collect();
+        let corpus: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let embedder =
+            EmbedderBuilder::<u32, Pretokenized>::with_tokenizer_and_fit_to_corpus(Pretokenized, &corpus).build();
+        let mut scorer = Scorer::<usize, u32>::new();
+        for (i, d) in docs.iter().enumerate() {
+            scorer.upsert(&i, embedder.embed(d));
+        }
+        let mut scratch = Scratch::default();
+        scratch.bm25.resize(docs.len(), 0.0);
+        for q in ["运费 运费 怎么 算", "退货 谁 出", "发货", "发票 可以", "天气"] {
+            let ids: Vec<Option<u32>> = q.split(' ').map(|w| idx.terms.get(w).copied()).collect();
+            let ours = idx.bm25.best(&ids, usize::MAX, &mut scratch.bm25, &mut scratch.touched);
+            let mut theirs: Vec<(u32, f32)> = scorer
+                .matches(&embedder.embed(q))
+                .into_iter()
+                .map(|m| (m.id as u32, m.score))
+                .collect();
+            theirs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            assert_eq!(ours, theirs, "{q}");
+            assert!(scratch.bm25.iter().all(|&x| x == 0.0), "the buffer is left zeroed");
+        }
+    }
+
+    #[test]
+    fn dice_agrees_with_strsim() {
+        let texts = [
+            "",
+            "a",
+            "包",
+            "包邮",
+            "包邮吗",
+            "满多少包邮",
+            "包邮包邮",
+            "ab",
+            "abab",
+            "sf能发吗",
+            "这个什么时候发货",
+        ];
+        for a in texts {
+            for b in texts {
+                let ours = dice(a, &bigrams(a), b, &bigrams(b));
+                assert_eq!(ours, strsim::sorensen_dice(a, b) as f32, "{a} / {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn top_k_keeps_the_best_in_order() {
+        let mut v = vec![5, 1, 4, 2, 3, 9, 0];
+        top_k(&mut v, 3, |a: &i32, b| b.cmp(a));
+        assert_eq!(v, [9, 5, 4]);
+        let mut v = vec![2, 1];
+        top_k(&mut v, 3, |a: &i32, b| a.cmp(b));
+        assert_eq!(v, [1, 2]);
+        top_k(&mut v, 0, |a: &i32, b| a.cmp(b));
+        assert!(v.is_empty());
+        assert_eq!(common(&[1, 1, 2, 5], &[1, 1, 1, 5, 7]), 3);
     }
 
     #[test]
