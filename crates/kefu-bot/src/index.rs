@@ -8,8 +8,8 @@
 //!   typos and segmentation slips that break words;
 //! - `cover`: the idf-weighted share of the question's words found anywhere in the entry's
 //!   phrasings — a paraphrase often borrows words from several of them;
-//! - `semantic` (optional): the cosine of the question's and the phrasing's sentence vectors
-//!   ([`crate::semantic`]); it finds paraphrases that share no words (光棍节 → 双十一) and
+//! - `semantic` (optional): the cosine of the question's sentence vector and the nearest of the
+//!   entry's phrasings' ([`crate::semantic`]); it finds paraphrases that share no words (光棍节 → 双十一) and
 //!   nominates candidates. The confidence mixes it with the cosine to the mean vector of the
 //!   entry's phrasings ([`Fusion`]). Without vectors the index is the lexical engine alone.
 
@@ -103,7 +103,8 @@ pub struct Candidate {
     pub words: f32,
     pub chars: f32,
     pub cover: f32,
-    /// Cosine of the question's and the phrasing's sentence vectors; 0 without vectors.
+    /// Cosine of the question's sentence vector and the nearest of the entry's phrasings'
+    /// (not necessarily `matched`, the lexically best); 0 without vectors.
     pub semantic: f32,
     /// The combined confidence, in [0, 1].
     pub score: f32,
@@ -514,6 +515,10 @@ impl Index {
 
         // Phrasings of an entry are consecutive, so the pool meets each entry's in one run.
         let mut best: Vec<(u32, Candidate)> = Vec::new();
+        // The entry's semantic evidence is its nearest phrasing anywhere in the entry, whichever
+        // phrasing is lexically best (measured on dev: top-1 0.870 → 0.881, MRR 0.924 → 0.931):
+        // (entry, best cosine, cosine with the mean), computed once per entry.
+        let mut entry_cosines: Option<(u32, f32, f32)> = None;
         for p_index in pool {
             let p = &self.phrasings[p_index as usize];
             let common = shared_weight(&q_terms, &p.terms, &self.term_weight);
@@ -528,9 +533,20 @@ impl Index {
             let lexical = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars + COVER_WEIGHT * cover).clamp(0.0, 1.0);
             let (semantic, score) = match semantic {
                 Some((vectors, q)) => {
-                    let cos = kefu_embed::cosine(q, &vectors.dense[p_index as usize]);
+                    let (cos, mean) = match entry_cosines {
+                        Some((e, cos, mean)) if e == p.entry => (cos, mean),
+                        _ => {
+                            let e = p.entry as usize;
+                            let cos = vectors.ranges[e]
+                                .clone()
+                                .map(|i| kefu_embed::cosine(q, &vectors.dense[i]))
+                                .fold(f32::MIN, f32::max);
+                            let mean = kefu_embed::cosine(q, &vectors.means[e]);
+                            entry_cosines = Some((p.entry, cos, mean));
+                            (cos, mean)
+                        }
+                    };
                     let f = self.fusion;
-                    let mean = kefu_embed::cosine(q, &vectors.means[p.entry as usize]);
                     let cos_mix = f.phrasing * cos + (1.0 - f.phrasing) * mean;
                     let sim = ((cos_mix - f.floor) / (1.0 - f.floor)).clamp(0.0, 1.0);
                     (cos, (1.0 - f.weight) * lexical + f.weight * sim)

@@ -108,6 +108,27 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_is_as_near_as_its_nearest_phrasing() {
+        let semantic = Arc::new(Semantic::bundled());
+        let bot = Bot::with_semantic(Lexicon::default(), entries(), Thresholds::SEMANTIC, semantic.clone());
+        let vectors = semantic.phrasing_vectors(&Index::phrasing_texts(&entries()));
+        for q in ["双十一有什么活动", "光棍节有活动吗", "双11打几折"] {
+            let (a, _) = bot.ask(q);
+            let c = a
+                .candidates
+                .iter()
+                .find(|c| c.key == 0)
+                .expect("entry 0 is a candidate");
+            let v = semantic.question_vector(&text::normalize(q));
+            let nearest = vectors[..2]
+                .iter()
+                .map(|p| kefu_embed::cosine(&v, p))
+                .fold(f32::MIN, f32::max);
+            assert_eq!(c.semantic, nearest, "{q}: {c:?}");
+        }
+    }
+
+    #[test]
     fn a_rebuild_embeds_only_new_phrasings() {
         let semantic = Semantic::bundled();
         let texts = Index::phrasing_texts(&entries());
