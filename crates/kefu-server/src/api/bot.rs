@@ -304,7 +304,7 @@ async fn accept(State(state): State<AppState>, caller: Caller, Json(req): Json<A
             answer,
         } => {
             let question = question.unwrap_or_else(|| texts[0].clone());
-            let mut entry = KbEntry {
+            let entry = KbEntry {
                 id: EntryId::new(),
                 shop_id: shop,
                 category_id,
@@ -318,14 +318,7 @@ async fn accept(State(state): State<AppState>, caller: Caller, Json(req): Json<A
                 updated_at: now,
                 stats: Default::default(),
             };
-            for sku in entry.normalize_and_check()? {
-                if crate::api::widget::product_by_sku(&state, shop, &sku).await?.is_none() {
-                    return Err(
-                        ValidationError::new("answer", format!("the shop has no product with SKU “{sku}”")).into(),
-                    );
-                }
-            }
-            Learn::NewEntry(Box::new(entry))
+            Learn::NewEntry(Box::new(crate::api::kb::checked(&state, shop, entry).await?))
         }
     };
     state

@@ -198,7 +198,7 @@ fn yes() -> bool {
 }
 
 /// Checks an entry's texts and that the products its answer shows exist.
-async fn checked(state: &AppState, shop: ShopId, mut e: KbEntry) -> ApiResult<KbEntry> {
+pub(crate) async fn checked(state: &AppState, shop: ShopId, mut e: KbEntry) -> ApiResult<KbEntry> {
     for sku in e.normalize_and_check()? {
         if product_by_sku(state, shop, &sku).await?.is_none() {
             return Err(ValidationError::new("answer", format!("the shop has no product with SKU “{sku}”")).into());
