@@ -25,4 +25,4 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, sqlx::Postgres, "postgres");
+impl_store!(PgStore, sqlx::Postgres, "postgres", "BEGIN");

@@ -71,7 +71,7 @@ macro_rules! leave_message_columns {
 pub(crate) use leave_message_columns;
 
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $engine:literal) => {
+    ($store:ty, $db:ty, $engine:literal, $begin_write:literal) => {
         mod shared_sql {
             use crate::rows::*;
             use crate::sql::{bind_order_filter, bot_question_columns, customer_filter, kb_entry_columns, leave_message_columns, order_filter, product_filter};
@@ -212,7 +212,7 @@ macro_rules! impl_store {
                 if owners != 1 {
                     return Err(StoreError::Config(format!("a new shop needs exactly one owner account, got {owners}")));
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query("INSERT INTO shops (id, slug, name, settings, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(new.shop.id.0).bind(new.shop.slug.as_str()).bind(&new.shop.name).bind(Json(&new.settings)).bind(new.shop.created_at)
                     .execute(&mut *tx).await?;
@@ -249,7 +249,7 @@ macro_rules! impl_store {
             }
 
             async fn put_settings(&self, shop: ShopId, settings: &ShopSettings) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE shops SET settings = $2 WHERE id = $1")
                     .bind(shop.0).bind(Json(settings)).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
@@ -261,7 +261,7 @@ macro_rules! impl_store {
             }
 
             async fn create_account(&self, account: &Account, password_hash: &str) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 Self::insert_account(&mut tx, account, password_hash).await?;
                 tx.commit().await?;
                 Ok(())
@@ -358,7 +358,7 @@ macro_rules! impl_store {
             }
 
             async fn import_catalog(&self, shop: ShopId, catalog: &Catalog) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 Self::insert_catalog(&mut tx, shop, catalog).await?;
                 Self::bump_bot(&mut tx, shop).await?;
                 tx.commit().await?;
@@ -434,7 +434,7 @@ macro_rules! impl_store {
                     .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?.map(KbEntry::from))
             }
             async fn create_kb_category(&self, c: &KbCategory) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query("INSERT INTO kb_categories (id, shop_id, name, position) VALUES ($1, $2, $3, $4)")
                     .bind(c.id.0).bind(c.shop_id.0).bind(&c.name).bind(c.position).execute(&mut *tx).await?;
                 Self::bump_bot(&mut tx, c.shop_id).await?;
@@ -443,7 +443,7 @@ macro_rules! impl_store {
             }
 
             async fn update_kb_category(&self, c: &KbCategory) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE kb_categories SET name = $3, position = $4 WHERE shop_id = $1 AND id = $2")
                     .bind(c.shop_id.0).bind(c.id.0).bind(&c.name).bind(c.position).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
@@ -455,7 +455,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_kb_category(&self, shop: ShopId, id: CategoryId) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 Self::check_category(&mut tx, shop, id).await?;
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM kb_entries WHERE shop_id = $1 AND category_id = $2")
                     .bind(shop.0).bind(id.0).fetch_one(&mut *tx).await?;
@@ -469,7 +469,7 @@ macro_rules! impl_store {
             }
 
             async fn create_kb_entry(&self, e: &KbEntry) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 Self::check_category(&mut tx, e.shop_id, e.category_id).await?;
                 Self::insert_entry(&mut tx, e).await?;
                 Self::bump_bot(&mut tx, e.shop_id).await?;
@@ -478,7 +478,7 @@ macro_rules! impl_store {
             }
 
             async fn update_kb_entry(&self, e: &KbEntry) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 Self::check_category(&mut tx, e.shop_id, e.category_id).await?;
                 Self::save_entry(&mut tx, e).await?;
                 Self::bump_bot(&mut tx, e.shop_id).await?;
@@ -487,7 +487,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_kb_entry(&self, shop: ShopId, id: EntryId) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("DELETE FROM kb_entries WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
@@ -498,7 +498,7 @@ macro_rules! impl_store {
             }
 
             async fn import_kb(&self, shop: ShopId, rows: &[KbImportRow], replace: bool, now: DateTime<Utc>) -> Result<KbImportSummary> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let mut summary = KbImportSummary::default();
                 let categories: Vec<KbCategoryRow> = sqlx::query_as("SELECT id, shop_id, name, position FROM kb_categories WHERE shop_id = $1")
                     .bind(shop.0).fetch_all(&mut *tx).await?;
@@ -601,7 +601,7 @@ macro_rules! impl_store {
             }
 
             async fn log_bot_question(&self, q: &BotQuestion) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query(concat!("INSERT INTO bot_questions (", bot_question_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
                     .bind(q.id).bind(q.shop_id.0).bind(q.session_id).bind(&q.question).bind(q.outcome.as_str()).bind(q.entry_id.map(|e| e.0))
                     .bind(q.confidence).bind(q.helpful).bind(q.confirmed).bind(q.resolved).bind(q.asked_at).execute(&mut *tx).await?;
@@ -628,7 +628,7 @@ macro_rules! impl_store {
             }
 
             async fn set_bot_feedback(&self, shop: ShopId, id: Uuid, helpful: bool) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let q = sqlx::query_as::<_, BotQuestionRow>(concat!("SELECT ", bot_question_columns!(), " FROM bot_questions WHERE shop_id = $1 AND id = $2"))
                     .bind(shop.0).bind(id).fetch_optional(&mut *tx).await?.map(BotQuestion::try_from).transpose()?.ok_or(StoreError::NotFound)?;
                 if q.outcome != Outcome::Answered {
@@ -661,7 +661,7 @@ macro_rules! impl_store {
             }
 
             async fn resolve_bot_questions(&self, shop: ShopId, ids: &[Uuid], learn: &Learn, now: DateTime<Utc>) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 for id in ids {
                     let done = sqlx::query("UPDATE bot_questions SET resolved = TRUE WHERE shop_id = $1 AND id = $2")
                         .bind(shop.0).bind(id).execute(&mut *tx).await?;
@@ -699,7 +699,7 @@ macro_rules! impl_store {
             }
 
             async fn put_bot_vectors(&self, shop: ShopId, model: &str, add: &[(String, Vec<f32>)], remove: &[String]) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 for (text, v) in add {
                     sqlx::query("INSERT INTO bot_vectors (shop_id, model, text, vector) VALUES ($1, $2, $3, $4) ON CONFLICT (shop_id, model, text) DO NOTHING")
                         .bind(shop.0).bind(model).bind(text).bind(crate::vector_bytes(v)).execute(&mut *tx).await?;

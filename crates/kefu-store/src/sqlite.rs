@@ -31,4 +31,7 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+// Write transactions take the write lock when they begin: a deferred one that has read
+// cannot wait for the lock when it then writes (SQLite answers "database is locked" at once
+// rather than risk a deadlock), so a busy moment would fail a request instead of queueing it.
+impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");

@@ -937,3 +937,50 @@ async fn bot_log_feedback_learning_and_messages(store: Arc<dyn Store>) {
     ));
 }
 contract!(bot_log_feedback_learning_and_messages);
+
+/// Many writers at once (a busy shop, a failed write among them) queue for the database
+/// instead of failing with "database is locked".
+async fn concurrent_writes_queue(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    store.create_shop(&a).await.unwrap();
+    let shop = a.shop.id;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let cat = KbCategory {
+                id: CategoryId::new(),
+                shop_id: shop,
+                name: format!("分类{}", i % 12),
+                position: i,
+            };
+            // Half of these collide on the name and fail; the rest must not be hurt by it.
+            let created = store.create_kb_category(&cat).await.is_ok();
+            if created {
+                let e = KbEntry {
+                    id: EntryId::new(),
+                    shop_id: shop,
+                    category_id: cat.id,
+                    question: format!("问题{i}"),
+                    similar: vec![],
+                    answer: "答".into(),
+                    enabled: true,
+                    valid_from: None,
+                    valid_until: None,
+                    created_at: now(),
+                    updated_at: now(),
+                    stats: Default::default(),
+                };
+                store.create_kb_entry(&e).await.unwrap();
+            }
+            created
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        created += usize::from(t.await.unwrap());
+    }
+    assert_eq!(created, 12);
+    assert_eq!(store.kb_entries(shop, None).await.unwrap().len(), 12);
+}
+contract!(concurrent_writes_queue);
