@@ -69,6 +69,15 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Every schema the document refers to is in it (clients and fuzzers resolve them).
+    let text = doc.to_string();
+    for r in text.split("\"#/components/schemas/").skip(1) {
+        let name = &r[..r.find('"').unwrap()];
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "the OpenAPI document refers to a missing schema {name}"
+        );
+    }
     // Unknown API paths answer with the JSON error body too.
     let r = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);

@@ -303,6 +303,7 @@ pub enum Format {
 #[serde(deny_unknown_fields)]
 pub struct FileParams {
     /// `csv` (default) or `xlsx`.
+    #[param(inline)]
     format: Option<Format>,
 }
 
@@ -383,9 +384,11 @@ async fn template(_caller: Caller, Query(p): Query<FileParams>) -> ApiResult<Res
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
     /// `csv` or `xlsx`; by default taken from the Content-Type.
+    #[param(inline)]
     format: Option<Format>,
     /// `merge` (default): add and update entries by standard question. `replace`: the
     /// knowledge base becomes exactly the file.
+    #[param(inline)]
     mode: Option<ImportMode>,
 }
 
