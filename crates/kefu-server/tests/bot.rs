@@ -49,6 +49,27 @@ async fn buyer_talks_to_the_bot(app: Arc<TestApp>) {
         .await
         .unwrap();
     assert_eq!(hello["open"], false);
+    // The widget lives on the shop's pages: browsers may call it from another origin.
+    let preflight = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/v1/widget/demo/ask"))
+        .header("origin", "https://shop.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    // Staff endpoints are not opened to other origins.
+    let staff = app
+        .client
+        .get(app.url("/api/v1/kb/entries"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(!staff.headers().contains_key("access-control-allow-origin"));
     assert!(hello["text"].as_str().unwrap().contains("非工作时间"), "{hello}");
 
     // Words that appear in no phrasing: 免运费 is a synonym of 包邮, 呀/亲 are filler.

@@ -9,7 +9,7 @@ use crate::bots::ShopBot;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use kefu_bot::{Decision, pick_suggestion, wants_human};
 use kefu_core::ValidationError;
 use kefu_core::bot::{BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome, check_leave_message};
@@ -21,16 +21,26 @@ use kefu_store::ProductQuery;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tower_http::cors::{Any, CorsLayer};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+/// The widget runs on the shop's own pages, another origin than kefu's: browsers may call
+/// these endpoints from anywhere. They carry no cookies or credentials, so allowing every
+/// origin exposes nothing a buyer could not already ask.
 pub fn router() -> OpenApiRouter<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600));
     OpenApiRouter::new()
         .routes(routes!(hello))
         .routes(routes!(ask))
         .routes(routes!(feedback))
         .routes(routes!(leave_message))
+        .layer(cors)
 }
 
 pub const MAX_QUESTION_CHARS: usize = 500;
