@@ -39,6 +39,9 @@ enum Command {
     /// Manage the shops this installation hosts.
     #[command(subcommand)]
     Shop(ShopCommand),
+    /// Import or export a shop's knowledge base (the same template as the API).
+    #[command(subcommand)]
+    Kb(KbCommand),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
     /// Measure parts of kefu.
@@ -93,6 +96,31 @@ enum ShopCommand {
     },
     /// List the shops.
     List {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Import a .csv (UTF-8) or .xlsx file, all or nothing: entries are added or updated by
+    /// standard question; with --replace the knowledge base becomes exactly the file.
+    Import {
+        /// The shop's slug.
+        #[arg(long)]
+        shop: String,
+        /// The file; .xlsx by its extension, CSV otherwise.
+        file: PathBuf,
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write the knowledge base to a file (.xlsx by its extension, CSV otherwise).
+    Export {
+        #[arg(long)]
+        shop: String,
+        file: PathBuf,
         #[command(flatten)]
         common: Common,
     },
@@ -168,6 +196,15 @@ async fn run() -> anyhow::Result<()> {
             common,
         }) => create_shop(config(&common, &common)?, &slug, &name, &owner, &mode).await,
         Command::Shop(ShopCommand::List { common }) => list_shops(config(&common, &common)?).await,
+        Command::Kb(KbCommand::Import {
+            shop,
+            file,
+            replace,
+            common,
+        }) => import_kb(config(&common, &common)?, &shop, &file, replace).await,
+        Command::Kb(KbCommand::Export { shop, file, common }) => {
+            export_kb(config(&common, &common)?, &shop, &file).await
+        }
         Command::Bench(BenchCommand::Bot {
             kb,
             cases,
@@ -293,5 +330,49 @@ async fn list_shops(config: Config) -> anyhow::Result<()> {
     for s in store.shops().await? {
         println!("{}\t{}\t{}", s.slug.as_str(), s.name, s.created_at.format("%Y-%m-%d"));
     }
+    Ok(())
+}
+
+fn kb_format(file: &std::path::Path) -> kefu_server::api::KbFormat {
+    match file.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("xlsx") => kefu_server::api::KbFormat::Xlsx,
+        _ => kefu_server::api::KbFormat::Csv,
+    }
+}
+
+async fn shop_state(config: Config, slug: &str) -> anyhow::Result<(kefu_server::AppState, ShopId)> {
+    let prepared = kefu_server::prepare(config).await?;
+    let slug = ShopSlug::parse(slug)?;
+    let shop = prepared
+        .state
+        .store
+        .shop_by_slug(&slug)
+        .await?
+        .with_context(|| format!("there is no shop {}", slug.as_str()))?;
+    Ok((prepared.state, shop.id))
+}
+
+async fn import_kb(config: Config, slug: &str, file: &std::path::Path, replace: bool) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let (state, shop) = shop_state(config, slug).await?;
+    let s = kefu_server::api::import_kb_file(&state, shop, kb_format(file), &bytes, replace)
+        .await
+        .with_context(|| format!("{} was not imported", file.display()))?;
+    println!(
+        "imported {}: {} entries created, {} updated, {} deleted; {} categories created",
+        file.display(),
+        s.entries_created,
+        s.entries_updated,
+        s.entries_deleted,
+        s.categories_created
+    );
+    Ok(())
+}
+
+async fn export_kb(config: Config, slug: &str, file: &std::path::Path) -> anyhow::Result<()> {
+    let (state, shop) = shop_state(config, slug).await?;
+    let bytes = kefu_server::api::export_kb_file(&state, shop, kb_format(file)).await?;
+    std::fs::write(file, bytes).with_context(|| format!("writing {}", file.display()))?;
+    println!("wrote {}", file.display());
     Ok(())
 }

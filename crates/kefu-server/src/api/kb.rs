@@ -340,16 +340,23 @@ fn file_response(format: Format, name: &str, rows: &[TemplateRow]) -> ApiResult<
 #[utoipa::path(get, path = "/kb/export", tag = "knowledge base", params(FileParams),
     responses((status = 200, description = "the file", content_type = "text/csv")), security(("bearer" = []), ("cookie" = [])))]
 async fn export_kb(State(state): State<AppState>, caller: Caller, Query(p): Query<FileParams>) -> ApiResult<Response> {
+    let rows = export_rows(&state, caller.shop()).await?;
+    let date = kefu_store::now().format("%Y%m%d");
+    file_response(p.format.unwrap_or_default(), &format!("knowledge-{date}"), &rows)
+}
+
+/// The shop's knowledge base as template rows.
+async fn export_rows(state: &AppState, shop: ShopId) -> ApiResult<Vec<TemplateRow>> {
     let categories: HashMap<CategoryId, String> = state
         .store
-        .kb_categories(caller.shop())
+        .kb_categories(shop)
         .await?
         .into_iter()
         .map(|c| (c.id, c.name))
         .collect();
-    let rows: Vec<TemplateRow> = state
+    Ok(state
         .store
-        .kb_entries(caller.shop(), None)
+        .kb_entries(shop, None)
         .await?
         .into_iter()
         .enumerate()
@@ -360,9 +367,35 @@ async fn export_kb(State(state): State<AppState>, caller: Caller, Query(p): Quer
             similar: e.similar,
             answer: e.answer,
         })
-        .collect();
-    let date = kefu_store::now().format("%Y%m%d");
-    file_response(p.format.unwrap_or_default(), &format!("knowledge-{date}"), &rows)
+        .collect())
+}
+
+/// The knowledge base as a file, for the command line (`kefu kb export`).
+pub async fn export_file(state: &AppState, shop: ShopId, format: Format) -> ApiResult<Vec<u8>> {
+    let rows = export_rows(state, shop).await?;
+    Ok(match format {
+        Format::Csv => kb_template::to_csv(&rows),
+        Format::Xlsx => {
+            kb_template::to_xlsx(&rows).map_err(|e| ApiError::Internal(anyhow::anyhow!("writing xlsx: {e}")))?
+        }
+    })
+}
+
+/// Imports a file, all or nothing (the HTTP handler and `kefu kb import` share it).
+pub async fn import_file(
+    state: &AppState,
+    shop: ShopId,
+    format: Format,
+    bytes: &[u8],
+    replace: bool,
+) -> ApiResult<KbImportSummary> {
+    let rows = match format {
+        Format::Csv => kb_template::parse_csv(bytes),
+        Format::Xlsx => kb_template::parse_xlsx(bytes),
+    }
+    .map_err(|e| file_error(e.to_string()))?;
+    let rows = check_rows(state, shop, rows).await?;
+    Ok(state.store.import_kb(shop, &rows, replace, kefu_store::now()).await?)
 }
 
 /// An empty template with one example row.
@@ -477,16 +510,6 @@ async fn import_kb(
             Format::Csv
         },
     );
-    let rows = match format {
-        Format::Csv => kb_template::parse_csv(&body),
-        Format::Xlsx => kb_template::parse_xlsx(&body),
-    }
-    .map_err(|e| file_error(e.to_string()))?;
-    let rows = check_rows(&state, caller.shop(), rows).await?;
     let replace = p.mode == Some(ImportMode::Replace);
-    let summary = state
-        .store
-        .import_kb(caller.shop(), &rows, replace, kefu_store::now())
-        .await?;
-    Ok(Json(summary))
+    Ok(Json(import_file(&state, caller.shop(), format, &body, replace).await?))
 }

@@ -11,6 +11,8 @@ mod messages;
 mod shop;
 mod widget;
 
+pub use kb::{Format as KbFormat, export_file as export_kb_file, import_file as import_kb_file};
+
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
