@@ -48,6 +48,16 @@ impl ShopBot {
         self.entries.iter().position(|e| e.id == id)
     }
 
+    /// Asks on a blocking thread: a question the model has not seen costs a ~20 ms forward
+    /// pass, too long for the async runtime.
+    pub async fn ask(self: &Arc<Self>, question: &str) -> Result<(kefu_bot::Analysis, kefu_bot::Decision), ApiError> {
+        let bot = self.clone();
+        let question = question.to_string();
+        tokio::task::spawn_blocking(move || bot.bot.ask(&question))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))
+    }
+
     fn fresh(&self, version: i64, now: DateTime<Utc>) -> bool {
         self.version == version && self.stale_at.is_none_or(|t| now < t)
     }

@@ -99,11 +99,7 @@ async fn console(
     caller.require_manager()?;
     let question = clean_question("question", &q.question)?;
     let bot = state.bots.get(&state.store, caller.shop()).await?;
-    let b = bot.clone();
-    let text = question.clone();
-    let (analysis, decision) = tokio::task::spawn_blocking(move || b.bot.ask(&text))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))?;
+    let (analysis, decision) = bot.ask(&question).await?;
     let candidates = analysis
         .candidates
         .iter()

@@ -238,11 +238,7 @@ async fn ask(
         } else if let Some(pos) = pick_suggestion(&text, offered.len()) {
             Step::Picked(text, offered[pos])
         } else {
-            let b = bot.clone();
-            let q = text.clone();
-            let (analysis, decision) = tokio::task::spawn_blocking(move || b.bot.ask(&q))
-                .await
-                .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))?;
+            let (analysis, decision) = bot.ask(&text).await?;
             let confidence = analysis.candidates.first().map(|c| c.score).unwrap_or(0.0);
             Step::Asked(text, decision, confidence)
         }
