@@ -148,6 +148,7 @@ mod tests {
                 chars: score,
                 cover: score,
                 semantic: 0.0,
+                centroid: 0.0,
                 score,
             })
             .collect();

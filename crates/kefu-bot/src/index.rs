@@ -106,6 +106,9 @@ pub struct Candidate {
     /// Cosine of the question's sentence vector and the nearest of the entry's phrasings'
     /// (not necessarily `matched`, the lexically best); 0 without vectors.
     pub semantic: f32,
+    /// Cosine of the question's vector and the mean of all the entry's phrasings'; 0 without
+    /// vectors.
+    pub centroid: f32,
     /// The combined confidence, in [0, 1].
     pub score: f32,
 }
@@ -531,7 +534,7 @@ impl Index {
             let covered = shared_weight(&q_terms, &self.entry_terms[p.entry as usize], &self.term_weight);
             let cover = if q_weight > 0.0 { covered / q_weight } else { 0.0 };
             let lexical = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars + COVER_WEIGHT * cover).clamp(0.0, 1.0);
-            let (semantic, score) = match semantic {
+            let (semantic, centroid, score) = match semantic {
                 Some((vectors, q)) => {
                     let (cos, mean) = match entry_cosines {
                         Some((e, cos, mean)) if e == p.entry => (cos, mean),
@@ -549,9 +552,9 @@ impl Index {
                     let f = self.fusion;
                     let cos_mix = f.phrasing * cos + (1.0 - f.phrasing) * mean;
                     let sim = ((cos_mix - f.floor) / (1.0 - f.floor)).clamp(0.0, 1.0);
-                    (cos, (1.0 - f.weight) * lexical + f.weight * sim)
+                    (cos, mean, (1.0 - f.weight) * lexical + f.weight * sim)
                 }
-                None => (0.0, lexical),
+                None => (0.0, 0.0, lexical),
             };
             if let Some((entry, b)) = best.last()
                 && *entry == p.entry
@@ -567,6 +570,7 @@ impl Index {
                 chars,
                 cover,
                 semantic,
+                centroid,
                 score,
             };
             match best.last_mut() {

@@ -23,6 +23,50 @@ pub struct BotBench<'a> {
     pub sweep: bool,
     /// Without the semantic signal.
     pub lexical: bool,
+    /// Where to write every case's best candidates with their signals.
+    pub dump: Option<&'a Path>,
+}
+
+/// Candidates per case in `--dump`.
+const DUMPED: usize = 5;
+
+/// One row per case and candidate (the best [`DUMPED`]): the case, whether the candidate is the
+/// expected entry, and each signal.
+fn dump(
+    path: &Path,
+    rows: &[TemplateRow],
+    cases: &[Case],
+    index: &Index,
+    vectors: &[Option<Vector>],
+) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record([
+        "case", "query", "expected", "rank", "question", "right", "score", "bm25", "words", "chars", "cover",
+        "semantic", "centroid",
+    ])?;
+    for (i, (c, v)) in cases.iter().zip(vectors).enumerate() {
+        let analysis = index.analyze_with(&c.query, v.as_deref());
+        for (rank, k) in analysis.candidates.iter().take(DUMPED).enumerate() {
+            let expected = c.expected.map_or("", |e| rows[e].question.as_str());
+            w.write_record([
+                i.to_string(),
+                c.query.clone(),
+                expected.to_string(),
+                (rank + 1).to_string(),
+                rows[k.key].question.clone(),
+                u8::from(c.expected == Some(k.key)).to_string(),
+                k.score.to_string(),
+                k.bm25.to_string(),
+                k.words.to_string(),
+                k.chars.to_string(),
+                k.cover.to_string(),
+                k.semantic.to_string(),
+                k.centroid.to_string(),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn load_cases(path: &Path, questions: &HashMap<String, usize>) -> anyhow::Result<Vec<Case>> {
@@ -214,6 +258,9 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     }
 
     let results = outcomes(&bot.index, &thresholds, &cases, &vectors);
+    if let Some(path) = args.dump {
+        dump(path, &rows, &cases, &bot.index, &vectors)?;
+    }
     if args.misses {
         for ((c, o), v) in cases.iter().zip(&results).zip(&vectors) {
             if o.rank == Some(1) && (c.expected.is_some() || o.answered.is_none()) {

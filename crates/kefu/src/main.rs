@@ -72,6 +72,10 @@ enum BenchCommand {
         /// The lexical engine alone, without the bundled sentence-embedding model.
         #[arg(long)]
         lexical: bool,
+        /// Write each case's best candidates with every signal to this CSV file, to study how
+        /// the confidence separates right answers from wrong ones.
+        #[arg(long)]
+        dump: Option<PathBuf>,
     },
 }
 
@@ -212,6 +216,7 @@ async fn run() -> anyhow::Result<()> {
             misses,
             sweep,
             lexical,
+            dump,
         }) => bench::bot(bench::BotBench {
             kb: &kb,
             cases: &cases,
@@ -219,6 +224,7 @@ async fn run() -> anyhow::Result<()> {
             misses,
             sweep,
             lexical,
+            dump: dump.as_deref(),
         }),
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&kefu_server::api::api().1)?);
