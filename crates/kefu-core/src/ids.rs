@@ -68,3 +68,7 @@ id_type!(
     /// A knowledge-base entry (标准问题 with its similar phrasings and answer).
     EntryId
 );
+id_type!(
+    /// A conversation (会话) between a buyer and the shop: bot, queue, agent, closed.
+    ConversationId
+);

@@ -8,12 +8,14 @@
 pub mod account;
 pub mod bot;
 pub mod catalog;
+pub mod chat;
 pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod kb;
 pub mod lockout;
 pub mod money;
+pub mod routing;
 pub mod settings;
 pub mod shop;
 

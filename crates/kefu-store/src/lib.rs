@@ -4,6 +4,7 @@
 //! itself is shared: both engines accept `$1` placeholders, so [`sql`] writes each query once
 //! and a macro instantiates it for both pools.
 
+mod chat_sql;
 mod error;
 mod postgres;
 mod rows;
@@ -19,9 +20,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 use kefu_core::account::Account;
 use kefu_core::bot::{AgentReplies, BotLexicon, BotQuestion, BotSession, LeaveMessage, MessageStatus};
 use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, OrderState, Product};
-use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
+use kefu_core::chat::{Conversation, Event, EventBody, Sender, StatEvent, Transition};
+use kefu_core::ids::{AccountId, CategoryId, ConversationId, CustomerId, EntryId, OrderId, ProductId, ShopId};
 pub use kefu_core::kb::KbImportSummary;
 use kefu_core::lockout::FailureRecord;
+use kefu_core::routing::{AgentStatus, Presence};
 use kefu_core::settings::ShopSettings;
 use kefu_core::shop::{Shop, ShopSlug};
 use std::sync::Arc;
@@ -129,7 +132,7 @@ pub struct Listed<T> {
 /// Everything kefu keeps. Every method that reads or writes shop data takes the shop id,
 /// and every query filters by it: a caller cannot reach another shop's rows by guessing ids.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ChatStore + Send + Sync + 'static {
     /// "sqlite" or "postgres", for logs and health output.
     fn engine(&self) -> &'static str;
     /// Checks the database answers.
@@ -269,6 +272,88 @@ pub trait Store: Send + Sync + 'static {
     /// The account's replies; empty ones if it never set any. `NotFound` if not the shop's.
     async fn agent_replies(&self, shop: ShopId, account: AccountId) -> Result<AgentReplies>;
     async fn put_agent_replies(&self, shop: ShopId, account: AccountId, replies: &AgentReplies) -> Result<()>;
+}
+
+/// Real-time chat (SPEC §2), part of every [`Store`]. Every change of a conversation takes its
+/// row first, so events get gapless sequence numbers and concurrent writers queue; routing
+/// decisions take a per-shop lock so that no chat gets two agents and no agent more than
+/// capacity.
+#[async_trait]
+pub trait ChatStore: Send + Sync {
+    async fn create_conversation(&self, conversation: &Conversation) -> Result<()>;
+    async fn conversation(&self, shop: ShopId, id: ConversationId) -> Result<Option<Conversation>>;
+    /// The visitor's latest conversation.
+    async fn visitor_conversation(&self, shop: ShopId, visitor: &str) -> Result<Option<Conversation>>;
+    /// Open conversations (not closed) with this agent, oldest first.
+    async fn agent_conversations(&self, shop: ShopId, agent: AccountId) -> Result<Vec<Conversation>>;
+    /// The shop's queue, first come first.
+    async fn queued_conversations(&self, shop: ShopId) -> Result<Vec<Conversation>>;
+    /// Stores a message (or other event) with the next sequence number, unless the sender
+    /// already sent one with the same client id: then that one is returned, marked duplicate.
+    async fn append_event(&self, shop: ShopId, conversation: ConversationId, event: &NewEvent) -> Result<Appended>;
+    /// Changes the conversation's state, recording the event; `Refused` names the rule.
+    async fn transition(
+        &self,
+        shop: ShopId,
+        conversation: ConversationId,
+        transition: &Transition,
+        now: DateTime<Utc>,
+    ) -> Result<Appended>;
+    /// Assigns queued chats, oldest first, to agents who can take them (SPEC §2.2); returns
+    /// each assignment made.
+    async fn route_queue(&self, shop: ShopId, now: DateTime<Utc>) -> Result<Vec<Appended>>;
+    /// 转接 to a teammate who is present and below capacity (SPEC §2.4).
+    async fn transfer(
+        &self,
+        shop: ShopId,
+        conversation: ConversationId,
+        by: AccountId,
+        to: AccountId,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Appended>;
+    /// Events with a sequence number above `after`, in order, at most `limit`.
+    async fn events_after(
+        &self,
+        shop: ShopId,
+        conversation: ConversationId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>>;
+    /// Records that one side has read up to `seq` (never moves back).
+    async fn mark_read(&self, shop: ShopId, conversation: ConversationId, agent_side: bool, seq: i64) -> Result<()>;
+    /// Sets an agent's presence, recording the span that ended. `NotFound` if not the shop's.
+    async fn set_presence(
+        &self,
+        shop: ShopId,
+        account: AccountId,
+        presence: Presence,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Every staff account with its presence and load, for routing, transfers and the monitor.
+    async fn agent_loads(&self, shop: ShopId) -> Result<Vec<AgentStatus>>;
+    /// Open conversations, in any shop, with no activity since `before` (idle close, SPEC §2.5).
+    async fn idle_conversations(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Conversation>>;
+    /// Counted events for statistics, oldest first.
+    async fn stat_events(&self, shop: ShopId, since: DateTime<Utc>) -> Result<Vec<StatEvent>>;
+}
+
+/// An event to store; the store gives it its sequence number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub sender: Sender,
+    pub client_id: Option<String>,
+    pub body: EventBody,
+    pub at: DateTime<Utc>,
+}
+
+/// A stored event and the conversation as it is after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Appended {
+    pub event: Event,
+    pub conversation: Conversation,
+    /// The same client id was stored before: `event` is that first one, nothing changed.
+    pub duplicate: bool,
 }
 
 /// f32s as stored: little-endian bytes.

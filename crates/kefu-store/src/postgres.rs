@@ -25,4 +25,12 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, sqlx::Postgres, "postgres", "BEGIN");
+// Routing takes a per-shop advisory lock for the transaction: concurrent hand-overs, on any
+// node, then see each other's assignments and never exceed an agent's capacity.
+impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    "postgres",
+    "BEGIN",
+    "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
+);

@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username};
 use kefu_core::bot::{BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome};
 use kefu_core::catalog::{CloseReason, Customer, KbCategory, KbEntry, Order, OrderItem, OrderState, Product};
-use kefu_core::ids::{AccountId, EntryId};
+use kefu_core::chat::{Conversation, ConversationState, Event, Sender, StatEvent};
+use kefu_core::ids::{AccountId, ConversationId, EntryId};
 use kefu_core::kb::EntryStats;
 use kefu_core::money::Fen;
+use kefu_core::routing::{AgentStatus, Presence};
 use kefu_core::shop::{Shop, ShopSlug};
 use sqlx::types::Json;
 use std::collections::BTreeMap;
@@ -365,5 +367,162 @@ impl TryFrom<LeaveMessageRow> for LeaveMessage {
             created_at: r.created_at,
             handled_at: r.handled_at,
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ConversationRow {
+    pub id: Uuid,
+    pub shop_id: Uuid,
+    pub visitor: String,
+    pub buyer_nick: String,
+    pub channel: String,
+    pub skill_group: Option<String>,
+    pub state: String,
+    pub agent_id: Option<Uuid>,
+    pub last_seq: i64,
+    pub buyer_read_seq: i64,
+    pub agent_read_seq: i64,
+    pub created_at: DateTime<Utc>,
+    pub queued_at: Option<DateTime<Utc>>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub buyer_waiting_since: Option<DateTime<Utc>>,
+    pub agent_answered: bool,
+    pub last_activity_at: DateTime<Utc>,
+}
+
+impl TryFrom<ConversationRow> for Conversation {
+    type Error = StoreError;
+    fn try_from(r: ConversationRow) -> Result<Conversation, StoreError> {
+        Ok(Conversation {
+            id: r.id.into(),
+            shop_id: r.shop_id.into(),
+            visitor: r.visitor,
+            buyer_nick: r.buyer_nick,
+            channel: r.channel,
+            skill_group: r
+                .skill_group
+                .map(|g| SkillGroup::parse(&g).map_err(|e| corrupt("conversation skill group", e)))
+                .transpose()?,
+            state: ConversationState::parse(&r.state).ok_or_else(|| corrupt("conversation state", &r.state))?,
+            agent_id: r.agent_id.map(AccountId),
+            last_seq: r.last_seq,
+            buyer_read_seq: r.buyer_read_seq,
+            agent_read_seq: r.agent_read_seq,
+            created_at: r.created_at,
+            queued_at: r.queued_at,
+            assigned_at: r.assigned_at,
+            closed_at: r.closed_at,
+            buyer_waiting_since: r.buyer_waiting_since,
+            agent_answered: r.agent_answered,
+            last_activity_at: r.last_activity_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct EventRow {
+    pub conversation_id: Uuid,
+    pub seq: i64,
+    pub sender: String,
+    pub sender_id: Option<Uuid>,
+    pub client_id: Option<String>,
+    pub body: Json<serde_json::Value>,
+    pub at: DateTime<Utc>,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Event, StoreError> {
+        let sender = match (r.sender.as_str(), r.sender_id) {
+            ("buyer", _) => Sender::Buyer,
+            ("agent", Some(id)) => Sender::Agent(AccountId(id)),
+            ("bot", _) => Sender::Bot,
+            ("system", _) => Sender::System,
+            (other, _) => return Err(corrupt("event sender", other)),
+        };
+        Ok(Event {
+            conversation_id: r.conversation_id.into(),
+            seq: r.seq,
+            sender,
+            client_id: r.client_id,
+            body: serde_json::from_value(r.body.0).map_err(|e| corrupt("event body", e))?,
+            at: r.at,
+        })
+    }
+}
+
+/// How a sender is stored: its role, and the account for agents.
+pub fn sender_columns(s: &Sender) -> (&'static str, Option<Uuid>) {
+    match s {
+        Sender::Buyer => ("buyer", None),
+        Sender::Agent(id) => ("agent", Some(id.0)),
+        Sender::Bot => ("bot", None),
+        Sender::System => ("system", None),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AgentStatusRow {
+    pub id: Uuid,
+    pub display_name: String,
+    pub role: String,
+    pub skill_group: Option<String>,
+    pub takes_chats: bool,
+    pub capacity: i64,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub status: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub idle_since: Option<DateTime<Utc>>,
+    pub load: i64,
+}
+
+impl TryFrom<AgentStatusRow> for AgentStatus {
+    type Error = StoreError;
+    fn try_from(r: AgentStatusRow) -> Result<AgentStatus, StoreError> {
+        Ok(AgentStatus {
+            account_id: AccountId(r.id),
+            display_name: r.display_name,
+            role: Role::parse(&r.role).ok_or_else(|| corrupt("role", &r.role))?,
+            skill_group: r
+                .skill_group
+                .map(|g| SkillGroup::parse(&g).map_err(|e| corrupt("skill group", e)))
+                .transpose()?,
+            takes_chats: r.takes_chats,
+            capacity: u32::try_from(r.capacity).unwrap_or(0),
+            presence: match r.status.as_deref() {
+                None => Presence::Offline,
+                Some(s) => Presence::parse(s).ok_or_else(|| corrupt("presence", s))?,
+            },
+            load: u32::try_from(r.load).unwrap_or(u32::MAX),
+            since: r.since,
+            idle_since: r.idle_since.unwrap_or(r.created_at),
+            disabled: r.disabled,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct StatEventRow {
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub conversation_id: Option<Uuid>,
+    pub account_id: Option<Uuid>,
+    pub value_ms: Option<i64>,
+    pub data: Option<String>,
+}
+
+impl From<StatEventRow> for StatEvent {
+    fn from(r: StatEventRow) -> StatEvent {
+        StatEvent {
+            kind: r.kind,
+            at: r.at,
+            conversation_id: r.conversation_id.map(ConversationId),
+            account_id: r.account_id.map(AccountId),
+            value_ms: r.value_ms,
+            data: r.data,
+        }
     }
 }

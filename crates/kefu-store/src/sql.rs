@@ -71,10 +71,15 @@ macro_rules! leave_message_columns {
 pub(crate) use leave_message_columns;
 
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $engine:literal, $begin_write:literal) => {
+    ($store:ty, $db:ty, $engine:literal, $begin_write:literal, $route_lock:literal) => {
         mod shared_sql {
             use crate::rows::*;
             use crate::sql::{bind_order_filter, bot_question_columns, customer_filter, kb_entry_columns, leave_message_columns, order_filter, product_filter};
+            use crate::chat_sql::{agent_status_query, chat_helpers, chat_impl, conversation_columns};
+            use crate::{Appended, ChatStore, NewEvent};
+            use kefu_core::chat::{Conversation, ConversationState, Event, EventBody, Sender, StatEvent, StatKind, Transition};
+            use kefu_core::ids::ConversationId;
+            use kefu_core::routing::{AgentLoad, AgentStatus, Presence, can_receive_transfer, pick};
             use crate::{Catalog, KbImportRow, KbImportSummary, Learn, Listed, NewShop, OrderQuery, Page, ProductQuery, Result, Session, Store, StoreError};
             use kefu_core::bot::{AgentReplies, BotLexicon, BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome};
             use std::collections::{HashMap, HashSet};
@@ -89,6 +94,9 @@ macro_rules! impl_store {
             use kefu_core::shop::{Shop, ShopSlug};
             use sqlx::types::Json;
             use super::*;
+        chat_helpers!($store, $db);
+        chat_impl!($store, $db, $begin_write, $route_lock);
+
         impl $store {
             async fn insert_catalog(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, c: &Catalog) -> Result<()> {
                 for p in &c.products {

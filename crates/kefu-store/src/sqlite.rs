@@ -34,4 +34,11 @@ impl SqliteStore {
 // Write transactions take the write lock when they begin: a deferred one that has read
 // cannot wait for the lock when it then writes (SQLite answers "database is locked" at once
 // rather than risk a deadlock), so a busy moment would fail a request instead of queueing it.
-impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");
+// Routing needs no lock of its own: the IMMEDIATE transaction already holds the write lock.
+impl_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "sqlite",
+    "BEGIN IMMEDIATE",
+    "SELECT length($1)"
+);

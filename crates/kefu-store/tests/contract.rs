@@ -984,3 +984,376 @@ async fn concurrent_writes_queue(store: Arc<dyn Store>) {
     assert_eq!(store.kb_entries(shop, None).await.unwrap().len(), 12);
 }
 contract!(concurrent_writes_queue);
+
+// ---- Real-time chat (SPEC §2) ----
+
+use kefu_core::chat::{
+    CloseReason as ChatClose, Content, Conversation, ConversationState, EventBody, HandoffReason, Sender, Transition,
+};
+use kefu_core::routing::Presence;
+use kefu_store::{ChatStore, NewEvent};
+
+/// A shop with agents of the given skill groups and capacities (owner excluded from routing).
+async fn chat_shop(
+    store: &Arc<dyn Store>,
+    slug: &str,
+    agents: &[(&str, Option<&str>, u16)],
+) -> (ShopId, Vec<AccountId>) {
+    let mut shop = new_shop(slug);
+    shop.accounts[0].0.routing.takes_chats = false;
+    let mut ids = Vec::new();
+    for (name, group, capacity) in agents {
+        let mut a = account(shop.shop.id, name, Role::Agent);
+        a.routing.skill_group = group.map(|g| SkillGroup::parse(g).unwrap());
+        a.routing.capacity = *capacity;
+        ids.push(a.id);
+        shop.accounts.push((a, "$argon2id$fake".into()));
+    }
+    store.create_shop(&shop).await.unwrap();
+    (shop.shop.id, ids)
+}
+
+async fn new_chat(store: &Arc<dyn Store>, shop: ShopId, group: Option<&str>) -> Conversation {
+    let mut c = Conversation::new(
+        shop,
+        format!("visitor-{}", uuid::Uuid::now_v7()),
+        "买家".into(),
+        "web".into(),
+        now(),
+    );
+    c.skill_group = group.map(|g| SkillGroup::parse(g).unwrap());
+    store.create_conversation(&c).await.unwrap();
+    c
+}
+
+fn say(sender: Sender, client_id: Option<&str>, text: &str) -> NewEvent {
+    NewEvent {
+        sender,
+        client_id: client_id.map(str::to_string),
+        body: EventBody::Message {
+            content: Content::Text { text: text.into() },
+        },
+        at: now(),
+    }
+}
+
+async fn chat_lifecycle_and_retries(store: Arc<dyn Store>) {
+    let (shop, agents) = chat_shop(&store, "chat-life", &[("xiaomei", None, 3), ("xiaoli", None, 3)]).await;
+    let (other, _) = chat_shop(&store, "chat-other", &[]).await;
+    let c = new_chat(&store, shop, None).await;
+
+    let first = store
+        .append_event(shop, c.id, &say(Sender::Buyer, Some("m1"), "在吗"))
+        .await
+        .unwrap();
+    assert_eq!((first.event.seq, first.duplicate), (1, false));
+    let again = store
+        .append_event(shop, c.id, &say(Sender::Buyer, Some("m1"), "在吗"))
+        .await
+        .unwrap();
+    assert!(again.duplicate, "a retried client id is not stored twice");
+    assert_eq!(again.event.seq, 1);
+    store
+        .append_event(shop, c.id, &say(Sender::Bot, None, "您好"))
+        .await
+        .unwrap();
+
+    // Handed over with nobody online: it waits.
+    let queued = store
+        .transition(
+            shop,
+            c.id,
+            &Transition::Handoff {
+                reason: HandoffReason::Asked,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.conversation.state, ConversationState::Queued);
+    assert!(store.route_queue(shop, now()).await.unwrap().is_empty());
+    assert_eq!(store.queued_conversations(shop).await.unwrap().len(), 1);
+    store
+        .append_event(shop, c.id, &say(Sender::Buyer, Some("m2"), "人呢"))
+        .await
+        .unwrap();
+
+    store
+        .set_presence(shop, agents[0], Presence::Online, now())
+        .await
+        .unwrap();
+    let routed = store.route_queue(shop, now()).await.unwrap();
+    assert_eq!(routed.len(), 1);
+    assert_eq!(routed[0].conversation.agent_id, Some(agents[0]));
+    assert!(matches!(routed[0].event.body, EventBody::Assigned { agent_id, .. } if agent_id == agents[0]));
+
+    // Only the chat's agent may write in it.
+    let not_yours = store
+        .append_event(shop, c.id, &say(Sender::Agent(agents[1]), Some("a1"), "您好"))
+        .await;
+    assert!(matches!(not_yours, Err(StoreError::Refused(_))));
+    let reply = store
+        .append_event(shop, c.id, &say(Sender::Agent(agents[0]), Some("a1"), "亲，在的"))
+        .await
+        .unwrap();
+    assert!(!reply.conversation.agent_answered || reply.conversation.buyer_waiting_since.is_none());
+    let all = store.events_after(shop, c.id, 0, 100).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=all.len() as i64).collect::<Vec<_>>()
+    );
+    assert_eq!(all.len(), 6);
+    assert_eq!(store.events_after(shop, c.id, 4, 100).await.unwrap().len(), 2);
+    let kinds: Vec<String> = store
+        .stat_events(shop, at(1, 0))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.kind)
+        .collect();
+    for k in [
+        "received",
+        "assigned",
+        "first_response",
+        "reply_wait",
+        "agent_message",
+        "buyer_message",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "stat {k} recorded: {kinds:?}");
+    }
+
+    store.mark_read(shop, c.id, true, 6).await.unwrap();
+    store.mark_read(shop, c.id, true, 3).await.unwrap();
+    store.mark_read(shop, c.id, true, 99).await.unwrap();
+    assert_eq!(
+        store.conversation(shop, c.id).await.unwrap().unwrap().agent_read_seq,
+        6,
+        "never back, never past the end"
+    );
+
+    // Another shop sees nothing of it and can change nothing.
+    assert!(store.conversation(other, c.id).await.unwrap().is_none());
+    assert!(matches!(
+        store.append_event(other, c.id, &say(Sender::Buyer, None, "x")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.events_after(other, c.id, 0, 100).await.unwrap().is_empty());
+    assert!(matches!(
+        store.set_presence(other, agents[0], Presence::Online, now()).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let closed = store
+        .transition(
+            shop,
+            c.id,
+            &Transition::Close {
+                reason: ChatClose::Agent,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(closed.conversation.state, ConversationState::Closed);
+    assert!(matches!(
+        store
+            .append_event(shop, c.id, &say(Sender::Buyer, None, "还在吗"))
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store
+            .transition(
+                shop,
+                c.id,
+                &Transition::Close {
+                    reason: ChatClose::Idle
+                },
+                now()
+            )
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    let reopened = store.transition(shop, c.id, &Transition::Reopen, now()).await.unwrap();
+    assert_eq!(
+        (reopened.conversation.state, reopened.conversation.agent_id),
+        (ConversationState::Bot, None)
+    );
+    assert_eq!(
+        store.visitor_conversation(shop, &c.visitor).await.unwrap().unwrap().id,
+        c.id
+    );
+    assert!(store.agent_loads(shop).await.unwrap().iter().all(|a| a.load == 0));
+}
+contract!(chat_lifecycle_and_retries);
+
+async fn routing_holds_under_concurrent_handovers(store: Arc<dyn Store>) {
+    let (shop, agents) = chat_shop(
+        &store,
+        "chat-rush",
+        &[("a1", None, 2), ("a2", None, 3), ("a3", None, 4)],
+    )
+    .await;
+    store
+        .set_presence(shop, agents[0], Presence::Online, now())
+        .await
+        .unwrap();
+    store
+        .set_presence(shop, agents[1], Presence::Online, now())
+        .await
+        .unwrap();
+    store
+        .set_presence(shop, agents[2], Presence::Suspended, now())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = new_chat(&store, shop, None).await;
+            // Concurrent messages and hand-overs: sequence numbers stay gapless.
+            let message = say(Sender::Buyer, Some("x"), "转人工");
+            let (a, b) = tokio::join!(
+                store.append_event(shop, c.id, &message),
+                store.transition(
+                    shop,
+                    c.id,
+                    &Transition::Handoff {
+                        reason: HandoffReason::Asked
+                    },
+                    now()
+                ),
+            );
+            a.unwrap();
+            b.unwrap();
+            store.route_queue(shop, now()).await.unwrap();
+            c.id
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    let loads = store.agent_loads(shop).await.unwrap();
+    let load = |a: AccountId| loads.iter().find(|l| l.account_id == a).unwrap().load;
+    assert_eq!(
+        (load(agents[0]), load(agents[1]), load(agents[2])),
+        (2, 3, 0),
+        "full, full, suspended"
+    );
+    let mut assigned = 0;
+    for id in &ids {
+        let events = store.events_after(shop, *id, 0, 100).await.unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=events.len() as i64).collect::<Vec<_>>()
+        );
+        let assignments = events
+            .iter()
+            .filter(|e| matches!(e.body, EventBody::Assigned { .. }))
+            .count();
+        assert!(assignments <= 1, "never two agents for one chat");
+        assigned += assignments;
+    }
+    assert_eq!(assigned, 5);
+    assert_eq!(store.queued_conversations(shop).await.unwrap().len(), 11);
+
+    // A freed slot takes the head of the queue; resuming brings the suspended agent work.
+    let head = store.queued_conversations(shop).await.unwrap()[0].id;
+    let mine = store.agent_conversations(shop, agents[0]).await.unwrap();
+    store
+        .transition(
+            shop,
+            mine[0].id,
+            &Transition::Close {
+                reason: ChatClose::Agent,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let routed = store.route_queue(shop, now()).await.unwrap();
+    assert_eq!(routed.len(), 1);
+    assert_eq!(
+        (routed[0].conversation.id, routed[0].conversation.agent_id),
+        (head, Some(agents[0]))
+    );
+    store
+        .set_presence(shop, agents[2], Presence::Online, now())
+        .await
+        .unwrap();
+    assert_eq!(store.route_queue(shop, now()).await.unwrap().len(), 4);
+    assert_eq!(store.queued_conversations(shop).await.unwrap().len(), 6);
+}
+contract!(routing_holds_under_concurrent_handovers);
+
+async fn skill_groups_suspend_and_transfer(store: Arc<dyn Store>) {
+    let (shop, agents) = chat_shop(
+        &store,
+        "chat-skills",
+        &[("pre", Some("售前"), 5), ("after", Some("售后"), 1), ("off", None, 5)],
+    )
+    .await;
+    for (a, p) in [(agents[0], Presence::Online), (agents[1], Presence::Online)] {
+        store.set_presence(shop, a, p, now()).await.unwrap();
+    }
+    let c = new_chat(&store, shop, Some("售后")).await;
+    store
+        .transition(
+            shop,
+            c.id,
+            &Transition::Handoff {
+                reason: HandoffReason::Failures,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let routed = store.route_queue(shop, now()).await.unwrap();
+    assert_eq!(
+        routed[0].conversation.agent_id,
+        Some(agents[1]),
+        "售后 chats go to 售后"
+    );
+
+    // The 售后 agent is full: another 售后 chat waits although 售前 has room.
+    let d = new_chat(&store, shop, Some("售后")).await;
+    store
+        .transition(
+            shop,
+            d.id,
+            &Transition::Handoff {
+                reason: HandoffReason::Asked,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(store.route_queue(shop, now()).await.unwrap().is_empty());
+
+    // Suspended, the 售前 agent still serves and still receives transfers.
+    store
+        .set_presence(shop, agents[0], Presence::Suspended, now())
+        .await
+        .unwrap();
+    let refused = store.transfer(shop, c.id, agents[1], agents[2], "", now()).await;
+    assert!(matches!(refused, Err(StoreError::Refused(m)) if m.contains("offline")));
+    let moved = store
+        .transfer(shop, c.id, agents[1], agents[0], "要换货", now())
+        .await
+        .unwrap();
+    assert_eq!(moved.conversation.agent_id, Some(agents[0]));
+    assert!(matches!(&moved.event.body, EventBody::Transferred { note, .. } if note == "要换货"));
+    // The slot freed by the transfer goes to the waiting 售后 chat.
+    let routed = store.route_queue(shop, now()).await.unwrap();
+    assert_eq!(routed.len(), 1);
+    assert_eq!(routed[0].conversation.id, d.id);
+    let spans = store.stat_events(shop, at(1, 0)).await.unwrap();
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.kind == "presence_span" && s.data.as_deref() == Some("online"))
+    );
+    assert!(spans.iter().any(|s| s.kind == "transferred"));
+}
+contract!(skill_groups_suspend_and_transfer);
