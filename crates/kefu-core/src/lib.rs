@@ -13,6 +13,7 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod kb;
+pub mod links;
 pub mod lockout;
 pub mod money;
 pub mod routing;

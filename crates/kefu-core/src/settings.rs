@@ -56,11 +56,24 @@ pub struct ShopSettings {
     pub reminder_hours: ReminderHours,
     /// An order not paid within this many minutes is closed (交易关闭). Default 3 days.
     pub unpaid_timeout_minutes: u32,
-    /// Registrable domains whose links are shown as trusted (e.g. `taobao.com`).
+    /// Domains whose links may be clicked (e.g. `taobao.com`). Each entry stands for its
+    /// registrable domain: `www.taobao.com` trusts all of `taobao.com` (see `links::LinkPolicy`).
     pub trusted_link_domains: Vec<String>,
+    /// The item pages shown as the shop's own (`https://item.taobao.com/item.htm?id=`), each on a
+    /// trusted domain; absent in settings saved before it existed, when the Taobao and Tmall
+    /// forms apply.
+    #[serde(default = "default_item_link_forms")]
+    pub item_link_forms: Vec<String>,
     /// The smart bot's thresholds and texts; absent in settings saved before it existed.
     #[serde(default)]
     pub bot: crate::bot::BotSettings,
+}
+
+fn default_item_link_forms() -> Vec<String> {
+    crate::links::DEFAULT_ITEM_LINK_FORMS
+        .iter()
+        .map(|f| (*f).to_owned())
+        .collect()
 }
 
 pub const MAX_AUTO_REPLY_CHARS: usize = 500;
@@ -91,6 +104,7 @@ impl Default for ShopSettings {
             },
             unpaid_timeout_minutes: 3 * 24 * 60,
             trusted_link_domains: vec!["taobao.com".into(), "tmall.com".into()],
+            item_link_forms: default_item_link_forms(),
             bot: crate::bot::BotSettings::default(),
         }
     }
@@ -166,6 +180,31 @@ impl ShopSettings {
                 return Err(ValidationError::new(
                     format!("trusted_link_domains[{i}]"),
                     format!("“{d}” is not a domain name such as taobao.com (no scheme, path or port)"),
+                ));
+            }
+            if crate::links::registrable_domain(d).is_none() {
+                return Err(ValidationError::new(
+                    format!("trusted_link_domains[{i}]"),
+                    format!("“{d}” is a public suffix shared by many owners, not a shop's domain such as taobao.com"),
+                ));
+            }
+        }
+        let trusted: Vec<String> = self
+            .trusted_link_domains
+            .iter()
+            .filter_map(|d| crate::links::registrable_domain(d))
+            .collect();
+        for (i, f) in self.item_link_forms.iter().enumerate() {
+            let field = format!("item_link_forms[{i}]");
+            let form =
+                crate::links::ItemLinkForm::parse(f).map_err(|e| ValidationError::new(&field, format!("“{f}” {e}")))?;
+            if !crate::links::registrable_domain(form.host()).is_some_and(|d| trusted.contains(&d)) {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "{} is not on a trusted link domain: add its domain to trusted_link_domains first",
+                        form.host()
+                    ),
                 ));
             }
         }
@@ -271,6 +310,61 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn trusted_domains_must_have_an_owner() {
+        assert_eq!(
+            refused(|s| s.trusted_link_domains = vec!["taobao.com".into(), "com.cn".into()]).field,
+            "trusted_link_domains[1]"
+        );
+        let s = ShopSettings {
+            trusted_link_domains: vec!["www.taobao.com".into(), "tmall.com".into()],
+            ..ShopSettings::default()
+        };
+        s.validate().expect("a host stands for its registrable domain");
+    }
+
+    #[test]
+    fn item_link_forms_are_checked() {
+        let mut s = ShopSettings::default();
+        s.trusted_link_domains.push("xiaomianao.cn".into());
+        s.item_link_forms.push("shop.xiaomianao.cn/p/detail?sku=".into());
+        s.validate().unwrap();
+        for bad in [
+            "item.taobao.com",
+            "https://item.taobao.com/item.htm",
+            "https://item.taobao.com/item.htm?id=123",
+            "https://item.taobao.com:8080/item.htm?id=",
+            "https://item.taobao.com/item.htm?id=#x",
+            "https://1.2.3.4/item.htm?id=",
+            "https://item.jd.com/x.html?id=",
+        ] {
+            let e = refused(|s| s.item_link_forms = vec!["https://item.taobao.com/item.htm?id=".into(), bad.into()]);
+            assert_eq!(e.field, "item_link_forms[1]", "{bad}: {e}");
+        }
+        let e = refused(|s| s.trusted_link_domains = vec!["taobao.com".into()]);
+        assert_eq!(
+            e.field, "item_link_forms[1]",
+            "the Tmall form needs tmall.com trusted: {e}"
+        );
+        assert!(e.message.contains("detail.tmall.com"), "{e}");
+    }
+
+    #[test]
+    fn settings_saved_before_item_link_forms_get_the_taobao_and_tmall_forms() {
+        let mut v = serde_json::to_value(ShopSettings::default()).unwrap();
+        v.as_object_mut().unwrap().remove("item_link_forms");
+        let s: ShopSettings = serde_json::from_value(v).unwrap();
+        assert_eq!(s.item_link_forms, ShopSettings::default().item_link_forms);
+        assert!(
+            s.item_link_forms
+                .contains(&"https://item.taobao.com/item.htm?id=".to_owned())
+        );
+        assert!(
+            s.item_link_forms
+                .contains(&"https://detail.tmall.com/item.htm?id=".to_owned())
+        );
     }
 
     #[test]
