@@ -56,6 +56,9 @@ pub struct ShopSettings {
     pub reminder_hours: ReminderHours,
     /// An order not paid within this many minutes is closed (交易关闭). Default 3 days.
     pub unpaid_timeout_minutes: u32,
+    /// A chat nobody writes in for this long is closed (SPEC §2.5). Default 30 minutes.
+    #[serde(default = "default_idle_close_minutes")]
+    pub idle_close_minutes: u32,
     /// Domains whose links may be clicked (e.g. `taobao.com`). Each entry stands for its
     /// registrable domain: `www.taobao.com` trusts all of `taobao.com` (see `links::LinkPolicy`).
     pub trusted_link_domains: Vec<String>,
@@ -77,6 +80,13 @@ fn default_item_link_forms() -> Vec<String> {
 }
 
 pub const MAX_AUTO_REPLY_CHARS: usize = 500;
+pub const MIN_IDLE_CLOSE_MINUTES: u32 = 5;
+pub const MAX_IDLE_CLOSE_MINUTES: u32 = 24 * 60;
+
+fn default_idle_close_minutes() -> u32 {
+    30
+}
+
 pub const MIN_UNPAID_TIMEOUT_MINUTES: u32 = 10;
 pub const MAX_UNPAID_TIMEOUT_MINUTES: u32 = 15 * 24 * 60;
 
@@ -103,6 +113,7 @@ impl Default for ShopSettings {
                 holiday_delay_minutes: 60,
             },
             unpaid_timeout_minutes: 3 * 24 * 60,
+            idle_close_minutes: default_idle_close_minutes(),
             trusted_link_domains: vec!["taobao.com".into(), "tmall.com".into()],
             item_link_forms: default_item_link_forms(),
             bot: crate::bot::BotSettings::default(),
@@ -173,6 +184,12 @@ impl ShopSettings {
                     "must be between {MIN_UNPAID_TIMEOUT_MINUTES} minutes and {} days",
                     MAX_UNPAID_TIMEOUT_MINUTES / 1440
                 ),
+            ));
+        }
+        if !(MIN_IDLE_CLOSE_MINUTES..=MAX_IDLE_CLOSE_MINUTES).contains(&self.idle_close_minutes) {
+            return Err(ValidationError::new(
+                "idle_close_minutes",
+                format!("must be between {MIN_IDLE_CLOSE_MINUTES} minutes and 24 hours"),
             ));
         }
         for (i, d) in self.trusted_link_domains.iter().enumerate() {
@@ -287,6 +304,7 @@ mod tests {
             refused(|s| s.reminder_hours.windows[1].end = ClockTime::hm(23, 30)).field,
             "reminder_hours.windows[1]"
         );
+        assert_eq!(refused(|s| s.idle_close_minutes = 1).field, "idle_close_minutes");
         assert_eq!(
             refused(|s| s.unpaid_timeout_minutes = 0).field,
             "unpaid_timeout_minutes"

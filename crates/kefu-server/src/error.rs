@@ -34,7 +34,7 @@ pub enum ApiError {
 }
 
 /// The JSON body of every error response.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable code for programs: `invalid_json`, `invalid_value`, `unauthorized`, `forbidden`,
     /// `not_found`, `conflict`, `too_many_requests`, `payload_too_large`, `internal` …
@@ -70,10 +70,11 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let (message, field) = match &self {
+impl ApiError {
+    /// The JSON body (also sent as a WebSocket error frame); logs server-side failures.
+    pub fn body(&self) -> ErrorBody {
+        let (_, code) = self.status_and_code();
+        let (message, field) = match self {
             ApiError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
                 (
@@ -84,15 +85,18 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(v) => (v.to_string(), Some(v.field.clone())),
             other => (other.to_string(), None),
         };
-        let mut response = (
-            status,
-            axum::Json(ErrorBody {
-                error: code,
-                message,
-                field,
-            }),
-        )
-            .into_response();
+        ErrorBody {
+            error: code,
+            message,
+            field,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.status_and_code();
+        let mut response = (status, axum::Json(self.body())).into_response();
         if let ApiError::TooManyRequests { retry_after_secs, .. } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string())
         {

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod bots;
+pub mod chat;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub bots: Arc<bots::Bots>,
     /// Per-address limits on the widget's unauthenticated calls.
     pub widget_limits: Arc<limits::WidgetLimits>,
+    /// The chat sockets connected to this node.
+    pub hub: Arc<chat::hub::Hub>,
 }
 
 /// A server ready to serve: store open and migrated, demo loaded if asked.
@@ -73,6 +76,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
             dummy_hash,
             bots: Arc::new(bots::Bots::new(semantic)),
             widget_limits: Default::default(),
+            hub: Default::default(),
         },
         demo,
     })
@@ -85,6 +89,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(warm_bots(prepared.state.clone()));
+    tokio::spawn(close_idle_chats(prepared.state.clone()));
     let app = api::router(prepared.state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
@@ -102,6 +107,19 @@ async fn warm_bots(state: AppState) {
     for shop in shops {
         if let Err(e) = state.bots.get(&state.store, shop.id).await {
             tracing::warn!(shop = %shop.slug.as_str(), error = %e, "warming the bot");
+        }
+    }
+}
+
+/// Closes idle chats every half minute (SPEC §2.5).
+async fn close_idle_chats(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        match chat::close_idle(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(closed = n, "closed idle chats"),
+            Err(e) => tracing::warn!(error = %e, "closing idle chats"),
         }
     }
 }

@@ -991,7 +991,7 @@ use kefu_core::chat::{
     CloseReason as ChatClose, Content, Conversation, ConversationState, EventBody, HandoffReason, Sender, Transition,
 };
 use kefu_core::routing::Presence;
-use kefu_store::{ChatStore, NewEvent};
+use kefu_store::NewEvent;
 
 /// A shop with agents of the given skill groups and capacities (owner excluded from routing).
 async fn chat_shop(

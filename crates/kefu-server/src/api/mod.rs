@@ -6,10 +6,11 @@ mod accounts;
 pub(crate) mod auth;
 mod bot;
 mod catalog;
+mod chat;
 mod kb;
 mod messages;
 mod shop;
-mod widget;
+pub(crate) mod widget;
 
 pub use kb::{Format as KbFormat, export_file as export_kb_file, import_file as import_kb_file};
 
@@ -39,6 +40,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "knowledge base", description = "Categories, entries, import and export (SPEC §1.1)"),
         (name = "bot", description = "Dictionary and synonyms, test console, learning loop (SPEC §1.2, §1.4, §1.5)"),
         (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
+        (name = "chat", description = "Real-time chat over WebSocket, the agent's chats, presence and teammates (SPEC §2); protocol in docs/chat-protocol.md"),
         (name = "widget", description = "What the buyer's widget calls, without login: greeting, the bot, feedback, leave a message")
     )
 )]
@@ -73,7 +75,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(kb::router())
                 .merge(bot::router())
                 .merge(messages::router())
-                .merge(widget::router()),
+                .merge(widget::router())
+                .merge(chat::router()),
         )
         .split_for_parts()
 }

@@ -14,8 +14,10 @@ use kefu_bot::{Decision, pick_suggestion, wants_human};
 use kefu_core::ValidationError;
 use kefu_core::bot::{BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome, check_leave_message};
 use kefu_core::catalog::Product;
+use kefu_core::chat::HandoffReason;
 use kefu_core::ids::{EntryId, ShopId};
 use kefu_core::kb::{AnswerPart, answer_parts};
+use kefu_core::routing::Presence;
 use kefu_core::shop::{Shop, ShopSlug};
 use kefu_store::ProductQuery;
 use serde::{Deserialize, Serialize};
@@ -45,7 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub const MAX_QUESTION_CHARS: usize = 500;
 
-async fn shop_of(state: &AppState, slug: &str) -> ApiResult<Shop> {
+pub(crate) async fn shop_of(state: &AppState, slug: &str) -> ApiResult<Shop> {
     let slug = ShopSlug::parse(slug).map_err(|_| ApiError::NotFound("shop"))?;
     state.store.shop_by_slug(&slug).await?.ok_or(ApiError::NotFound("shop"))
 }
@@ -147,20 +149,11 @@ pub struct AnsweredEntry {
     category: String,
 }
 
-#[derive(Serialize, ToSchema, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-pub enum HandoffReason {
-    /// The buyer asked (button or words such as 转人工).
-    Asked,
-    /// The bot failed too many times in a row.
-    Failures,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct Handoff {
-    reason: HandoffReason,
-    /// Whether an agent can take the chat now. Until presence exists (real-time chat), this
-    /// means: within business hours and some account takes chats.
+    pub reason: HandoffReason,
+    /// Whether an agent can take the chat now: within business hours, someone online in
+    /// routing with room for another chat.
     agents_available: bool,
     /// When no agent can take it: offer the leave-a-message form.
     leave_message: bool,
@@ -201,14 +194,11 @@ async fn ask(
     if inputs != 1 {
         return Err(ValidationError::new("text", "send exactly one of text, pick or human").into());
     }
-    if let Some(t) = &req.text {
-        if t.trim().is_empty() {
-            return Err(ValidationError::new("text", "must not be empty").into());
-        }
-        if t.chars().count() > MAX_QUESTION_CHARS {
-            return Err(ValidationError::new("text", format!("is longer than {MAX_QUESTION_CHARS} characters")).into());
-        }
-    }
+    let input = match (req.text, req.pick) {
+        (Some(t), _) => BotInput::Text(check_question(&t)?),
+        (None, Some(id)) => BotInput::Pick(id),
+        (None, None) => BotInput::Human,
+    };
     let visitor = req.visitor.as_deref().map(str::trim).unwrap_or("").to_string();
     if visitor.chars().count() > 64 {
         return Err(ValidationError::new("visitor", "is longer than 64 characters").into());
@@ -222,25 +212,70 @@ async fn ask(
             .ok_or(ApiError::NotFound("bot session"))?,
         None => BotSession::new(shop.id, visitor, now),
     };
-    let bot = state.bots.get(&state.store, shop.id).await?;
+    Ok(Json(bot_turn(&state, shop.id, &mut session, input, now).await?.reply))
+}
+
+/// What a buyer question must be: not blank, not longer than [`MAX_QUESTION_CHARS`].
+pub fn check_question(text: &str) -> Result<String, ValidationError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(ValidationError::new("text", "must not be empty"));
+    }
+    if t.chars().count() > MAX_QUESTION_CHARS {
+        return Err(ValidationError::new(
+            "text",
+            format!("is longer than {MAX_QUESTION_CHARS} characters"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// What the buyer gave the bot.
+pub enum BotInput {
+    /// Typed words (a number may pick a suggestion, words may ask for a person).
+    Text(String),
+    /// A suggestion clicked.
+    Pick(EntryId),
+    /// The 转人工 button.
+    Human,
+}
+
+/// The bot's reply to one input, and whether the chat now goes to a person.
+pub struct BotTurn {
+    pub reply: BotReply,
+    pub handoff: Option<HandoffReason>,
+}
+
+/// One turn of the bot (SPEC §1.2–1.3), shared by the widget's HTTP call and the chat: it
+/// answers, suggests numbered questions, or falls back, and decides the hand-off when asked or
+/// after the shop's number of failures in a row. Saves the session and logs the question.
+pub async fn bot_turn(
+    state: &AppState,
+    shop: ShopId,
+    session: &mut BotSession,
+    input: BotInput,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<BotTurn> {
+    let bot = state.bots.get(&state.store, shop).await?;
 
     // What the buyer means, before any matching.
     let offered: Vec<usize> = session.offered.iter().filter_map(|id| bot.key_of(*id)).collect();
-    let step = if req.human {
-        Step::Human("[转人工]".to_string())
-    } else if let Some(id) = req.pick {
-        let key = bot.key_of(id).ok_or(ApiError::NotFound("knowledge-base entry"))?;
-        Step::Picked(bot.entry(key).question.clone(), key)
-    } else {
-        let text = req.text.unwrap_or_default().trim().to_string();
-        if wants_human(&text) {
-            Step::Human(text)
-        } else if let Some(pos) = pick_suggestion(&text, offered.len()) {
-            Step::Picked(text, offered[pos])
-        } else {
-            let (analysis, decision) = bot.ask(&text).await?;
-            let confidence = analysis.candidates.first().map(|c| c.score).unwrap_or(0.0);
-            Step::Asked(text, decision, confidence)
+    let step = match input {
+        BotInput::Human => Step::Human("[转人工]".to_string()),
+        BotInput::Pick(id) => {
+            let key = bot.key_of(id).ok_or(ApiError::NotFound("knowledge-base entry"))?;
+            Step::Picked(bot.entry(key).question.clone(), key)
+        }
+        BotInput::Text(text) => {
+            if wants_human(&text) {
+                Step::Human(text)
+            } else if let Some(pos) = pick_suggestion(&text, offered.len()) {
+                Step::Picked(text, offered[pos])
+            } else {
+                let (analysis, decision) = bot.ask(&text).await?;
+                let confidence = analysis.candidates.first().map(|c| c.score).unwrap_or(0.0);
+                Step::Asked(text, decision, confidence)
+            }
         }
     };
 
@@ -277,7 +312,7 @@ async fn ask(
     {
         state
             .store
-            .confirm_suggestion(shop.id, session.id, bot.entry(*key).id)
+            .confirm_suggestion(shop, session.id, bot.entry(*key).id)
             .await?;
     }
     session.offered = suggestions.iter().map(|s| s.entry_id).collect();
@@ -290,16 +325,16 @@ async fn ask(
         } else {
             HandoffReason::Failures
         };
-        Some(handoff_for(&state, shop.id, &bot, reason, now).await?)
+        Some(handoff_for(state, shop, &bot, reason, now).await?)
     } else {
         None
     };
     session.updated_at = now;
-    state.store.save_bot_session(&session).await?;
+    state.store.save_bot_session(session).await?;
 
     let logged = BotQuestion {
         id: Uuid::now_v7(),
-        shop_id: shop.id,
+        shop_id: shop,
         session_id: session.id,
         question,
         outcome,
@@ -315,7 +350,7 @@ async fn ask(
     let (text, entry, parts) = match (kind, entry_key) {
         (ReplyKind::Answer, Some(key)) => {
             let e = bot.entry(key);
-            let parts = render(&state, shop.id, &e.answer).await?;
+            let parts = render(state, shop, &e.answer).await?;
             let entry = AnsweredEntry {
                 id: e.id,
                 question: e.question.clone(),
@@ -331,7 +366,8 @@ async fn ask(
         ),
         _ => (bot.settings.bot.fallback_text.clone(), None, Vec::new()),
     };
-    Ok(Json(BotReply {
+    let handoff_reason = handoff.as_ref().map(|h| h.reason);
+    let reply = BotReply {
         session_id: session.id,
         question_id: logged.id,
         kind,
@@ -341,7 +377,11 @@ async fn ask(
         suggestions,
         handoff,
         confidence,
-    }))
+    };
+    Ok(BotTurn {
+        reply,
+        handoff: handoff_reason,
+    })
 }
 
 enum Step {
@@ -357,19 +397,26 @@ async fn handoff_for(
     reason: HandoffReason,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<Handoff> {
-    let staffed = state
+    let agents: Vec<_> = state
         .store
-        .accounts(shop)
+        .agent_loads(shop)
         .await?
         .iter()
-        .any(|a| !a.disabled && a.routing.takes_chats);
-    let available = staffed && bot.settings.is_open(now);
+        .map(|a| a.routing())
+        .collect();
+    let open = bot.settings.is_open(now);
+    let available = open && agents.iter().any(|a| a.can_take(None));
+    let online = open && agents.iter().any(|a| a.takes_chats && a.presence == Presence::Online);
     Ok(Handoff {
         reason,
         agents_available: available,
         leave_message: !available,
+        // SPEC §1.7: the busy reply while everyone online is full, the away reply when
+        // nobody is there.
         text: if available {
             bot.settings.bot.handoff_text.clone()
+        } else if online {
+            bot.settings.auto_replies.busy.clone()
         } else {
             bot.settings.auto_replies.away.clone()
         },

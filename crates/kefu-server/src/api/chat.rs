@@ -1,0 +1,200 @@
+//! Real-time chat over WebSocket (SPEC §2.6) and what the workbench reads over HTTP: the
+//! agent's conversations, a conversation's history, teammates' loads for 转接, presence.
+//! The frames are defined in `chat::protocol` and explained in docs/chat-protocol.md.
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::chat::protocol::{ClientFrame, ConversationSummary, ServerFrame};
+use crate::chat::socket::{Peer, run};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Json, Path, Query};
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::StatusCode;
+use axum::response::Response;
+use kefu_core::ValidationError;
+use kefu_core::account::Role;
+use kefu_core::chat::{Event, check_visitor_id};
+use kefu_core::ids::ConversationId;
+use kefu_core::routing::{AgentStatus, Presence};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// Frames may be up to this big on the wire; the protocol's own limit (16 KiB) answers with
+/// an error frame, anything beyond this closes the connection.
+const MAX_WIRE_BYTES: usize = 64 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(buyer_socket))
+        .routes(routes!(agent_socket))
+        .routes(routes!(conversations))
+        .routes(routes!(history))
+        .routes(routes!(agents))
+        .routes(routes!(presence))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerSocketParams {
+    /// The widget's random visitor id (16–64 letters, digits, - or _), kept in the buyer's
+    /// browser: it is what makes the conversation theirs.
+    visitor: String,
+    /// The last sequence number the client has; everything after it is sent first.
+    #[serde(default)]
+    after: i64,
+    /// The buyer's nick, when the shop's page knows it.
+    nick: Option<String>,
+    /// Where the widget runs: `web` (default) or `h5`.
+    channel: Option<String>,
+}
+
+/// The buyer's chat socket (the widget). Frames: see `ClientFrame` and `ServerFrame`; the
+/// first frame is `welcome`, followed by every event after `after`.
+#[utoipa::path(get, path = "/widget/{shop}/chat", tag = "chat",
+    params(("shop" = String, Path, description = "the shop's slug"), BuyerSocketParams),
+    responses((status = 101, description = "WebSocket; frames as in ClientFrame / ServerFrame", body = ServerFrame),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn buyer_socket(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(p): Query<BuyerSocketParams>,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let shop = crate::api::widget::shop_of(&state, &slug).await?;
+    check_visitor_id(&p.visitor)?;
+    let channel = match p.channel.as_deref() {
+        None | Some("web") => "web",
+        Some("h5") => "h5",
+        Some(_) => return Err(ValidationError::new("channel", "must be web or h5").into()),
+    };
+    if p.after < 0 {
+        return Err(ValidationError::new("after", "must not be negative").into());
+    }
+    let c = crate::chat::buyer_conversation(&state, shop.id, &p.visitor, p.nick.as_deref(), channel).await?;
+    let peer = Peer::Buyer {
+        shop: shop.id,
+        conversation: c.id,
+    };
+    Ok(ws
+        .max_message_size(MAX_WIRE_BYTES)
+        .max_frame_size(MAX_WIRE_BYTES)
+        .on_upgrade(move |socket| run(state, socket, peer, p.after)))
+}
+
+/// The agent's chat socket (the workbench), with the login's cookie or bearer token. The
+/// first frame is `agent_welcome` with the agent's open chats; `sync` replays one.
+#[utoipa::path(get, path = "/chat/socket", tag = "chat",
+    responses((status = 101, description = "WebSocket; frames as in ClientFrame / ServerFrame", body = ClientFrame),
+        (status = 401, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn agent_socket(State(state): State<AppState>, caller: Caller, ws: WebSocketUpgrade) -> Response {
+    let peer = Peer::Agent(Box::new(caller.account));
+    ws.max_message_size(MAX_WIRE_BYTES)
+        .max_frame_size(MAX_WIRE_BYTES)
+        .on_upgrade(move |socket| run(state, socket, peer, 0))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationParams {
+    /// `mine` (default): the caller's open chats; `queue`: the chats waiting (supervisors
+    /// and managers).
+    view: Option<String>,
+}
+
+/// The caller's open chats, longest waiting first — or, for supervisors, the queue.
+#[utoipa::path(get, path = "/chat/conversations", tag = "chat", params(ConversationParams),
+    responses((status = 200, body = Vec<ConversationSummary>), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn conversations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<ConversationParams>,
+) -> ApiResult<Json<Vec<ConversationSummary>>> {
+    let list = match p.view.as_deref() {
+        None | Some("mine") => {
+            let mut mine = state
+                .store
+                .agent_conversations(caller.shop(), caller.account.id)
+                .await?;
+            mine.sort_by_key(|c| (c.buyer_waiting_since.is_none(), c.buyer_waiting_since, c.assigned_at));
+            mine
+        }
+        Some("queue") => {
+            if caller.account.role == Role::Agent {
+                return Err(ApiError::Forbidden("the queue is for supervisors and managers".into()));
+            }
+            state.store.queued_conversations(caller.shop()).await?
+        }
+        Some(_) => return Err(ValidationError::new("view", "must be mine or queue").into()),
+    };
+    Ok(Json(list.iter().map(Into::into).collect()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryParams {
+    /// Events after this sequence number (default 0: from the start).
+    after: Option<i64>,
+    /// At most this many (default 200, up to 1000).
+    limit: Option<i64>,
+}
+
+/// A conversation's events in order: its agent's, or any for supervisors and managers.
+#[utoipa::path(get, path = "/chat/conversations/{id}/events", tag = "chat",
+    params(("id" = String, Path, format = Uuid), HistoryParams),
+    responses((status = 200, body = Vec<Event>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<uuid::Uuid>,
+    Query(p): Query<HistoryParams>,
+) -> ApiResult<Json<Vec<Event>>> {
+    let limit = p.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be between 1 and 1000").into());
+    }
+    let id = ConversationId(id);
+    let c = state
+        .store
+        .conversation(caller.shop(), id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    if !crate::chat::may_act(&caller.account, &c) {
+        return Err(ApiError::Forbidden("this chat is not with you".into()));
+    }
+    Ok(Json(
+        state
+            .store
+            .events_after(caller.shop(), id, p.after.unwrap_or(0).max(0), limit)
+            .await?,
+    ))
+}
+
+/// Everyone on the team with presence and load: the transfer dialog and the monitor.
+#[utoipa::path(get, path = "/chat/agents", tag = "chat",
+    responses((status = 200, body = Vec<AgentStatus>)), security(("bearer" = []), ("cookie" = [])))]
+async fn agents(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<AgentStatus>>> {
+    let all = state.store.agent_loads(caller.shop()).await?;
+    Ok(Json(all.into_iter().filter(|a| !a.disabled).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPresence {
+    status: Presence,
+}
+
+/// 在线 / 挂起 / 离线 (SPEC §2.3): suspended keeps current chats and gets no new ones.
+#[utoipa::path(put, path = "/chat/presence", tag = "chat", request_body = SetPresence,
+    responses((status = 204), (status = 422, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+async fn presence(State(state): State<AppState>, caller: Caller, Json(p): Json<SetPresence>) -> ApiResult<StatusCode> {
+    crate::chat::set_presence(&state, &caller.account, p.status).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

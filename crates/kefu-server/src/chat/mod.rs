@@ -1,0 +1,378 @@
+//! Real-time chat (SPEC §2): what happens when a buyer or an agent says something. Each
+//! operation stores first (the store numbers events and enforces the rules), then tells the
+//! connected sockets through the [`hub::Hub`]. The sockets themselves are in [`socket`].
+
+pub mod hub;
+pub mod protocol;
+pub mod socket;
+
+use crate::AppState;
+use crate::api::widget::{BotInput, bot_turn};
+use crate::error::{ApiError, ApiResult};
+use kefu_core::account::{Account, Role};
+use kefu_core::bot::BotSession;
+use kefu_core::chat::{
+    CloseReason, Content, Conversation, ConversationState, EventBody, HandoffReason, Sender, Transition,
+};
+use kefu_core::ids::{AccountId, ConversationId, ShopId};
+use kefu_core::routing::Presence;
+use kefu_store::{Appended, NewEvent};
+use protocol::ServerFrame;
+
+/// Tells every socket concerned about a stored event: the buyer's, the conversation's agent,
+/// and for a transfer the agent who handed it on.
+pub fn publish(state: &AppState, a: &Appended) {
+    if a.duplicate {
+        return;
+    }
+    let mut agents: Vec<AccountId> = a.conversation.agent_id.into_iter().collect();
+    if let EventBody::Transferred { from, .. } = &a.event.body {
+        agents.push(*from);
+    }
+    state.hub.event(a.event.clone(), &agents);
+}
+
+fn system_text(text: &str) -> Option<NewEvent> {
+    (!text.trim().is_empty()).then(|| NewEvent {
+        sender: Sender::System,
+        client_id: None,
+        body: EventBody::Message {
+            content: Content::Text { text: text.to_string() },
+        },
+        at: kefu_store::now(),
+    })
+}
+
+/// The visitor's conversation, started (with the shop's greeting, or its away reply out of
+/// hours: SPEC §1.7) on first contact.
+pub async fn buyer_conversation(
+    state: &AppState,
+    shop: ShopId,
+    visitor: &str,
+    nick: Option<&str>,
+    channel: &str,
+) -> ApiResult<Conversation> {
+    if let Some(c) = state.store.visitor_conversation(shop, visitor).await? {
+        return Ok(c);
+    }
+    let now = kefu_store::now();
+    let nick = nick
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(32).collect())
+        .unwrap_or_else(|| format!("访客{}", &visitor[visitor.len() - 6..]));
+    let c = Conversation::new(shop, visitor.to_string(), nick, channel.to_string(), now);
+    state.store.create_conversation(&c).await?;
+    let settings = state.store.settings(shop).await?;
+    let text = if settings.is_open(now) {
+        settings.auto_replies.greeting
+    } else {
+        settings.auto_replies.away
+    };
+    if let Some(greeting) = system_text(&text) {
+        let a = state.store.append_event(shop, c.id, &greeting).await?;
+        return Ok(a.conversation);
+    }
+    Ok(c)
+}
+
+/// Stores a buyer's message (reopening a closed chat first). The caller acknowledges it and
+/// then calls [`after_buyer_message`], so the ack never waits for the bot.
+pub async fn buyer_message(
+    state: &AppState,
+    shop: ShopId,
+    conversation: ConversationId,
+    client_id: String,
+    content: Content,
+) -> ApiResult<Appended> {
+    content.check()?;
+    let event = NewEvent {
+        sender: Sender::Buyer,
+        client_id: Some(client_id),
+        body: EventBody::Message { content },
+        at: kefu_store::now(),
+    };
+    let c = state
+        .store
+        .conversation(shop, conversation)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    if c.state == ConversationState::Closed {
+        // A retry of a message stored before the close is still only acknowledged.
+        let a = state.store.append_event(shop, conversation, &event).await;
+        if let Err(kefu_store::StoreError::Refused(_)) = a {
+            let reopened = state
+                .store
+                .transition(shop, conversation, &Transition::Reopen, event.at)
+                .await?;
+            publish(state, &reopened);
+        } else {
+            let a = a?;
+            publish(state, &a);
+            return Ok(a);
+        }
+    }
+    let a = state.store.append_event(shop, conversation, &event).await?;
+    publish(state, &a);
+    Ok(a)
+}
+
+/// The bot's turn after a buyer's message, while the chat is still the bot's.
+pub async fn after_buyer_message(state: &AppState, a: &Appended) -> ApiResult<()> {
+    if a.duplicate || a.conversation.state != ConversationState::Bot {
+        return Ok(());
+    }
+    if let EventBody::Message {
+        content: Content::Text { text },
+    } = &a.event.body
+    {
+        let text = crate::api::widget::check_question(text)?;
+        bot_answers(state, &a.conversation, BotInput::Text(text)).await?;
+    }
+    Ok(())
+}
+
+/// The bot answers the buyer's input in the conversation, and hands it over when it decides to.
+pub async fn bot_answers(state: &AppState, c: &Conversation, input: BotInput) -> ApiResult<()> {
+    let shop = c.shop_id;
+    let now = kefu_store::now();
+    // The bot session of a chat has the chat's id: numbered picks and failures in a row.
+    let mut session = match state.store.bot_session(shop, c.id.0).await? {
+        Some(s) => s,
+        None => {
+            let mut s = BotSession::new(shop, c.visitor.clone(), now);
+            s.id = c.id.0;
+            s
+        }
+    };
+    // A chat reopened after a close starts counting afresh.
+    if session.handed_off {
+        session.handed_off = false;
+        session.failures = 0;
+    }
+    let turn = bot_turn(state, shop, &mut session, input, now).await?;
+    let reply = serde_json::to_value(&turn.reply).map_err(|e| ApiError::Internal(e.into()))?;
+    let event = NewEvent {
+        sender: Sender::Bot,
+        client_id: None,
+        body: EventBody::Message {
+            content: Content::Bot { reply },
+        },
+        at: now,
+    };
+    let a = state.store.append_event(shop, c.id, &event).await?;
+    publish(state, &a);
+    if let Some(reason) = turn.handoff {
+        handoff(state, shop, c.id, reason).await?;
+    }
+    Ok(())
+}
+
+/// Hands the chat to the agents: into the queue, then to whoever can take it (SPEC §2.2).
+/// Left waiting, the buyer hears the busy reply (everyone full) or the away reply (nobody
+/// there, or out of hours) and may leave a message.
+pub async fn handoff(
+    state: &AppState,
+    shop: ShopId,
+    conversation: ConversationId,
+    reason: HandoffReason,
+) -> ApiResult<()> {
+    let now = kefu_store::now();
+    let queued = match state
+        .store
+        .transition(shop, conversation, &Transition::Handoff { reason }, now)
+        .await
+    {
+        Ok(a) => a,
+        // Already with the agents (a second click on 转人工): nothing to do.
+        Err(kefu_store::StoreError::Refused(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    publish(state, &queued);
+    route(state, shop).await?;
+    let c = state
+        .store
+        .conversation(shop, conversation)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    if c.state == ConversationState::Queued {
+        let settings = state.store.settings(shop).await?;
+        let agents = state.store.agent_loads(shop).await?;
+        let someone = settings.is_open(now)
+            && agents
+                .iter()
+                .any(|a| a.presence == Presence::Online && a.takes_chats && !a.disabled);
+        let text = if someone {
+            settings.auto_replies.busy
+        } else {
+            settings.auto_replies.away
+        };
+        if let Some(e) = system_text(&text) {
+            publish(state, &state.store.append_event(shop, conversation, &e).await?);
+        }
+    }
+    Ok(())
+}
+
+/// Assigns what the queue holds to agents with room, tells everyone concerned, and tells the
+/// buyers still waiting their place.
+pub async fn route(state: &AppState, shop: ShopId) -> ApiResult<()> {
+    let now = kefu_store::now();
+    for a in state.store.route_queue(shop, now).await? {
+        publish(state, &a);
+        if let Some(agent) = a.conversation.agent_id {
+            let own = state.store.agent_replies(shop, agent).await?;
+            if let Some(greeting) = own.greeting.as_deref().and_then(system_text) {
+                publish(
+                    state,
+                    &state.store.append_event(shop, a.conversation.id, &greeting).await?,
+                );
+            }
+        }
+    }
+    let queue = state.store.queued_conversations(shop).await?;
+    if !queue.is_empty() {
+        let settings = state.store.settings(shop).await?;
+        let agents = state.store.agent_loads(shop).await?;
+        let nobody = !settings.is_open(now)
+            || !agents
+                .iter()
+                .any(|a| a.presence == Presence::Online && a.takes_chats && !a.disabled);
+        for (i, c) in queue.iter().enumerate() {
+            state.hub.to_buyer(
+                c.id,
+                ServerFrame::Queue {
+                    conversation_id: c.id,
+                    position: i + 1,
+                    leave_message: nobody || i >= 3,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Place in the queue (1 = next), if waiting.
+pub async fn queue_position(state: &AppState, shop: ShopId, conversation: ConversationId) -> ApiResult<Option<usize>> {
+    let queue = state.store.queued_conversations(shop).await?;
+    Ok(queue.iter().position(|c| c.id == conversation).map(|p| p + 1))
+}
+
+/// Whether `account` may act in this chat: its agent, or a supervisor or manager of the shop.
+pub fn may_act(account: &Account, c: &Conversation) -> bool {
+    c.agent_id == Some(account.id) || matches!(account.role, Role::Owner | Role::Admin | Role::Supervisor)
+}
+
+pub async fn agent_message(
+    state: &AppState,
+    agent: &Account,
+    conversation: ConversationId,
+    client_id: String,
+    content: Content,
+) -> ApiResult<Appended> {
+    content.check()?;
+    let event = NewEvent {
+        sender: Sender::Agent(agent.id),
+        client_id: Some(client_id),
+        body: EventBody::Message { content },
+        at: kefu_store::now(),
+    };
+    let a = state.store.append_event(agent.shop_id, conversation, &event).await?;
+    publish(state, &a);
+    Ok(a)
+}
+
+pub async fn close(state: &AppState, by: &Account, conversation: ConversationId, reason: CloseReason) -> ApiResult<()> {
+    let shop = by.shop_id;
+    let c = state
+        .store
+        .conversation(shop, conversation)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    if !may_act(by, &c) {
+        return Err(ApiError::Forbidden("this chat is not with you".into()));
+    }
+    let a = state
+        .store
+        .transition(shop, conversation, &Transition::Close { reason }, kefu_store::now())
+        .await?;
+    publish(state, &a);
+    route(state, shop).await
+}
+
+pub async fn transfer(
+    state: &AppState,
+    by: &Account,
+    conversation: ConversationId,
+    to: AccountId,
+    note: &str,
+) -> ApiResult<()> {
+    let shop = by.shop_id;
+    let c = state
+        .store
+        .conversation(shop, conversation)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    if !may_act(by, &c) {
+        return Err(ApiError::Forbidden("this chat is not with you".into()));
+    }
+    if note.chars().count() > 200 {
+        return Err(kefu_core::ValidationError::new("note", "is longer than 200 characters").into());
+    }
+    let a = state
+        .store
+        .transfer(shop, conversation, by.id, to, note.trim(), kefu_store::now())
+        .await
+        .map_err(|e| match e {
+            kefu_store::StoreError::NotFound => ApiError::NotFound("teammate"),
+            other => other.into(),
+        })?;
+    publish(state, &a);
+    route(state, shop).await
+}
+
+pub async fn set_presence(state: &AppState, agent: &Account, presence: Presence) -> ApiResult<()> {
+    state
+        .store
+        .set_presence(agent.shop_id, agent.id, presence, kefu_store::now())
+        .await?;
+    state.hub.to_agent(agent.id, ServerFrame::Presence { status: presence });
+    if presence == Presence::Online {
+        route(state, agent.shop_id).await?;
+    }
+    Ok(())
+}
+
+/// Closes chats nobody wrote in for the shop's idle time (SPEC §2.5); runs every half minute.
+pub async fn close_idle(state: &AppState) -> ApiResult<usize> {
+    let now = kefu_store::now();
+    let mut closed = 0;
+    let mut settings = std::collections::HashMap::new();
+    let shortest = chrono::Duration::minutes(i64::from(kefu_core::settings::MIN_IDLE_CLOSE_MINUTES));
+    for c in state.store.idle_conversations(now - shortest, 500).await? {
+        if !settings.contains_key(&c.shop_id) {
+            settings.insert(c.shop_id, state.store.settings(c.shop_id).await?);
+        }
+        let idle = chrono::Duration::minutes(i64::from(settings[&c.shop_id].idle_close_minutes));
+        if c.last_activity_at > now - idle {
+            continue;
+        }
+        let reason = CloseReason::Idle;
+        match state
+            .store
+            .transition(c.shop_id, c.id, &Transition::Close { reason }, now)
+            .await
+        {
+            Ok(a) => {
+                publish(state, &a);
+                closed += 1;
+                if c.state == ConversationState::Assigned {
+                    route(state, c.shop_id).await?;
+                }
+            }
+            Err(kefu_store::StoreError::Refused(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(closed)
+}
