@@ -233,3 +233,273 @@ async fn buyer_bot_handoff_agent_close(app: Arc<TestApp>) {
     }
 }
 on_both_engines!(buyer_bot_handoff_agent_close);
+
+async fn buyer_in(app: &TestApp, n: usize, group: &str) -> (Ws, Value) {
+    let url = format!(
+        "{}/api/v1/widget/demo/chat?visitor={}&group={group}",
+        app.base.replace("http://", "ws://"),
+        visitor(n)
+    );
+    let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("buyer socket");
+    let mut ws = Ws {
+        stream,
+        frames: Vec::new(),
+    };
+    let conv = ws.until(|f| f["type"] == "welcome").await["conversation_id"].clone();
+    (ws, conv)
+}
+
+async fn loads(app: &TestApp, token: &str) -> std::collections::HashMap<String, (i64, String)> {
+    let (_, agents) = app.get("/api/v1/chat/agents", token).await;
+    agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["display_name"].as_str().unwrap().to_string(),
+                (a["load"].as_i64().unwrap(), a["presence"].as_str().unwrap().to_string()),
+            )
+        })
+        .collect()
+}
+
+async fn queue_capacity_and_skill_groups_under_load(app: Arc<TestApp>) {
+    let owner = always_open(&app).await;
+    let (_, mut ajie) = online(&app, "ajie").await; // 售后, capacity 6
+    let (_, _xiaomei) = online(&app, "xiaomei").await; // 售前, capacity 8
+
+    // Ten 售后 buyers ask for a person at the same moment.
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ws, conv) = buyer_in(&app, n, "售后").await;
+            ws.send(message("h", "转人工")).await;
+            let outcome = ws
+                .until(|f| (f["type"] == "event" && f["kind"] == "assigned") || f["type"] == "queue")
+                .await;
+            (ws, conv, outcome)
+        }));
+    }
+    let mut buyers = Vec::new();
+    for t in tasks {
+        let (mut ws, conv, _) = t.await.unwrap();
+        ws.drain().await;
+        buyers.push((ws, conv));
+    }
+    // A buyer may hear its place in the queue before an agent frees up for it: what counts
+    // is where each one ends.
+    let assigned: Vec<&Value> = buyers
+        .iter()
+        .filter_map(|(ws, _)| ws.frames.iter().find(|f| f["kind"] == "assigned"))
+        .collect();
+    assert_eq!(assigned.len(), 6, "capacity 6");
+    assert!(
+        assigned.iter().all(|o| o["agent_name"] == "阿杰"),
+        "售后 chats go to 售后 only"
+    );
+    let l = loads(&app, &owner).await;
+    assert_eq!((l["阿杰"].0, l["小美"].0), (6, 0));
+    let (_, queue) = app.get("/api/v1/chat/conversations?view=queue", &owner).await;
+    assert_eq!(queue.as_array().unwrap().len(), 4);
+
+    // The waiting ones know their place.
+    let mut positions = Vec::new();
+    for (ws, conv) in &buyers {
+        if ws.frames.iter().any(|f| f["kind"] == "assigned") {
+            continue;
+        }
+        let last = ws
+            .frames
+            .iter()
+            .rfind(|f| f["type"] == "queue")
+            .expect("told the place");
+        if *conv == queue[0]["id"] {
+            assert_eq!(last["position"], 1);
+        }
+        positions.push(last["position"].as_i64().unwrap());
+    }
+    positions.sort();
+    assert_eq!(positions, vec![1, 2, 3, 4]);
+    ajie.drain().await;
+
+    // A freed slot takes the head of the queue.
+    let head = queue[0]["id"].clone();
+    let first_mine = ajie.frames.iter().find(|f| f["kind"] == "assigned").unwrap()["conversation_id"].clone();
+    ajie.send(json!({"type": "close", "conversation_id": first_mine})).await;
+    let next = ajie
+        .until(|f| f["type"] == "event" && f["kind"] == "assigned" && f["conversation_id"] == head)
+        .await;
+    assert_eq!(next["agent_name"], "阿杰");
+    assert_eq!(loads(&app, &owner).await["阿杰"].0, 6);
+    let (_, queue) = app.get("/api/v1/chat/conversations?view=queue", &owner).await;
+    assert_eq!(queue.as_array().unwrap().len(), 3);
+    // Every chat has at most one assignment.
+    let shop = demo_shop(&app).await;
+    for (_, conv) in &buyers {
+        let id = kefu_core::ids::ConversationId(conv.as_str().unwrap().parse().unwrap());
+        let events = app.store.events_after(shop, id, 0, 1000).await.unwrap();
+        let n = events
+            .iter()
+            .filter(|e| matches!(e.body, kefu_core::chat::EventBody::Assigned { .. }))
+            .count();
+        assert!(n <= 1);
+    }
+}
+on_both_engines!(queue_capacity_and_skill_groups_under_load);
+
+async fn suspend_and_transfer(app: Arc<TestApp>) {
+    let owner = always_open(&app).await;
+    let (mei_token, mut mei) = online(&app, "xiaomei").await;
+    let (mut a, conv_a) = buyer_in(&app, 1, "售前").await;
+    a.send(message("h", "转人工")).await;
+    a.until(|f| f["kind"] == "assigned").await;
+
+    // Suspended: current chats go on, new ones wait.
+    mei.send(json!({"type": "presence", "status": "suspended"})).await;
+    mei.until(|f| f["type"] == "presence" && f["status"] == "suspended")
+        .await;
+    let (mut b, conv_b) = buyer_in(&app, 2, "售前").await;
+    b.send(message("h", "转人工")).await;
+    let waiting = b.until(|f| f["type"] == "queue").await;
+    assert_eq!(waiting["position"], 1);
+    let mut reply = message("r1", "亲，还在的");
+    reply["conversation_id"] = conv_a.clone();
+    mei.send(reply).await;
+    a.until(|f| f["type"] == "event" && f["content"]["text"] == "亲，还在的")
+        .await;
+
+    // 转接 to someone offline is refused with the reason.
+    let (_, team) = app.get("/api/v1/chat/agents", &mei_token).await;
+    let xiaoyu = team
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["display_name"] == "小雨")
+        .unwrap()["account_id"]
+        .clone();
+    mei.send(json!({"type": "transfer", "conversation_id": conv_a, "to": xiaoyu, "note": "退换货"}))
+        .await;
+    let refused = mei.until(|f| f["type"] == "error").await;
+    assert_eq!(refused["error"], "conflict");
+    assert!(refused["message"].as_str().unwrap().contains("offline"), "{refused}");
+
+    // Online, 小雨 takes the waiting chat (小美 is suspended), then receives the transfer
+    // with its whole history; the buyer is told.
+    let (_, mut yu) = online(&app, "xiaoyu").await;
+    yu.until(|f| f["kind"] == "assigned" && f["conversation_id"] == conv_b)
+        .await;
+    mei.send(json!({"type": "transfer", "conversation_id": conv_a, "to": xiaoyu, "note": "退换货"}))
+        .await;
+    let told = a.until(|f| f["kind"] == "transferred").await;
+    assert_eq!(
+        (told["to_name"].as_str(), told["note"].as_str()),
+        (Some("小雨"), Some("退换货"))
+    );
+    mei.until(|f| f["kind"] == "transferred").await;
+    yu.until(|f| f["kind"] == "transferred" && f["conversation_id"] == conv_a)
+        .await;
+    let history = yu.seqs(&conv_a);
+    assert_eq!(history, (1..=history.len() as i64).collect::<Vec<_>>());
+    assert!(
+        yu.frames.iter().any(|f| f["content"]["text"] == "亲，还在的"),
+        "history goes along"
+    );
+    let l = loads(&app, &owner).await;
+    assert_eq!((l["小美"].0, l["小美"].1.as_str(), l["小雨"].0), (0, "suspended", 2));
+
+    // The old agent can no longer write in it.
+    let mut late = message("r2", "还有吗");
+    late["conversation_id"] = conv_a.clone();
+    mei.send(late).await;
+    let e = mei.until(|f| f["type"] == "error").await;
+    assert_eq!(
+        (e["error"].as_str(), e["client_id"].as_str()),
+        (Some("conflict"), Some("r2"))
+    );
+}
+on_both_engines!(suspend_and_transfer);
+
+async fn reconnect_replays_and_bad_frames_change_nothing(app: Arc<TestApp>) {
+    always_open(&app).await;
+    let me = visitor(7);
+    let mut buyer = Ws::buyer(&app, &me, 0).await;
+    let conv = buyer.until(|f| f["type"] == "welcome").await["conversation_id"].clone();
+    for (i, q) in ["怎么退货", "发什么快递", "能开发票吗"].iter().enumerate() {
+        buyer.send(message(&format!("q{i}"), q)).await;
+        buyer
+            .until(|f| f["type"] == "event" && f["sender"]["role"] == "bot")
+            .await;
+    }
+    buyer.drain().await;
+    let before = buyer.seqs(&conv);
+    let last = *before.last().unwrap();
+    assert_eq!(before, (1..=last).collect::<Vec<_>>());
+    drop(buyer);
+
+    // Reconnect saying "I have up to 3": exactly 4..=last follow, in order.
+    let mut again = Ws::buyer(&app, &me, 3).await;
+    let welcome = again.until(|f| f["type"] == "welcome").await;
+    assert_eq!(
+        (welcome["conversation_id"].clone(), welcome["last_seq"].as_i64()),
+        (conv.clone(), Some(last))
+    );
+    again.drain().await;
+    assert_eq!(again.seqs(&conv), (4..=last).collect::<Vec<_>>());
+    // A retry of a message sent before the drop is recognised.
+    again.send(message("q2", "能开发票吗")).await;
+    let ack = again.until(|f| f["type"] == "ack").await;
+    assert_eq!(ack["duplicate"], true);
+
+    // Bad frames: an error frame each, and nothing stored.
+    let (other, _) = app.other_shop().await;
+    let other_visitor = visitor(8);
+    let mut stranger = Ws::buyer(&app, &other_visitor, 0).await;
+    let theirs = stranger.until(|f| f["type"] == "welcome").await["conversation_id"].clone();
+    assert_ne!(theirs, conv);
+    let _ = other;
+    let mut wrong_conv = message("x1", "hi");
+    wrong_conv["conversation_id"] = theirs.clone();
+    let cases: Vec<(String, &str)> = vec![
+        ("not json at all".into(), "bad_frame"),
+        (json!({"type": "dance"}).to_string(), "bad_frame"),
+        (json!({"type": "message", "client_id": "x2"}).to_string(), "bad_frame"),
+        (message("x3", &"好".repeat(6000)).to_string(), "payload_too_large"),
+        (message("x4", "   ").to_string(), "invalid_value"),
+        (message("bad id!", "hi").to_string(), "invalid_value"),
+        (wrong_conv.to_string(), "forbidden"),
+        (json!({"type": "presence", "status": "online"}).to_string(), "bad_frame"),
+    ];
+    for (frame, code) in cases {
+        again.send_raw(frame.clone()).await;
+        let e = again.until(|f| f["type"] == "error").await;
+        assert_eq!(e["error"], code, "{frame:.80}: {e}");
+    }
+    again.stream.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(again.until(|f| f["type"] == "error").await["error"], "bad_frame");
+    let shop = demo_shop(&app).await;
+    let id = kefu_core::ids::ConversationId(conv.as_str().unwrap().parse().unwrap());
+    assert_eq!(
+        app.store.conversation(shop, id).await.unwrap().unwrap().last_seq,
+        last,
+        "nothing stored"
+    );
+    // The socket still works.
+    again.send(json!({"type": "ping"})).await;
+    again.until(|f| f["type"] == "pong").await;
+
+    // An agent cannot reach another shop's conversation, nor one that is not theirs.
+    let (_, mut mei) = online(&app, "xiaomei").await;
+    let mut foreign = message("f1", "你好");
+    foreign["conversation_id"] = conv.clone();
+    mei.send(foreign).await;
+    assert_eq!(mei.until(|f| f["type"] == "error").await["error"], "conflict");
+    mei.send(json!({"type": "sync", "conversation_id": conv, "after": 0}))
+        .await;
+    assert_eq!(mei.until(|f| f["type"] == "error").await["error"], "forbidden");
+    mei.send(json!({"type": "sync", "conversation_id": uuid::Uuid::now_v7(), "after": 0}))
+        .await;
+    assert_eq!(mei.until(|f| f["type"] == "error").await["error"], "not_found");
+}
+on_both_engines!(reconnect_replays_and_bad_frames_change_nothing);

@@ -13,7 +13,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::StatusCode;
 use axum::response::Response;
 use kefu_core::ValidationError;
-use kefu_core::account::Role;
+use kefu_core::account::{Role, SkillGroup};
 use kefu_core::chat::{Event, check_visitor_id};
 use kefu_core::ids::ConversationId;
 use kefu_core::routing::{AgentStatus, Presence};
@@ -49,6 +49,9 @@ pub struct BuyerSocketParams {
     nick: Option<String>,
     /// Where the widget runs: `web` (default) or `h5`.
     channel: Option<String>,
+    /// The skill group the entry point stands for (e.g. `售后` on the after-sales page): a
+    /// new chat goes to that group's agents (or to agents without a group).
+    group: Option<String>,
 }
 
 /// The buyer's chat socket (the widget). Frames: see `ClientFrame` and `ServerFrame`; the
@@ -73,7 +76,8 @@ async fn buyer_socket(
     if p.after < 0 {
         return Err(ValidationError::new("after", "must not be negative").into());
     }
-    let c = crate::chat::buyer_conversation(&state, shop.id, &p.visitor, p.nick.as_deref(), channel).await?;
+    let group = p.group.as_deref().map(SkillGroup::parse).transpose()?;
+    let c = crate::chat::buyer_conversation(&state, shop.id, &p.visitor, p.nick.as_deref(), channel, group).await?;
     let peer = Peer::Buyer {
         shop: shop.id,
         conversation: c.id,

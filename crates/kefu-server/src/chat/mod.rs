@@ -9,7 +9,7 @@ pub mod socket;
 use crate::AppState;
 use crate::api::widget::{BotInput, bot_turn};
 use crate::error::{ApiError, ApiResult};
-use kefu_core::account::{Account, Role};
+use kefu_core::account::{Account, Role, SkillGroup};
 use kefu_core::bot::BotSession;
 use kefu_core::chat::{
     CloseReason, Content, Conversation, ConversationState, EventBody, HandoffReason, Sender, Transition,
@@ -51,6 +51,7 @@ pub async fn buyer_conversation(
     visitor: &str,
     nick: Option<&str>,
     channel: &str,
+    group: Option<SkillGroup>,
 ) -> ApiResult<Conversation> {
     if let Some(c) = state.store.visitor_conversation(shop, visitor).await? {
         return Ok(c);
@@ -61,7 +62,8 @@ pub async fn buyer_conversation(
         .filter(|n| !n.is_empty())
         .map(|n| n.chars().take(32).collect())
         .unwrap_or_else(|| format!("访客{}", &visitor[visitor.len() - 6..]));
-    let c = Conversation::new(shop, visitor.to_string(), nick, channel.to_string(), now);
+    let mut c = Conversation::new(shop, visitor.to_string(), nick, channel.to_string(), now);
+    c.skill_group = group;
     state.store.create_conversation(&c).await?;
     let settings = state.store.settings(shop).await?;
     let text = if settings.is_open(now) {
