@@ -65,6 +65,12 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/widget/{shop}/ask",
         "/api/v1/widget/{shop}/feedback",
         "/api/v1/widget/{shop}/messages",
+        "/api/v1/widget/{shop}/chat",
+        "/api/v1/chat/socket",
+        "/api/v1/chat/conversations",
+        "/api/v1/chat/conversations/{id}/events",
+        "/api/v1/chat/agents",
+        "/api/v1/chat/presence",
     ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
@@ -678,8 +684,28 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // A demo buyer's chat.
+    let demo_shop = app
+        .store
+        .shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let chat = kefu_core::chat::Conversation::new(
+        demo_shop.id,
+        "visitor-isolation-0001".into(),
+        "买家".into(),
+        "web".into(),
+        kefu_store::now(),
+    );
+    app.store.create_conversation(&chat).await.unwrap();
     let entry_body = json!({"category_id": demo_category, "question": "被改了", "answer": "被改了"});
     let denied = [
+        (
+            Method::GET,
+            format!("/api/v1/chat/conversations/{}/events", chat.id),
+            None,
+        ),
         (Method::GET, format!("/api/v1/accounts/{demo_agent_id}"), None),
         (
             Method::PATCH,
@@ -750,6 +776,15 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
     // The other shop's lists, console, learning loop and export hold nothing of the demo's.
     assert_eq!(app.get("/api/v1/messages", &boss).await.1["total"], 0);
     assert_eq!(app.get("/api/v1/bot/suggestions", &boss).await.1, json!([]));
+    let (_, team) = app.get("/api/v1/chat/agents", &boss).await;
+    assert!(
+        team.as_array().unwrap().iter().all(|a| a["display_name"] == "老板"),
+        "{team}"
+    );
+    assert_eq!(
+        app.get("/api/v1/chat/conversations?view=queue", &boss).await.1,
+        json!([])
+    );
     let (_, console) = app
         .call(
             Method::POST,
