@@ -503,3 +503,110 @@ async fn reconnect_replays_and_bad_frames_change_nothing(app: Arc<TestApp>) {
     assert_eq!(mei.until(|f| f["type"] == "error").await["error"], "not_found");
 }
 on_both_engines!(reconnect_replays_and_bad_frames_change_nothing);
+
+async fn links_reach_the_agent_checked(app: Arc<TestApp>) {
+    always_open(&app).await;
+    let (_, mut mei) = online(&app, "xiaomei").await;
+    let (mut buyer, conv) = buyer_in(&app, 3, "售前").await;
+    buyer.send(message("h", "转人工")).await;
+    mei.until(|f| f["kind"] == "assigned" && f["conversation_id"] == conv)
+        .await;
+    let text = "看看这个 http://taobao.com@evil.com 还有 https://item.taobao.com/item.htm?id=42 和 t.cn/abc";
+    buyer.send(message("l1", text)).await;
+    let got = mei
+        .until(|f| f["type"] == "event" && f["content"]["text"] == text)
+        .await;
+    let links = got["links"].as_array().expect("links checked for the agent");
+    assert_eq!(links.len(), 3, "{got}");
+    assert_eq!(links[0]["verdict"]["kind"], "flagged");
+    assert!(
+        links[0]["verdict"]["reasons"].to_string().contains("userinfo"),
+        "{}",
+        links[0]
+    );
+    assert_eq!(links[1]["verdict"]["kind"], "trusted");
+    assert!(
+        links[2]["verdict"]["reasons"].to_string().contains("shortener"),
+        "{}",
+        links[2]
+    );
+    // The buyer's own copy carries no verdicts (they are for the agent).
+    let mine = buyer
+        .until(|f| f["type"] == "event" && f["content"]["text"] == text)
+        .await;
+    assert!(mine.get("links").is_none());
+}
+on_both_engines!(links_reach_the_agent_checked);
+
+/// A server stopped mid-conversation and started again on the same database has every
+/// acknowledged message, in order, once.
+#[tokio::test]
+async fn a_restart_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |dir: std::path::PathBuf| async move {
+        let config = kefu_server::Config {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir,
+            demo: true,
+            bot_semantic: false,
+            ..Default::default()
+        };
+        let prepared = kefu_server::prepare(config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("ws://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(kefu_server::serve(prepared, listener, async move {
+            let _ = rx.await;
+        }));
+        (base, tx, server)
+    };
+    let me = visitor(9);
+    let (base, stop, server) = start(dir.path().to_path_buf()).await;
+    let (stream, _) = tokio_tungstenite::connect_async(format!("{base}/api/v1/widget/demo/chat?visitor={me}"))
+        .await
+        .unwrap();
+    let mut buyer = Ws {
+        stream,
+        frames: Vec::new(),
+    };
+    let conv = buyer.until(|f| f["type"] == "welcome").await["conversation_id"].clone();
+    let mut acked = Vec::new();
+    for i in 0..5 {
+        buyer
+            .send(message(&format!("m{i}"), &format!("第{i}个问题：发什么快递")))
+            .await;
+        acked.push(buyer.until(|f| f["type"] == "ack").await["seq"].as_i64().unwrap());
+    }
+    // Stopped while the buyer is still connected.
+    stop.send(()).unwrap();
+    drop(buyer);
+    server.await.unwrap().unwrap();
+
+    let (base, stop, server) = start(dir.path().to_path_buf()).await;
+    let (stream, _) = tokio_tungstenite::connect_async(format!("{base}/api/v1/widget/demo/chat?visitor={me}&after=0"))
+        .await
+        .unwrap();
+    let mut again = Ws {
+        stream,
+        frames: Vec::new(),
+    };
+    let welcome = again.until(|f| f["type"] == "welcome").await;
+    assert_eq!(welcome["conversation_id"], conv, "the same conversation");
+    again.drain().await;
+    let seqs = again.seqs(&conv);
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    for (i, seq) in acked.iter().enumerate() {
+        let e = again
+            .frames
+            .iter()
+            .find(|f| f["seq"] == *seq && f["type"] == "event")
+            .expect("acknowledged, kept");
+        assert_eq!(e["client_id"], format!("m{i}"));
+    }
+    // A retry after the restart is still recognised.
+    again.send(message("m4", "第4个问题：发什么快递")).await;
+    assert_eq!(again.until(|f| f["type"] == "ack").await["duplicate"], true);
+    stop.send(()).unwrap();
+    drop(again);
+    server.await.unwrap().unwrap();
+}
