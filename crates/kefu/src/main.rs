@@ -1,6 +1,7 @@
 //! The `kefu` command: parses the command line and hands over to the server library.
 
 mod bench;
+mod bench_chat;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -76,6 +77,29 @@ enum BenchCommand {
         /// the confidence separates right answers from wrong ones.
         #[arg(long)]
         dump: Option<PathBuf>,
+    },
+    /// Drive buyer and agent WebSocket connections against a server: connections held,
+    /// messages per second, delivery latency, memory per connection.
+    Chat {
+        /// Buyer connections to hold open.
+        #[arg(long, default_value_t = 1000)]
+        buyers: usize,
+        /// Agent connections (accounts made for the run, capacity 100 each; the buyers beyond
+        /// their room stay idle).
+        #[arg(long, default_value_t = 10)]
+        agents: usize,
+        /// Messages per second the chatting buyers send in all.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// How long to send, in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// A running server (with the demo shop) instead of starting one.
+        #[arg(long)]
+        url: Option<String>,
+        /// Database for the server started for the run (default: SQLite in a temporary directory).
+        #[arg(long)]
+        db: Option<String>,
     },
 }
 
@@ -226,6 +250,24 @@ async fn run() -> anyhow::Result<()> {
             lexical,
             dump: dump.as_deref(),
         }),
+        Command::Bench(BenchCommand::Chat {
+            buyers,
+            agents,
+            rate,
+            seconds,
+            url,
+            db,
+        }) => {
+            bench_chat::chat(bench_chat::ChatBench {
+                buyers,
+                agents,
+                rate,
+                seconds,
+                url,
+                db,
+            })
+            .await
+        }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&kefu_server::api::api().1)?);
             Ok(())

@@ -82,10 +82,7 @@ async fn buyer_socket(
         shop: shop.id,
         conversation: c.id,
     };
-    Ok(ws
-        .max_message_size(MAX_WIRE_BYTES)
-        .max_frame_size(MAX_WIRE_BYTES)
-        .on_upgrade(move |socket| run(state, socket, peer, p.after)))
+    Ok(sized(ws).on_upgrade(move |socket| run(state, socket, peer, p.after)))
 }
 
 /// The agent's chat socket (the workbench), with the login's cookie or bearer token. The
@@ -96,9 +93,18 @@ async fn buyer_socket(
     security(("bearer" = []), ("cookie" = [])))]
 async fn agent_socket(State(state): State<AppState>, caller: Caller, ws: WebSocketUpgrade) -> Response {
     let peer = Peer::Agent(Box::new(caller.account));
+    sized(ws).on_upgrade(move |socket| run(state, socket, peer, 0))
+}
+
+/// Small buffers: most of a shop's connections are buyers idling in a widget, and the
+/// library's defaults (128 KiB each way) would make every one of them cost ~150 KiB. Chat
+/// frames are small; a bigger one is read in several chunks.
+fn sized(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_WIRE_BYTES)
         .max_frame_size(MAX_WIRE_BYTES)
-        .on_upgrade(move |socket| run(state, socket, peer, 0))
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WIRE_BYTES * 4)
 }
 
 #[derive(Deserialize, IntoParams)]
