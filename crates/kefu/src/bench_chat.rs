@@ -111,12 +111,14 @@ fn text_frame(v: &Value) -> Message {
     Message::text(v.to_string())
 }
 
-async fn next_json(ws: &mut Ws) -> Option<Value> {
+async fn next_json(ws: &mut Ws) -> anyhow::Result<Value> {
     loop {
-        match ws.next().await? {
-            Ok(Message::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
-            Ok(_) => continue,
-            Err(_) => return None,
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(t.as_str())?),
+            Some(Ok(Message::Close(frame))) => bail!("the server closed the connection: {frame:?}"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => bail!("the connection failed: {e}"),
+            None => bail!("the connection ended"),
         }
     }
 }
@@ -124,10 +126,9 @@ async fn next_json(ws: &mut Ws) -> Option<Value> {
 async fn until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            match next_json(ws).await {
-                Some(v) if pred(&v) => return Ok(v),
-                Some(_) => {}
-                None => bail!("the connection ended"),
+            let v = next_json(ws).await?;
+            if pred(&v) {
+                return Ok(v);
             }
         }
     })

@@ -70,14 +70,22 @@ pub async fn run(state: AppState, mut ws: WebSocket, peer: Peer, after: i64) {
         ),
         last_typing: None,
     };
-    if conn.welcome(&mut ws, after).await.is_err() {
+    if let Err(e) = conn.welcome(&mut ws, after).await {
+        tracing::warn!(error = %e, "chat socket: welcome failed");
         return;
     }
     let mut heartbeat = tokio::time::interval(Duration::from_secs(30));
     loop {
         tokio::select! {
             incoming = ws.recv() => {
-                let Some(Ok(msg)) = incoming else { break };
+                let msg = match incoming {
+                    Some(Ok(msg)) => msg,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "chat socket: read failed");
+                        break;
+                    }
+                    None => break,
+                };
                 let reply = match msg {
                     Message::Text(text) => conn.frame(&mut ws, text).await,
                     Message::Binary(_) => Err(ApiError::BadRequest { code: "bad_frame", message: "frames are JSON text, not binary".into() }),
@@ -92,7 +100,10 @@ pub async fn run(state: AppState, mut ws: WebSocket, peer: Peer, after: i64) {
             }
             out = rx.recv() => {
                 let Some(out) = out else { break };
-                if conn.deliver(&mut ws, out).await.is_err() {
+                // Undeliverable in order (the store failed to fill a gap, or the client is gone):
+                // closing makes the client reconnect and replay from its last sequence number.
+                if let Err(e) = conn.deliver(&mut ws, out).await {
+                    tracing::warn!(error = %e, "chat socket: delivery failed, closing");
                     break;
                 }
             }
