@@ -68,3 +68,7 @@ id_type!(
     /// A knowledge-base entry (标准问题 with its similar phrasings and answer).
     EntryId
 );
+id_type!(
+    /// A quick phrase (快捷短语), the team's or one agent's.
+    PhraseId
+);

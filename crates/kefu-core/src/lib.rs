@@ -14,6 +14,7 @@ pub mod ids;
 pub mod kb;
 pub mod lockout;
 pub mod money;
+pub mod phrases;
 pub mod settings;
 pub mod shop;
 
