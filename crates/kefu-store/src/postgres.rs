@@ -25,4 +25,12 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, sqlx::Postgres, "postgres", "BEGIN");
+// The shop's phrase lock is its row, locked so as not to block the key-share locks that
+// inserting rows referring to the shop takes.
+impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    "postgres",
+    "BEGIN",
+    "SELECT id FROM shops WHERE id = $1 FOR NO KEY UPDATE"
+);

@@ -9,6 +9,7 @@ use kefu_core::catalog::{CloseReason, Customer, KbCategory, KbEntry, Order, Orde
 use kefu_core::ids::{AccountId, EntryId};
 use kefu_core::kb::EntryStats;
 use kefu_core::money::Fen;
+use kefu_core::phrases::QuickPhrase;
 use kefu_core::shop::{Shop, ShopSlug};
 use sqlx::types::Json;
 use std::collections::BTreeMap;
@@ -365,5 +366,41 @@ impl TryFrom<LeaveMessageRow> for LeaveMessage {
             created_at: r.created_at,
             handled_at: r.handled_at,
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct QuickPhraseRow {
+    pub id: Uuid,
+    pub shop_id: Uuid,
+    pub owner_id: Option<Uuid>,
+    pub group_name: String,
+    pub shortcut: Option<String>,
+    pub text: String,
+    pub position: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! phrase_columns {
+    () => {
+        "id, shop_id, owner_id, group_name, shortcut, text, position, created_at, updated_at"
+    };
+}
+pub(crate) use phrase_columns;
+
+impl From<QuickPhraseRow> for QuickPhrase {
+    fn from(r: QuickPhraseRow) -> QuickPhrase {
+        QuickPhrase {
+            id: r.id.into(),
+            shop_id: r.shop_id.into(),
+            owner: r.owner_id.map(AccountId::from),
+            group: r.group_name,
+            shortcut: r.shortcut,
+            text: r.text,
+            position: r.position,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
     }
 }

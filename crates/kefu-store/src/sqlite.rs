@@ -34,4 +34,13 @@ impl SqliteStore {
 // Write transactions take the write lock when they begin: a deferred one that has read
 // cannot wait for the lock when it then writes (SQLite answers "database is locked" at once
 // rather than risk a deadlock), so a busy moment would fail a request instead of queueing it.
-impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");
+//
+// The immediate transaction already excludes every other writer, so taking the shop's phrase
+// lock is only checking the shop exists.
+impl_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "sqlite",
+    "BEGIN IMMEDIATE",
+    "SELECT id FROM shops WHERE id = $1"
+);
