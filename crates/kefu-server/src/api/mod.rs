@@ -8,6 +8,7 @@ mod bot;
 mod catalog;
 mod kb;
 mod messages;
+mod phrases;
 mod shop;
 mod widget;
 
@@ -39,6 +40,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "knowledge base", description = "Categories, entries, import and export (SPEC §1.1)"),
         (name = "bot", description = "Dictionary and synonyms, test console, learning loop (SPEC §1.2, §1.4, §1.5)"),
         (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
+        (name = "quick phrases", description = "Team and personal quick phrases: groups, places, shortcuts, variables, import and export (快捷短语, SPEC §2.7)"),
         (name = "widget", description = "What the buyer's widget calls, without login: greeting, the bot, feedback, leave a message")
     )
 )]
@@ -73,6 +75,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(kb::router())
                 .merge(bot::router())
                 .merge(messages::router())
+                .merge(phrases::router())
                 .merge(widget::router()),
         )
         .split_for_parts()
