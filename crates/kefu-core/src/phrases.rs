@@ -137,14 +137,14 @@ pub fn clean_text(text: &str) -> Result<String, ValidationError> {
                 return Err(ValidationError::new(
                     "text",
                     format!(
-                        "“{raw}” is not a variable: use {{买家昵称}}, {{订单号}}, {{客服昵称}} or {{店铺名}} (write {{{{ for a brace)"
+                        "names “{raw}”, which is not a variable: use {{买家昵称}}, {{订单号}}, {{客服昵称}} or {{店铺名}} (write {{{{ for a brace)"
                     ),
                 ));
             }
             Piece::Unclosed(_) => {
                 return Err(ValidationError::new(
                     "text",
-                    "a “{” is never closed: name a variable such as {订单号}, or write {{ for a brace",
+                    "has a “{” that is never closed: name a variable such as {订单号}, or write {{ for a brace",
                 ));
             }
             _ => {}
