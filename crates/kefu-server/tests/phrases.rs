@@ -661,7 +661,10 @@ async fn phrases_import_and_export_in_both_formats(app: Arc<TestApp>) {
     }
     let (s, r) = upload(&app, &owner, "", book.save_to_buffer().unwrap(), XLSX).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("line 3: the text has a “{”"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("line 3: the text has a “{”"),
+        "{r}"
+    );
     assert_eq!(app.get("/api/v1/phrases", &owner).await.1, before);
 }
 on_both_engines!(phrases_import_and_export_in_both_formats);
