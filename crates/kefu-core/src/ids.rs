@@ -72,3 +72,7 @@ id_type!(
     /// A conversation (会话) between a buyer and the shop: bot, queue, agent, closed.
     ConversationId
 );
+id_type!(
+    /// A quick phrase (快捷短语), the team's or one agent's.
+    PhraseId
+);

@@ -16,6 +16,7 @@ pub mod kb;
 pub mod links;
 pub mod lockout;
 pub mod money;
+pub mod phrases;
 pub mod routing;
 pub mod settings;
 pub mod shop;

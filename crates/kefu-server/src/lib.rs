@@ -15,6 +15,8 @@ pub mod error;
 pub mod extract;
 pub mod kb_template;
 pub mod limits;
+pub mod phrase_template;
+pub mod sheet;
 
 pub use config::Config;
 

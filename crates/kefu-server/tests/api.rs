@@ -61,6 +61,14 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/messages/{id}",
         "/api/v1/me/replies",
         "/api/v1/accounts/{id}/replies",
+        "/api/v1/phrases",
+        "/api/v1/phrases/{id}",
+        "/api/v1/phrases/{id}/move",
+        "/api/v1/phrases/{id}/fill",
+        "/api/v1/phrases/expand",
+        "/api/v1/phrases/export",
+        "/api/v1/phrases/import",
+        "/api/v1/phrases/template",
         "/api/v1/widget/{shop}/hello",
         "/api/v1/widget/{shop}/ask",
         "/api/v1/widget/{shop}/feedback",
@@ -699,6 +707,30 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         kefu_store::now(),
     );
     app.store.create_conversation(&chat).await.unwrap();
+    // A team phrase of the demo shop, and one of its agents' own.
+    let (status, team_phrase) = app
+        .call(
+            Method::POST,
+            "/api/v1/phrases",
+            &demo_owner,
+            Some(json!({"scope": "team", "group": "售前", "shortcut": "sc", "text": "亲,都是实物拍摄哦"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team_phrase}");
+    let xiaomei = app.login("demo", "xiaomei", AGENT_PW).await;
+    let (status, own_phrase) = app
+        .call(
+            Method::POST,
+            "/api/v1/phrases",
+            &xiaomei,
+            Some(json!({"scope": "personal", "group": "售前", "shortcut": "hi", "text": "您好,我是{客服昵称}"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{own_phrase}");
+    let demo_phrases = [
+        team_phrase["id"].as_str().unwrap().to_string(),
+        own_phrase["id"].as_str().unwrap().to_string(),
+    ];
     let entry_body = json!({"category_id": demo_category, "question": "被改了", "answer": "被改了"});
     let denied = [
         (
@@ -752,6 +784,24 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
             Some(json!({"questions": [asked["question_id"]], "action": {"kind": "dismiss"}})),
         ),
     ];
+    let phrase_change = json!({"group": "售前", "text": "被改了"});
+    let denied = denied.into_iter().chain(demo_phrases.iter().flat_map(|id| {
+        [
+            (Method::GET, format!("/api/v1/phrases/{id}"), None),
+            (
+                Method::PUT,
+                format!("/api/v1/phrases/{id}"),
+                Some(phrase_change.clone()),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/phrases/{id}/move"),
+                Some(json!({"direction": "down"})),
+            ),
+            (Method::POST, format!("/api/v1/phrases/{id}/fill"), Some(json!({}))),
+            (Method::DELETE, format!("/api/v1/phrases/{id}"), None),
+        ]
+    }));
     for (method, path, body) in denied {
         let (s, b) = app.call(method.clone(), &path, &boss, body).await;
         assert!(
@@ -773,6 +823,50 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         .1;
     assert_ne!(entry["question"], "被改了");
     assert_eq!(app.get("/api/v1/messages?status=open", &demo_owner).await.1["total"], 1);
+    for id in &demo_phrases {
+        assert_eq!(
+            app.get(&format!("/api/v1/phrases/{id}"), &xiaomei).await.1["group"],
+            "售前"
+        );
+    }
+    // The other shop's phrases, shortcuts and exports hold nothing of the demo's, and it
+    // may use the same shortcut for its own.
+    assert_eq!(app.get("/api/v1/phrases", &boss).await.1, json!([]));
+    assert_eq!(
+        app.get("/api/v1/phrases/expand?shortcut=sc", &boss).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let phrases_export = app
+        .req(Method::GET, "/api/v1/phrases/export", &boss)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(phrases_export.lines().count(), 1, "{phrases_export}");
+    let (status, their_phrase) = app
+        .call(
+            Method::POST,
+            "/api/v1/phrases",
+            &boss,
+            Some(json!({"scope": "team", "group": "售前", "shortcut": "sc", "text": "别家的"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{their_phrase}");
+    assert_eq!(
+        app.get("/api/v1/phrases/expand?shortcut=sc", &xiaomei).await.1["text"],
+        "亲,都是实物拍摄哦"
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/phrases/{}", their_phrase["id"].as_str().unwrap()),
+            &demo_owner
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
     // The other shop's lists, console, learning loop and export hold nothing of the demo's.
     assert_eq!(app.get("/api/v1/messages", &boss).await.1["total"], 0);
     assert_eq!(app.get("/api/v1/bot/suggestions", &boss).await.1, json!([]));

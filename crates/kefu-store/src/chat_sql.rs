@@ -4,7 +4,7 @@
 //! Every change of a conversation first updates its row (`take`): PostgreSQL then holds the
 //! row's lock and SQLite the write lock until commit, so sequence numbers have no gaps and a
 //! retried message is seen by the second writer. Routing and transfers also take the shop's
-//! routing lock (`$route_lock`), since they read every agent's load before assigning.
+//! shop's lock (`$lock_shop`: its row in PostgreSQL), since they read every agent's load before assigning.
 
 macro_rules! conversation_columns {
     () => {
@@ -108,7 +108,7 @@ macro_rules! chat_helpers {
 pub(crate) use chat_helpers;
 
 macro_rules! chat_impl {
-    ($store:ty, $db:ty, $begin_write:literal, $route_lock:literal) => {
+    ($store:ty, $db:ty, $begin_write:literal, $lock_shop:literal) => {
         #[async_trait]
         impl ChatStore for $store {
         async fn create_conversation(&self, c: &Conversation) -> Result<()> {
@@ -223,7 +223,7 @@ macro_rules! chat_impl {
 
         async fn route_queue(&self, shop: ShopId, now: DateTime<Utc>) -> Result<Vec<Appended>> {
             let mut tx = self.pool.begin_with($begin_write).await?;
-            sqlx::query($route_lock).bind(shop.0).execute(&mut *tx).await?;
+            sqlx::query($lock_shop).bind(shop.0).execute(&mut *tx).await?;
             let agents = Self::agent_statuses(&mut tx, shop).await?;
             let mut loads: Vec<AgentLoad> = agents.iter().map(AgentStatus::routing).collect();
             let queued: Vec<Conversation> = sqlx::query_as::<_, ConversationRow>(concat!("SELECT ", conversation_columns!(),
@@ -255,7 +255,7 @@ macro_rules! chat_impl {
 
         async fn transfer(&self, shop: ShopId, id: ConversationId, by: AccountId, to: AccountId, note: &str, now: DateTime<Utc>) -> Result<Appended> {
             let mut tx = self.pool.begin_with($begin_write).await?;
-            sqlx::query($route_lock).bind(shop.0).execute(&mut *tx).await?;
+            sqlx::query($lock_shop).bind(shop.0).execute(&mut *tx).await?;
             let agents = Self::agent_statuses(&mut tx, shop).await?;
             let target = agents.iter().find(|a| a.account_id == to).ok_or(StoreError::NotFound)?;
             can_receive_transfer(&target.routing()).map_err(|why| StoreError::Refused(format!("{} {why}", target.display_name)))?;

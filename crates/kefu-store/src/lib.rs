@@ -21,9 +21,12 @@ use kefu_core::account::Account;
 use kefu_core::bot::{AgentReplies, BotLexicon, BotQuestion, BotSession, LeaveMessage, MessageStatus};
 use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, OrderState, Product};
 use kefu_core::chat::{Conversation, Event, EventBody, Sender, StatEvent, Transition};
-use kefu_core::ids::{AccountId, CategoryId, ConversationId, CustomerId, EntryId, OrderId, ProductId, ShopId};
+use kefu_core::ids::{
+    AccountId, CategoryId, ConversationId, CustomerId, EntryId, OrderId, PhraseId, ProductId, ShopId,
+};
 pub use kefu_core::kb::KbImportSummary;
 use kefu_core::lockout::FailureRecord;
+pub use kefu_core::phrases::{Direction, PhraseImportSummary, PhraseRow, QuickPhrase};
 use kefu_core::routing::{AgentStatus, Presence};
 use kefu_core::settings::ShopSettings;
 use kefu_core::shop::{Shop, ShopSlug};
@@ -272,6 +275,46 @@ pub trait Store: ChatStore + Send + Sync + 'static {
     /// The account's replies; empty ones if it never set any. `NotFound` if not the shop's.
     async fn agent_replies(&self, shop: ShopId, account: AccountId) -> Result<AgentReplies>;
     async fn put_agent_replies(&self, shop: ShopId, account: AccountId, replies: &AgentReplies) -> Result<()>;
+
+    // Quick phrases (快捷短语, SPEC §2.7). Positions are 0-based and dense within a group of a
+    // scope (the team's, or one account's); every write holds the shop's phrase lock for its
+    // transaction, so concurrent edits of one group never leave two phrases in one place.
+    /// The team's phrases and `account`'s own: team first, then by group name and position.
+    async fn quick_phrases(&self, shop: ShopId, account: AccountId) -> Result<Vec<QuickPhrase>>;
+    /// Any phrase of the shop, team or personal (who may see it is the caller's rule).
+    async fn quick_phrase(&self, shop: ShopId, id: PhraseId) -> Result<Option<QuickPhrase>>;
+    /// What a shortcut expands to for `account`: its own phrase if it has one, else the team's.
+    async fn quick_phrase_by_shortcut(
+        &self,
+        shop: ShopId,
+        account: AccountId,
+        shortcut: &str,
+    ) -> Result<Option<QuickPhrase>>;
+    /// Inserts at `phrase.position` in its group, clamped to the group's end (so `i64::MAX`
+    /// appends), the phrases from there on moving one down. Returns the phrase as stored.
+    /// `NotFound` if the owner is not an account of the shop; `Conflict` if the shortcut is
+    /// taken in the phrase's scope.
+    async fn create_quick_phrase(&self, phrase: &QuickPhrase) -> Result<QuickPhrase>;
+    /// Saves group, shortcut, text and place: the phrase leaves no gap where it was and goes
+    /// to `phrase.position` (clamped) in its group. Owner and creation time stay as stored.
+    /// `NotFound`, or `Conflict` if the shortcut is taken in the phrase's scope.
+    async fn update_quick_phrase(&self, phrase: &QuickPhrase) -> Result<QuickPhrase>;
+    /// Removes a phrase, closing the gap. `NotFound` if it is not the shop's.
+    async fn delete_quick_phrase(&self, shop: ShopId, id: PhraseId) -> Result<()>;
+    /// Swaps a phrase with its neighbour in its group (上移 / 下移); the first one moving up,
+    /// or the last one down, stays where it is. Returns the phrase with its position.
+    async fn move_quick_phrase(&self, shop: ShopId, id: PhraseId, direction: Direction) -> Result<QuickPhrase>;
+    /// Imports rows into the team's phrases (`owner` `None`) or an account's own, in one
+    /// transaction: all or nothing. What merging and replacing do is
+    /// [`kefu_core::phrases::plan_import`]. `NotFound` if the owner is not the shop's.
+    async fn import_quick_phrases(
+        &self,
+        shop: ShopId,
+        owner: Option<AccountId>,
+        rows: &[PhraseRow],
+        replace: bool,
+        now: DateTime<Utc>,
+    ) -> Result<PhraseImportSummary>;
 }
 
 /// Real-time chat (SPEC §2), part of every [`Store`]. Every change of a conversation takes its

@@ -25,12 +25,13 @@ impl PgStore {
     }
 }
 
-// Routing takes a per-shop advisory lock for the transaction: concurrent hand-overs, on any
-// node, then see each other's assignments and never exceed an agent's capacity.
+// The shop's lock is its row, locked so as not to block the key-share locks that inserting
+// rows referring to the shop takes. Phrase edits and routing take it: concurrent hand-overs,
+// on any node, then see each other's assignments and never exceed an agent's capacity.
 impl_store!(
     PgStore,
     sqlx::Postgres,
     "postgres",
     "BEGIN",
-    "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
+    "SELECT id FROM shops WHERE id = $1 FOR NO KEY UPDATE"
 );

@@ -10,6 +10,7 @@ use kefu_core::chat::{Conversation, ConversationState, Event, Sender, StatEvent}
 use kefu_core::ids::{AccountId, ConversationId, EntryId};
 use kefu_core::kb::EntryStats;
 use kefu_core::money::Fen;
+use kefu_core::phrases::QuickPhrase;
 use kefu_core::routing::{AgentStatus, Presence};
 use kefu_core::shop::{Shop, ShopSlug};
 use sqlx::types::Json;
@@ -523,6 +524,42 @@ impl From<StatEventRow> for StatEvent {
             account_id: r.account_id.map(AccountId),
             value_ms: r.value_ms,
             data: r.data,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct QuickPhraseRow {
+    pub id: Uuid,
+    pub shop_id: Uuid,
+    pub owner_id: Option<Uuid>,
+    pub group_name: String,
+    pub shortcut: Option<String>,
+    pub text: String,
+    pub position: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! phrase_columns {
+    () => {
+        "id, shop_id, owner_id, group_name, shortcut, text, position, created_at, updated_at"
+    };
+}
+pub(crate) use phrase_columns;
+
+impl From<QuickPhraseRow> for QuickPhrase {
+    fn from(r: QuickPhraseRow) -> QuickPhrase {
+        QuickPhrase {
+            id: r.id.into(),
+            shop_id: r.shop_id.into(),
+            owner: r.owner_id.map(AccountId::from),
+            group: r.group_name,
+            shortcut: r.shortcut,
+            text: r.text,
+            position: r.position,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         }
     }
 }

@@ -71,7 +71,7 @@ macro_rules! leave_message_columns {
 pub(crate) use leave_message_columns;
 
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $engine:literal, $begin_write:literal, $route_lock:literal) => {
+    ($store:ty, $db:ty, $engine:literal, $begin_write:literal, $lock_shop:literal) => {
         mod shared_sql {
             use crate::rows::*;
             use crate::sql::{bind_order_filter, bot_question_columns, customer_filter, kb_entry_columns, leave_message_columns, order_filter, product_filter};
@@ -88,14 +88,15 @@ macro_rules! impl_store {
             use chrono::{DateTime, Utc};
             use kefu_core::account::{Account, Role};
             use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, Product};
-            use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, ProductId, ShopId};
+            use kefu_core::ids::{AccountId, CategoryId, CustomerId, EntryId, OrderId, PhraseId, ProductId, ShopId};
             use kefu_core::lockout::FailureRecord;
+            use kefu_core::phrases::{plan_import, Direction, PhraseImportSummary, PhraseRow, QuickPhrase};
             use kefu_core::settings::ShopSettings;
             use kefu_core::shop::{Shop, ShopSlug};
             use sqlx::types::Json;
             use super::*;
         chat_helpers!($store, $db);
-        chat_impl!($store, $db, $begin_write, $route_lock);
+        chat_impl!($store, $db, $begin_write, $lock_shop);
 
         impl $store {
             async fn insert_catalog(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, c: &Catalog) -> Result<()> {
@@ -183,6 +184,65 @@ macro_rules! impl_store {
             async fn entry_in(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, id: EntryId) -> Result<Option<KbEntry>> {
                 Ok(sqlx::query_as::<_, KbEntryRow>(concat!("SELECT ", kb_entry_columns!(), " FROM kb_entries WHERE shop_id = $1 AND id = $2"))
                     .bind(shop.0).bind(id.0).fetch_optional(&mut **tx).await?.map(KbEntry::from))
+            }
+
+            /// Takes the shop's phrase lock until the transaction ends. `NotFound` if there is no such shop.
+            async fn lock_phrases(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId) -> Result<()> {
+                let found: Option<(Uuid,)> = sqlx::query_as($lock_shop).bind(shop.0).fetch_optional(&mut **tx).await?;
+                found.map(|_| ()).ok_or(StoreError::NotFound)
+            }
+
+            async fn check_owner(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, owner: Option<AccountId>) -> Result<()> {
+                let Some(owner) = owner else { return Ok(()) };
+                let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM accounts WHERE shop_id = $1 AND id = $2")
+                    .bind(shop.0).bind(owner.0).fetch_optional(&mut **tx).await?;
+                found.map(|_| ()).ok_or(StoreError::NotFound)
+            }
+
+            async fn phrase_in(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, id: PhraseId) -> Result<Option<QuickPhrase>> {
+                Ok(sqlx::query_as::<_, QuickPhraseRow>(concat!("SELECT ", phrase_columns!(), " FROM quick_phrases WHERE shop_id = $1 AND id = $2"))
+                    .bind(shop.0).bind(id.0).fetch_optional(&mut **tx).await?.map(QuickPhrase::from))
+            }
+
+            /// A scope's phrases (the team's for `None`), or one group of them, in order.
+            async fn phrases_of(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, owner: Option<AccountId>, group: Option<&str>) -> Result<Vec<QuickPhrase>> {
+                Ok(sqlx::query_as::<_, QuickPhraseRow>(concat!(
+                    "SELECT ", phrase_columns!(), " FROM quick_phrases
+                     WHERE shop_id = $1 AND (($2 IS NULL AND owner_id IS NULL) OR owner_id = $2) AND ($3 IS NULL OR group_name = $3)
+                     ORDER BY group_name, position, created_at, id"
+                ))
+                .bind(shop.0).bind(owner.map(|o| o.0)).bind(group).fetch_all(&mut **tx).await?.into_iter().map(QuickPhrase::from).collect())
+            }
+
+            /// Numbers a group's phrases from 0 in the order given, writing only the places that
+            /// changed; any gap or tie left by an earlier failure heals here too.
+            async fn renumber(tx: &mut sqlx::Transaction<'static, $db>, group: &mut [QuickPhrase]) -> Result<()> {
+                for (i, p) in group.iter_mut().enumerate() {
+                    let i = i as i64;
+                    if p.position != i {
+                        sqlx::query("UPDATE quick_phrases SET position = $3 WHERE shop_id = $1 AND id = $2")
+                            .bind(p.shop_id.0).bind(p.id.0).bind(i).execute(&mut **tx).await?;
+                        p.position = i;
+                    }
+                }
+                Ok(())
+            }
+
+            async fn insert_phrase(tx: &mut sqlx::Transaction<'static, $db>, p: &QuickPhrase) -> Result<()> {
+                sqlx::query(concat!("INSERT INTO quick_phrases (", phrase_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+                    .bind(p.id.0).bind(p.shop_id.0).bind(p.owner.map(|o| o.0)).bind(&p.group).bind(p.shortcut.as_deref()).bind(&p.text)
+                    .bind(p.position).bind(p.created_at).bind(p.updated_at)
+                    .execute(&mut **tx).await?;
+                Ok(())
+            }
+
+            async fn save_phrase(tx: &mut sqlx::Transaction<'static, $db>, p: &QuickPhrase) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE quick_phrases SET group_name = $3, shortcut = $4, text = $5, position = $6, updated_at = $7 WHERE shop_id = $1 AND id = $2",
+                )
+                .bind(p.shop_id.0).bind(p.id.0).bind(&p.group).bind(p.shortcut.as_deref()).bind(&p.text).bind(p.position).bind(p.updated_at)
+                .execute(&mut **tx).await?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             }
 
             async fn check_account(&self, shop: ShopId, id: AccountId) -> Result<()> {
@@ -768,6 +828,120 @@ macro_rules! impl_store {
                 )
                 .bind(account.0).bind(shop.0).bind(Json(replies)).execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn quick_phrases(&self, shop: ShopId, account: AccountId) -> Result<Vec<QuickPhrase>> {
+                let mut phrases: Vec<QuickPhrase> = sqlx::query_as::<_, QuickPhraseRow>(concat!(
+                    "SELECT ", phrase_columns!(), " FROM quick_phrases WHERE shop_id = $1 AND (owner_id IS NULL OR owner_id = $2)"
+                ))
+                .bind(shop.0).bind(account.0).fetch_all(&self.pool).await?.into_iter().map(QuickPhrase::from).collect();
+                // Sorted here: the engines' collations would order Chinese group names differently.
+                phrases.sort_by(|a, b| {
+                    (a.owner.is_some(), &a.group, a.position, a.created_at, a.id).cmp(&(b.owner.is_some(), &b.group, b.position, b.created_at, b.id))
+                });
+                Ok(phrases)
+            }
+
+            async fn quick_phrase(&self, shop: ShopId, id: PhraseId) -> Result<Option<QuickPhrase>> {
+                Ok(sqlx::query_as::<_, QuickPhraseRow>(concat!("SELECT ", phrase_columns!(), " FROM quick_phrases WHERE shop_id = $1 AND id = $2"))
+                    .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?.map(QuickPhrase::from))
+            }
+
+            async fn quick_phrase_by_shortcut(&self, shop: ShopId, account: AccountId, shortcut: &str) -> Result<Option<QuickPhrase>> {
+                let found: Vec<QuickPhrase> = sqlx::query_as::<_, QuickPhraseRow>(concat!(
+                    "SELECT ", phrase_columns!(), " FROM quick_phrases WHERE shop_id = $1 AND shortcut = $3 AND (owner_id IS NULL OR owner_id = $2)"
+                ))
+                .bind(shop.0).bind(account.0).bind(shortcut).fetch_all(&self.pool).await?.into_iter().map(QuickPhrase::from).collect();
+                // At most one of each scope; the account's own shadows the team's.
+                Ok(found.iter().find(|p| p.owner.is_some()).or(found.first()).cloned())
+            }
+
+            async fn create_quick_phrase(&self, phrase: &QuickPhrase) -> Result<QuickPhrase> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                Self::lock_phrases(&mut tx, phrase.shop_id).await?;
+                Self::check_owner(&mut tx, phrase.shop_id, phrase.owner).await?;
+                let mut group = Self::phrases_of(&mut tx, phrase.shop_id, phrase.owner, Some(&phrase.group)).await?;
+                let mut p = phrase.clone();
+                p.position = p.position.clamp(0, group.len() as i64);
+                group.insert(p.position as usize, p.clone());
+                Self::renumber(&mut tx, &mut group).await?;
+                Self::insert_phrase(&mut tx, &p).await?;
+                tx.commit().await?;
+                Ok(p)
+            }
+
+            async fn update_quick_phrase(&self, phrase: &QuickPhrase) -> Result<QuickPhrase> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                Self::lock_phrases(&mut tx, phrase.shop_id).await?;
+                let old = Self::phrase_in(&mut tx, phrase.shop_id, phrase.id).await?.ok_or(StoreError::NotFound)?;
+                let p = QuickPhrase { owner: old.owner, created_at: old.created_at, ..phrase.clone() };
+                if old.group != p.group {
+                    let mut left = Self::phrases_of(&mut tx, p.shop_id, p.owner, Some(&old.group)).await?;
+                    left.retain(|q| q.id != p.id);
+                    Self::renumber(&mut tx, &mut left).await?;
+                }
+                let mut group = Self::phrases_of(&mut tx, p.shop_id, p.owner, Some(&p.group)).await?;
+                group.retain(|q| q.id != p.id);
+                let at = p.position.clamp(0, group.len() as i64);
+                group.insert(at as usize, QuickPhrase { position: at, ..p.clone() });
+                Self::renumber(&mut tx, &mut group).await?;
+                let p = group.swap_remove(at as usize);
+                Self::save_phrase(&mut tx, &p).await?;
+                tx.commit().await?;
+                Ok(p)
+            }
+
+            async fn delete_quick_phrase(&self, shop: ShopId, id: PhraseId) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                Self::lock_phrases(&mut tx, shop).await?;
+                let old = Self::phrase_in(&mut tx, shop, id).await?.ok_or(StoreError::NotFound)?;
+                sqlx::query("DELETE FROM quick_phrases WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
+                let mut group = Self::phrases_of(&mut tx, shop, old.owner, Some(&old.group)).await?;
+                Self::renumber(&mut tx, &mut group).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn move_quick_phrase(&self, shop: ShopId, id: PhraseId, direction: Direction) -> Result<QuickPhrase> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                Self::lock_phrases(&mut tx, shop).await?;
+                let old = Self::phrase_in(&mut tx, shop, id).await?.ok_or(StoreError::NotFound)?;
+                let mut group = Self::phrases_of(&mut tx, shop, old.owner, Some(&old.group)).await?;
+                let mut at = group.iter().position(|p| p.id == id).ok_or(StoreError::NotFound)?;
+                let neighbour = match direction {
+                    Direction::Up => at.checked_sub(1),
+                    Direction::Down => Some(at + 1).filter(|n| *n < group.len()),
+                };
+                if let Some(n) = neighbour {
+                    group.swap(at, n);
+                    at = n;
+                }
+                Self::renumber(&mut tx, &mut group).await?;
+                tx.commit().await?;
+                Ok(group.swap_remove(at))
+            }
+
+            async fn import_quick_phrases(&self, shop: ShopId, owner: Option<AccountId>, rows: &[PhraseRow], replace: bool, now: DateTime<Utc>) -> Result<PhraseImportSummary> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                Self::lock_phrases(&mut tx, shop).await?;
+                Self::check_owner(&mut tx, shop, owner).await?;
+                let existing = Self::phrases_of(&mut tx, shop, owner, None).await?;
+                let before: HashMap<PhraseId, QuickPhrase> = existing.iter().map(|p| (p.id, p.clone())).collect();
+                let plan = plan_import(shop, owner, existing, rows, replace, now);
+                // Removals first, then changes, then additions: a shortcut is free before it is reused.
+                for id in &plan.removed {
+                    sqlx::query("DELETE FROM quick_phrases WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
+                }
+                for p in &plan.phrases {
+                    if let Some(old) = before.get(&p.id) && old != p {
+                        Self::save_phrase(&mut tx, p).await?;
+                    }
+                }
+                for p in plan.phrases.iter().filter(|p| !before.contains_key(&p.id)) {
+                    Self::insert_phrase(&mut tx, p).await?;
+                }
+                tx.commit().await?;
+                Ok(plan.summary)
             }
         }
         }

@@ -34,11 +34,13 @@ impl SqliteStore {
 // Write transactions take the write lock when they begin: a deferred one that has read
 // cannot wait for the lock when it then writes (SQLite answers "database is locked" at once
 // rather than risk a deadlock), so a busy moment would fail a request instead of queueing it.
-// Routing needs no lock of its own: the IMMEDIATE transaction already holds the write lock.
+//
+// The immediate transaction already excludes every other writer, so taking the shop's lock
+// (phrase edits, routing) is only checking the shop exists.
 impl_store!(
     SqliteStore,
     sqlx::Sqlite,
     "sqlite",
     "BEGIN IMMEDIATE",
-    "SELECT length($1)"
+    "SELECT id FROM shops WHERE id = $1"
 );

@@ -9,6 +9,7 @@ use kefu_core::catalog::*;
 use kefu_core::ids::*;
 use kefu_core::lockout::Throttle;
 use kefu_core::money::Fen;
+use kefu_core::phrases::{Direction, PhraseRow, QuickPhrase};
 use kefu_core::settings::{ShopMode, ShopSettings};
 use kefu_core::shop::{Shop, ShopSlug};
 use kefu_store::{
@@ -1357,3 +1358,402 @@ async fn skill_groups_suspend_and_transfer(store: Arc<dyn Store>) {
     assert!(spans.iter().any(|s| s.kind == "transferred"));
 }
 contract!(skill_groups_suspend_and_transfer);
+
+fn phrase(
+    shop: ShopId,
+    owner: Option<AccountId>,
+    group: &str,
+    shortcut: Option<&str>,
+    text: &str,
+    position: i64,
+) -> QuickPhrase {
+    QuickPhrase {
+        id: PhraseId::new(),
+        shop_id: shop,
+        owner,
+        group: group.into(),
+        shortcut: shortcut.map(str::to_string),
+        text: text.into(),
+        position,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+/// The texts of a scope's group, in order, checking positions are 0, 1, 2 …
+async fn group_texts(
+    store: &dyn Store,
+    shop: ShopId,
+    viewer: AccountId,
+    owner: Option<AccountId>,
+    group: &str,
+) -> Vec<String> {
+    let phrases: Vec<QuickPhrase> = store
+        .quick_phrases(shop, viewer)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.owner == owner && p.group == group)
+        .collect();
+    let positions: Vec<i64> = phrases.iter().map(|p| p.position).collect();
+    assert_eq!(positions, (0..phrases.len() as i64).collect::<Vec<_>>(), "{group}");
+    phrases.into_iter().map(|p| p.text).collect()
+}
+
+async fn quick_phrases_keep_their_order_and_scope(store: Arc<dyn Store>) {
+    let mut a = new_shop("shop-a");
+    let xm = account(a.shop.id, "xiaomei", Role::Agent);
+    let xy = account(a.shop.id, "xiaoyu", Role::Agent);
+    a.accounts.push((xm.clone(), "$argon2id$fake".into()));
+    a.accounts.push((xy.clone(), "$argon2id$fake".into()));
+    let b = new_shop("shop-b");
+    store.create_shop(&a).await.unwrap();
+    store.create_shop(&b).await.unwrap();
+    let shop = a.shop.id;
+    let texts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    // Appending, and inserting at a place: the others move down.
+    for t in ["A", "B", "C"] {
+        let p = store
+            .create_quick_phrase(&phrase(shop, None, "售前", None, t, i64::MAX))
+            .await
+            .unwrap();
+        assert_eq!(p.text, t);
+    }
+    let x = store
+        .create_quick_phrase(&phrase(shop, None, "售前", Some("sc"), "X", 1))
+        .await
+        .unwrap();
+    assert_eq!(x.position, 1);
+    let f = store
+        .create_quick_phrase(&phrase(shop, None, "售前", None, "F", -3))
+        .await
+        .unwrap();
+    assert_eq!(f.position, 0);
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, None, "售前").await,
+        texts(&["F", "A", "X", "B", "C"])
+    );
+    store
+        .create_quick_phrase(&phrase(shop, None, "物流", Some("fh"), "已发货", 0))
+        .await
+        .unwrap();
+    let mine = store
+        .create_quick_phrase(&phrase(shop, Some(xm.id), "售前", Some("sc"), "小美的实拍说明", 0))
+        .await
+        .unwrap();
+    assert_eq!(mine.position, 0, "a personal group is numbered on its own");
+
+    // Team first, by group and position; another agent never sees xiaomei's own.
+    let listed = store.quick_phrases(shop, xm.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(),
+        vec!["F", "A", "X", "B", "C", "已发货", "小美的实拍说明"]
+    );
+    assert_eq!(store.quick_phrases(shop, xy.id).await.unwrap().len(), 6);
+    assert_eq!(store.quick_phrase(shop, mine.id).await.unwrap().unwrap(), mine);
+
+    // Shortcuts: unique per scope; an agent's own shadows the team's.
+    assert!(matches!(
+        store
+            .create_quick_phrase(&phrase(shop, None, "售后", Some("sc"), "重复", 0))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .create_quick_phrase(&phrase(shop, Some(xm.id), "售后", Some("sc"), "重复", 0))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let got = |account: AccountId, sc: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .quick_phrase_by_shortcut(shop, account, sc)
+                .await
+                .unwrap()
+                .map(|p| p.text)
+        }
+    };
+    assert_eq!(got(xm.id, "sc").await.as_deref(), Some("小美的实拍说明"));
+    assert_eq!(got(xy.id, "sc").await.as_deref(), Some("X"));
+    assert_eq!(got(xm.id, "fh").await.as_deref(), Some("已发货"));
+    assert_eq!(got(xm.id, "nope").await, None);
+    // Another agent may have the same shortcut for their own.
+    store
+        .create_quick_phrase(&phrase(shop, Some(xy.id), "售前", Some("sc"), "小鱼的", 0))
+        .await
+        .unwrap();
+    assert_eq!(got(xy.id, "sc").await.as_deref(), Some("小鱼的"));
+
+    // Moving: the first up and the last down stay; otherwise it swaps with its neighbour.
+    let first = store.move_quick_phrase(shop, f.id, Direction::Up).await.unwrap();
+    assert_eq!((first.text.as_str(), first.position), ("F", 0));
+    let moved = store.move_quick_phrase(shop, x.id, Direction::Up).await.unwrap();
+    assert_eq!(moved.position, 1);
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, None, "售前").await,
+        texts(&["F", "X", "A", "B", "C"])
+    );
+    let moved = store.move_quick_phrase(shop, f.id, Direction::Down).await.unwrap();
+    assert_eq!(moved.position, 1);
+    let c = listed.iter().find(|p| p.text == "C").unwrap().clone();
+    assert_eq!(
+        store
+            .move_quick_phrase(shop, c.id, Direction::Down)
+            .await
+            .unwrap()
+            .position,
+        4
+    );
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, None, "售前").await,
+        texts(&["X", "F", "A", "B", "C"])
+    );
+
+    // Editing in place, moving to a place, and to another group (no gap left behind).
+    let a_phrase = listed.iter().find(|p| p.text == "A").unwrap().clone();
+    let edited = store
+        .update_quick_phrase(&QuickPhrase {
+            text: "A2".into(),
+            shortcut: Some("aa".into()),
+            position: 2,
+            updated_at: now(),
+            ..a_phrase.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!((edited.position, edited.created_at), (2, a_phrase.created_at));
+    let edited = store
+        .update_quick_phrase(&QuickPhrase { position: 0, ..edited })
+        .await
+        .unwrap();
+    assert_eq!(edited.position, 0);
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, None, "售前").await,
+        texts(&["A2", "X", "F", "B", "C"])
+    );
+    let edited = store
+        .update_quick_phrase(&QuickPhrase {
+            group: "物流".into(),
+            position: i64::MAX,
+            ..edited
+        })
+        .await
+        .unwrap();
+    assert_eq!(edited.position, 1);
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, None, "售前").await,
+        texts(&["X", "F", "B", "C"])
+    );
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, None, "物流").await,
+        texts(&["已发货", "A2"])
+    );
+    // The owner stays as stored: an update cannot turn a team phrase into someone's own.
+    let kept = store
+        .update_quick_phrase(&QuickPhrase {
+            owner: Some(xm.id),
+            ..edited.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(kept.owner, None);
+    assert!(matches!(
+        store
+            .update_quick_phrase(&QuickPhrase {
+                shortcut: Some("fh".into()),
+                ..edited.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Deleting closes the gap.
+    store.delete_quick_phrase(shop, f.id).await.unwrap();
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, None, "售前").await,
+        texts(&["X", "B", "C"])
+    );
+    assert!(matches!(
+        store.delete_quick_phrase(shop, f.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Another shop reaches none of it.
+    let other = b.shop.id;
+    let b_owner = b.accounts[0].0.id;
+    assert!(store.quick_phrase(other, x.id).await.unwrap().is_none());
+    assert!(store.quick_phrases(other, b_owner).await.unwrap().is_empty());
+    assert!(
+        store
+            .quick_phrase_by_shortcut(other, b_owner, "sc")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.delete_quick_phrase(other, x.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.move_quick_phrase(other, x.id, Direction::Down).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .update_quick_phrase(&QuickPhrase {
+                shop_id: other,
+                text: "被改了".into(),
+                ..x.clone()
+            })
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    // A phrase cannot be given to another shop's account.
+    assert!(matches!(
+        store
+            .create_quick_phrase(&phrase(other, Some(xm.id), "售前", None, "越界", 0))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.quick_phrase(shop, x.id).await.unwrap().unwrap().text, "X");
+
+    // An account's own phrases go with it.
+    store.delete_account(shop, xm.id).await.unwrap();
+    assert!(store.quick_phrase(shop, mine.id).await.unwrap().is_none());
+}
+contract!(quick_phrases_keep_their_order_and_scope);
+
+fn phrase_row(group: &str, shortcut: Option<&str>, text: &str) -> PhraseRow {
+    PhraseRow {
+        group: group.into(),
+        shortcut: shortcut.map(str::to_string),
+        text: text.into(),
+    }
+}
+
+async fn quick_phrase_imports_are_all_or_nothing(store: Arc<dyn Store>) {
+    let mut a = new_shop("shop-a");
+    let xm = account(a.shop.id, "xiaomei", Role::Agent);
+    a.accounts.push((xm.clone(), "$argon2id$fake".into()));
+    let b = new_shop("shop-b");
+    store.create_shop(&a).await.unwrap();
+    store.create_shop(&b).await.unwrap();
+    let shop = a.shop.id;
+    let kept = store
+        .create_quick_phrase(&phrase(shop, None, "售前", Some("sc"), "实物拍摄", 0))
+        .await
+        .unwrap();
+    store
+        .create_quick_phrase(&phrase(shop, Some(xm.id), "售前", Some("sc"), "我的", 0))
+        .await
+        .unwrap();
+
+    let rows = vec![
+        phrase_row("售前", Some("sc"), "亲,都是实物拍摄哦"),
+        phrase_row("售前", None, "在的亲"),
+        phrase_row("物流", Some("fh"), "{买家昵称}您好,您的订单{订单号}已发货"),
+    ];
+    let s = store
+        .import_quick_phrases(shop, None, &rows, false, now())
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.deleted), (2, 1, 0));
+    let after = store.quick_phrase(shop, kept.id).await.unwrap().unwrap();
+    assert_eq!(after.text, "亲,都是实物拍摄哦");
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, None, "售前").await,
+        vec!["亲,都是实物拍摄哦", "在的亲"]
+    );
+    // Importing the same again changes nothing.
+    let s = store
+        .import_quick_phrases(shop, None, &rows, false, now())
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.deleted), (0, 0, 0));
+    // The agent's own phrases are another scope: untouched by the team's import.
+    assert_eq!(
+        group_texts(&*store, shop, xm.id, Some(xm.id), "售前").await,
+        vec!["我的"]
+    );
+
+    // A failing import (two rows with one shortcut) changes nothing.
+    let before = store.quick_phrases(shop, xm.id).await.unwrap();
+    let bad = vec![
+        phrase_row("售后", Some("th"), "退货"),
+        phrase_row("售后", Some("th"), "换货"),
+    ];
+    assert!(store.import_quick_phrases(shop, None, &bad, true, now()).await.is_err());
+    assert!(
+        store
+            .import_quick_phrases(shop, None, &bad, false, now())
+            .await
+            .is_err()
+    );
+    assert_eq!(store.quick_phrases(shop, xm.id).await.unwrap(), before);
+
+    // Replacing the agent's own: exactly the file, the team's untouched.
+    let s = store
+        .import_quick_phrases(
+            shop,
+            Some(xm.id),
+            &[
+                phrase_row("售后", Some("th"), "退货请联系我"),
+                phrase_row("售后", None, "二"),
+            ],
+            true,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.deleted), (2, 0, 1));
+    let listed = store.quick_phrases(shop, xm.id).await.unwrap();
+    let own: Vec<&str> = listed
+        .iter()
+        .filter(|p| p.owner.is_some())
+        .map(|p| p.text.as_str())
+        .collect();
+    assert_eq!(own, vec!["退货请联系我", "二"]);
+    assert_eq!(listed.iter().filter(|p| p.owner.is_none()).count(), 3);
+
+    // Not into another shop's account, nor seen there.
+    assert!(matches!(
+        store
+            .import_quick_phrases(b.shop.id, Some(xm.id), &rows, false, now())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .quick_phrases(b.shop.id, b.accounts[0].0.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+contract!(quick_phrase_imports_are_all_or_nothing);
+
+/// Agents inserting into one group at once each get a place of their own.
+async fn concurrent_phrase_inserts_keep_places_dense(store: Arc<dyn Store>) {
+    let a = new_shop("shop-a");
+    store.create_shop(&a).await.unwrap();
+    let (shop, owner) = (a.shop.id, a.accounts[0].0.id);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_quick_phrase(&phrase(shop, None, "售前", None, &format!("短语{i}"), i % 3))
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let texts = group_texts(&*store, shop, owner, None, "售前").await;
+    assert_eq!(texts.len(), 16);
+}
+contract!(concurrent_phrase_inserts_keep_places_dense);

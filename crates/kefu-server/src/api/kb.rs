@@ -310,15 +310,30 @@ pub struct FileParams {
 const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 fn file_response(format: Format, name: &str, rows: &[TemplateRow]) -> ApiResult<Response> {
+    attachment(
+        format,
+        name,
+        || kb_template::to_csv(rows),
+        || kb_template::to_xlsx(rows),
+    )
+}
+
+/// A file to download, written as CSV or .xlsx.
+pub(crate) fn attachment(
+    format: Format,
+    name: &str,
+    csv: impl FnOnce() -> Vec<u8>,
+    xlsx: impl FnOnce() -> Result<Vec<u8>, rust_xlsxwriter::XlsxError>,
+) -> ApiResult<Response> {
     let (bytes, content_type, ext) = match format {
         // A BOM, so that Excel opens the UTF-8 file as UTF-8.
         Format::Csv => {
             let mut b = "\u{feff}".as_bytes().to_vec();
-            b.extend(kb_template::to_csv(rows));
+            b.extend(csv());
             (b, "text/csv; charset=utf-8", "csv")
         }
         Format::Xlsx => (
-            kb_template::to_xlsx(rows).map_err(|e| ApiError::Internal(anyhow::anyhow!("writing xlsx: {e}")))?,
+            xlsx().map_err(|e| ApiError::Internal(anyhow::anyhow!("writing xlsx: {e}")))?,
             XLSX_TYPE,
             "xlsx",
         ),
@@ -499,17 +514,22 @@ async fn import_kb(
 ) -> ApiResult<Json<KbImportSummary>> {
     caller.require_manager()?;
     let body = body.map_err(|e| ApiError::PayloadTooLarge(format!("the file could not be read: {e}")))?;
+    let format = upload_format(p.format, &headers, &body);
+    let replace = p.mode == Some(ImportMode::Replace);
+    Ok(Json(import_file(&state, caller.shop(), format, &body, replace).await?))
+}
+
+/// An uploaded file's format: as asked, else .xlsx by its Content-Type or its zip signature.
+pub(crate) fn upload_format(asked: Option<Format>, headers: &HeaderMap, body: &[u8]) -> Format {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let format = p.format.unwrap_or(
+    asked.unwrap_or(
         if content_type.starts_with(XLSX_TYPE) || body.starts_with(b"PK\x03\x04") {
             Format::Xlsx
         } else {
             Format::Csv
         },
-    );
-    let replace = p.mode == Some(ImportMode::Replace);
-    Ok(Json(import_file(&state, caller.shop(), format, &body, replace).await?))
+    )
 }

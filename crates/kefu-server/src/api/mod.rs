@@ -9,6 +9,7 @@ mod catalog;
 mod chat;
 mod kb;
 mod messages;
+mod phrases;
 mod shop;
 pub(crate) mod widget;
 
@@ -41,6 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "bot", description = "Dictionary and synonyms, test console, learning loop (SPEC §1.2, §1.4, §1.5)"),
         (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
         (name = "chat", description = "Real-time chat over WebSocket, the agent's chats, presence and teammates (SPEC §2); protocol in docs/chat-protocol.md"),
+        (name = "quick phrases", description = "Team and personal quick phrases: groups, places, shortcuts, variables, import and export (快捷短语, SPEC §2.7)"),
         (name = "widget", description = "What the buyer's widget calls, without login: greeting, the bot, feedback, leave a message")
     )
 )]
@@ -75,6 +77,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(kb::router())
                 .merge(bot::router())
                 .merge(messages::router())
+                .merge(phrases::router())
                 .merge(widget::router())
                 .merge(chat::router()),
         )
