@@ -366,7 +366,8 @@ pub fn check_visitor_id(id: &str) -> Result<(), ValidationError> {
 }
 
 /// Counted events for the statistics (SPEC §5.1), recorded as chats happen so that figures can
-/// be computed later without touching the chat code.
+/// be computed later without touching the chat code. Messages are not among them: the
+/// conversation's events already hold each one with its sender and time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatKind {
@@ -379,9 +380,6 @@ pub enum StatKind {
     ReplyWait,
     Transferred,
     Closed,
-    /// An agent's message.
-    AgentMessage,
-    BuyerMessage,
     /// A span the agent spent in one presence state ended; `value_ms` is its length and
     /// `data` the state.
     PresenceSpan,
@@ -396,8 +394,6 @@ impl StatKind {
             StatKind::ReplyWait => "reply_wait",
             StatKind::Transferred => "transferred",
             StatKind::Closed => "closed",
-            StatKind::AgentMessage => "agent_message",
-            StatKind::BuyerMessage => "buyer_message",
             StatKind::PresenceSpan => "presence_span",
         }
     }

@@ -103,6 +103,10 @@ pub struct Bots {
     building: Mutex<HashSet<(ShopId, i64)>>,
     /// Texts whose vectors the store holds, per shop (loaded with the first semantic build).
     stored: tokio::sync::Mutex<HashMap<ShopId, HashSet<String>>>,
+    /// One rebuild at a time per shop: a burst of buyers after a knowledge-base change must
+    /// not build the same bot once each (measured: 2,000 hand-overs at once ran a server out
+    /// of 24 GB).
+    rebuilding: Mutex<HashMap<ShopId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Names the model in stored vectors: its file's digest, so that a new model never reads
@@ -139,6 +143,13 @@ impl Bots {
             if self.semantic && !bot.semantic {
                 self.build_semantic_soon(shop, version, store, now).await?;
             }
+            return Ok(bot);
+        }
+        let gate = lock(&self.rebuilding).entry(shop).or_default().clone();
+        let _rebuilding = gate.lock().await;
+        if let Some(bot) = lock(&self.cache).get(&shop).cloned()
+            && bot.fresh(version, now)
+        {
             return Ok(bot);
         }
         // Read the version before the data: a change landing in between only causes one

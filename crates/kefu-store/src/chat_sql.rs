@@ -97,6 +97,17 @@ macro_rules! chat_helpers {
                 Ok(())
             }
 
+            /// The event a sender already sent with this client id, if any.
+            async fn sent_before(&self, id: ConversationId, role: &str, sender_id: Option<Uuid>, client_id: Option<&str>) -> Result<Option<Event>> {
+                let Some(client_id) = client_id else { return Ok(None) };
+                let first: Option<EventRow> = sqlx::query_as(
+                    "SELECT conversation_id, seq, sender, sender_id, client_id, body, at FROM conversation_events
+                     WHERE conversation_id = $1 AND sender = $2 AND client_id = $3 AND ($4 IS NULL OR sender_id = $4)",
+                )
+                .bind(id.0).bind(role).bind(client_id).bind(sender_id).fetch_optional(&self.writer).await?;
+                first.map(Event::try_from).transpose()
+            }
+
             async fn agent_statuses(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId) -> Result<Vec<AgentStatus>> {
                 sqlx::query_as::<_, AgentStatusRow>(agent_status_query!())
                     .bind(shop.0).fetch_all(&mut **tx).await?
@@ -118,7 +129,7 @@ macro_rules! chat_impl {
                 .bind(c.skill_group.as_ref().map(|g| g.as_str())).bind(c.state.as_str()).bind(c.agent_id.map(|a| a.0))
                 .bind(c.last_seq).bind(c.buyer_read_seq).bind(c.agent_read_seq).bind(c.created_at).bind(c.queued_at)
                 .bind(c.assigned_at).bind(c.closed_at).bind(c.buyer_waiting_since).bind(c.agent_answered).bind(c.last_activity_at)
-                .execute(&self.pool).await?;
+                .execute(&self.writer).await?;
             Ok(())
         }
 
@@ -148,59 +159,84 @@ macro_rules! chat_impl {
         }
 
         async fn append_event(&self, shop: ShopId, id: ConversationId, new: &NewEvent) -> Result<Appended> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
-            let mut c = Self::take_conversation(&mut tx, shop, id).await?;
-            if let Some(client_id) = &new.client_id {
-                let (role, sender_id) = sender_columns(&new.sender);
-                let first: Option<EventRow> = sqlx::query_as(
-                    "SELECT conversation_id, seq, sender, sender_id, client_id, body, at FROM conversation_events
-                     WHERE conversation_id = $1 AND sender = $2 AND client_id = $3 AND ($4 IS NULL OR sender_id = $4)",
-                )
-                .bind(id.0).bind(role).bind(client_id).bind(sender_id).fetch_optional(&mut *tx).await?;
-                if let Some(first) = first {
-                    tx.rollback().await?;
-                    return Ok(Appended { event: first.try_into()?, conversation: c, duplicate: true });
-                }
-            }
+            // Few statements: each is a round trip to SQLite's connection thread, and a busy
+            // shop's messages queue behind one another for the write lock.
+            let mut tx = self.writer.begin_with($begin_write).await?;
+            // Taken and advanced in one statement: the event's number is the new last_seq.
+            let row: Option<ConversationRow> = sqlx::query_as(concat!(
+                "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $3 WHERE shop_id = $1 AND id = $2 RETURNING ",
+                conversation_columns!()
+            ))
+            .bind(shop.0).bind(id.0).bind(new.at).fetch_optional(&mut *tx).await?;
+            let mut c: Conversation = row.ok_or(StoreError::NotFound)?.try_into()?;
             let at = new.at;
-            if let EventBody::Message { .. } = &new.body {
-                match new.sender {
-                    Sender::Buyer => {
-                        if c.state == ConversationState::Closed {
-                            return Err(StoreError::Refused("the chat is closed".into()));
-                        }
-                        if matches!(c.state, ConversationState::Queued | ConversationState::Assigned) && c.buyer_waiting_since.is_none() {
-                            c.buyer_waiting_since = Some(at);
-                        }
-                        Self::stat(&mut tx, shop, StatKind::BuyerMessage, at, Some(id), c.agent_id, None, None).await?;
+            let (waiting, answered) = (c.buyer_waiting_since, c.agent_answered);
+            let mut stats = Vec::new();
+            let refused = match (&new.body, new.sender) {
+                (EventBody::Message { .. }, Sender::Buyer) => {
+                    if matches!(c.state, ConversationState::Queued | ConversationState::Assigned) && c.buyer_waiting_since.is_none() {
+                        c.buyer_waiting_since = Some(at);
                     }
-                    Sender::Agent(agent) => {
-                        if c.state != ConversationState::Assigned || c.agent_id != Some(agent) {
-                            return Err(StoreError::Refused("this chat is not with you".into()));
-                        }
+                    (c.state == ConversationState::Closed).then_some("the chat is closed")
+                }
+                (EventBody::Message { .. }, Sender::Agent(agent)) => {
+                    if c.state != ConversationState::Assigned || c.agent_id != Some(agent) {
+                        Some("this chat is not with you")
+                    } else {
                         if let Some(since) = c.buyer_waiting_since.take() {
-                            let wait = (at - since).num_milliseconds().max(0);
-                            Self::stat(&mut tx, shop, StatKind::ReplyWait, at, Some(id), Some(agent), Some(wait), None).await?;
+                            stats.push((StatKind::ReplyWait, Some((at - since).num_milliseconds().max(0))));
                         }
                         if !c.agent_answered {
                             c.agent_answered = true;
-                            let first = c.assigned_at.map(|a| (at - a).num_milliseconds().max(0));
-                            Self::stat(&mut tx, shop, StatKind::FirstResponse, at, Some(id), Some(agent), first, None).await?;
+                            stats.push((StatKind::FirstResponse, c.assigned_at.map(|a| (at - a).num_milliseconds().max(0))));
                         }
-                        Self::stat(&mut tx, shop, StatKind::AgentMessage, at, Some(id), Some(agent), None, None).await?;
+                        None
                     }
-                    Sender::Bot | Sender::System => {}
                 }
+                _ => None,
+            };
+            let (role, sender_id) = sender_columns(&new.sender);
+            if let Some(why) = refused {
+                tx.rollback().await?;
+                // A retry of a message stored before the chat changed is still only acknowledged.
+                return match self.sent_before(id, role, sender_id, new.client_id.as_deref()).await? {
+                    Some(first) => Ok(Appended { event: first, conversation: c, duplicate: true }),
+                    None => Err(StoreError::Refused(why.into())),
+                };
             }
-            c.last_activity_at = at;
-            let event = Self::insert_event(&mut tx, &mut c, new.sender, new.client_id.as_deref(), new.body.clone(), at).await?;
-            Self::save_conversation(&mut tx, &c).await?;
+            let json = serde_json::to_value(&new.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
+            let inserted = sqlx::query(
+                "INSERT INTO conversation_events (conversation_id, seq, shop_id, sender, sender_id, client_id, body, at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(id.0).bind(c.last_seq).bind(shop.0).bind(role).bind(sender_id).bind(new.client_id.as_deref())
+            .bind(Json(json)).bind(at)
+            .execute(&mut *tx).await;
+            match inserted {
+                // The client id is taken: a retry, answered with the first one.
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() && new.client_id.is_some() => {
+                    tx.rollback().await?;
+                    let first = self.sent_before(id, role, sender_id, new.client_id.as_deref()).await?
+                        .ok_or_else(|| StoreError::Conflict("client_id was used by someone else in this chat".into()))?;
+                    let c = self.conversation(shop, id).await?.ok_or(StoreError::NotFound)?;
+                    return Ok(Appended { event: first, conversation: c, duplicate: true });
+                }
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
+            }
+            if c.buyer_waiting_since != waiting || c.agent_answered != answered {
+                Self::save_conversation(&mut tx, &c).await?;
+            }
+            for (kind, value) in stats {
+                Self::stat(&mut tx, shop, kind, at, Some(id), c.agent_id, value, None).await?;
+            }
             tx.commit().await?;
+            let event = Event { conversation_id: id, seq: c.last_seq, sender: new.sender, client_id: new.client_id.clone(), body: new.body.clone(), at };
             Ok(Appended { event, conversation: c, duplicate: false })
         }
 
         async fn transition(&self, shop: ShopId, id: ConversationId, t: &Transition, now: DateTime<Utc>) -> Result<Appended> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let mut c = Self::take_conversation(&mut tx, shop, id).await?;
             let agent = c.agent_id;
             let body = c.apply(t, now).map_err(StoreError::Refused)?;
@@ -222,7 +258,7 @@ macro_rules! chat_impl {
         }
 
         async fn route_queue(&self, shop: ShopId, now: DateTime<Utc>) -> Result<Vec<Appended>> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             sqlx::query($lock_shop).bind(shop.0).execute(&mut *tx).await?;
             let agents = Self::agent_statuses(&mut tx, shop).await?;
             let mut loads: Vec<AgentLoad> = agents.iter().map(AgentStatus::routing).collect();
@@ -254,7 +290,7 @@ macro_rules! chat_impl {
         }
 
         async fn transfer(&self, shop: ShopId, id: ConversationId, by: AccountId, to: AccountId, note: &str, now: DateTime<Utc>) -> Result<Appended> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             sqlx::query($lock_shop).bind(shop.0).execute(&mut *tx).await?;
             let agents = Self::agent_statuses(&mut tx, shop).await?;
             let target = agents.iter().find(|a| a.account_id == to).ok_or(StoreError::NotFound)?;
@@ -286,12 +322,12 @@ macro_rules! chat_impl {
                 "UPDATE conversations SET buyer_read_seq = CASE WHEN $3 > buyer_read_seq AND $3 <= last_seq THEN $3 ELSE buyer_read_seq END
                  WHERE shop_id = $1 AND id = $2"
             };
-            let done = sqlx::query(sql).bind(shop.0).bind(id.0).bind(seq).execute(&self.pool).await?;
+            let done = sqlx::query(sql).bind(shop.0).bind(id.0).bind(seq).execute(&self.writer).await?;
             if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         }
 
         async fn set_presence(&self, shop: ShopId, account: AccountId, presence: Presence, now: DateTime<Utc>) -> Result<()> {
-            let mut tx = self.pool.begin_with($begin_write).await?;
+            let mut tx = self.writer.begin_with($begin_write).await?;
             let exists: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM accounts WHERE shop_id = $1 AND id = $2")
                 .bind(shop.0).bind(account.0).fetch_optional(&mut *tx).await?;
             if exists.is_none() {

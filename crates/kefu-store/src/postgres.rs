@@ -9,6 +9,8 @@ use std::time::Duration;
 
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL's own locks order concurrent writers.
+    writer: PgPool,
 }
 
 impl PgStore {
@@ -21,7 +23,10 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            writer: pool.clone(),
+            pool,
+        })
     }
 }
 

@@ -1,5 +1,8 @@
 //! The SQL both engines share, written once. `impl_store!` expands to a full [`Store`]
 //! implementation for a struct with a `pool` field; SQLite and PostgreSQL accept the same
+//! Reads go to `pool`, writes to `writer`: for SQLite a pool of one connection, so that
+//! writers queue in order in the pool instead of contending for the file's write lock (whose
+//! busy handler sleeps up to 100 ms at a time); for PostgreSQL the same pool.
 //! `$n` placeholders, `RETURNING` and `ON CONFLICT`, and the row structs in [`rows`] decode
 //! from either. Engine-specific SQL, when a later feature needs it, goes in that engine's file.
 //!
@@ -271,7 +274,7 @@ macro_rules! impl_store {
             }
 
             async fn ping(&self) -> Result<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                sqlx::query("SELECT 1").execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -280,7 +283,7 @@ macro_rules! impl_store {
                 if owners != 1 {
                     return Err(StoreError::Config(format!("a new shop needs exactly one owner account, got {owners}")));
                 }
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 sqlx::query("INSERT INTO shops (id, slug, name, settings, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(new.shop.id.0).bind(new.shop.slug.as_str()).bind(&new.shop.name).bind(Json(&new.settings)).bind(new.shop.created_at)
                     .execute(&mut *tx).await?;
@@ -317,7 +320,7 @@ macro_rules! impl_store {
             }
 
             async fn put_settings(&self, shop: ShopId, settings: &ShopSettings) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE shops SET settings = $2 WHERE id = $1")
                     .bind(shop.0).bind(Json(settings)).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
@@ -329,7 +332,7 @@ macro_rules! impl_store {
             }
 
             async fn create_account(&self, account: &Account, password_hash: &str) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::insert_account(&mut tx, account, password_hash).await?;
                 tx.commit().await?;
                 Ok(())
@@ -360,26 +363,26 @@ macro_rules! impl_store {
                 .bind(a.shop_id.0).bind(a.id.0).bind(&a.display_name).bind(a.role.as_str())
                 .bind(a.routing.skill_group.as_ref().map(|g| g.as_str())).bind(a.routing.takes_chats)
                 .bind(i64::from(a.routing.capacity)).bind(a.disabled)
-                .execute(&self.pool).await?;
+                .execute(&self.writer).await?;
                 if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             }
 
             async fn set_password(&self, shop: ShopId, id: AccountId, password_hash: &str) -> Result<()> {
                 let done = sqlx::query("UPDATE accounts SET password_hash = $3 WHERE shop_id = $1 AND id = $2")
-                    .bind(shop.0).bind(id.0).bind(password_hash).execute(&self.pool).await?;
+                    .bind(shop.0).bind(id.0).bind(password_hash).execute(&self.writer).await?;
                 if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             }
 
             async fn delete_account(&self, shop: ShopId, id: AccountId) -> Result<()> {
                 let done = sqlx::query("DELETE FROM accounts WHERE shop_id = $1 AND id = $2 AND role <> 'owner'")
-                    .bind(shop.0).bind(id.0).execute(&self.pool).await?;
+                    .bind(shop.0).bind(id.0).execute(&self.writer).await?;
                 if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             }
 
             async fn create_session(&self, s: &Session) -> Result<()> {
                 sqlx::query("INSERT INTO sessions (token_hash, shop_id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&s.token_hash).bind(s.shop_id.0).bind(s.account_id.0).bind(s.created_at).bind(s.expires_at)
-                    .execute(&self.pool).await?;
+                    .execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -392,13 +395,13 @@ macro_rules! impl_store {
             }
 
             async fn delete_session(&self, token_hash: &[u8]) -> Result<()> {
-                sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.writer).await?;
                 Ok(())
             }
 
             async fn delete_sessions_of(&self, shop: ShopId, account: AccountId, keep: Option<&[u8]>) -> Result<()> {
                 sqlx::query("DELETE FROM sessions WHERE shop_id = $1 AND account_id = $2 AND ($3 IS NULL OR token_hash <> $3)")
-                    .bind(shop.0).bind(account.0).bind(keep).execute(&self.pool).await?;
+                    .bind(shop.0).bind(account.0).bind(keep).execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -416,17 +419,17 @@ macro_rules! impl_store {
                         last_failure_at = $2
                      RETURNING failures, last_failure_at",
                 )
-                .bind(key).bind(now).bind(forget_before).fetch_one(&self.pool).await?;
+                .bind(key).bind(now).bind(forget_before).fetch_one(&self.writer).await?;
                 Ok(FailureRecord { failures: u32::try_from(f).unwrap_or(u32::MAX), last_failure_at: at })
             }
 
             async fn clear_login_failures(&self, key: &str) -> Result<()> {
-                sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.writer).await?;
                 Ok(())
             }
 
             async fn import_catalog(&self, shop: ShopId, catalog: &Catalog) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::insert_catalog(&mut tx, shop, catalog).await?;
                 Self::bump_bot(&mut tx, shop).await?;
                 tx.commit().await?;
@@ -502,7 +505,7 @@ macro_rules! impl_store {
                     .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?.map(KbEntry::from))
             }
             async fn create_kb_category(&self, c: &KbCategory) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 sqlx::query("INSERT INTO kb_categories (id, shop_id, name, position) VALUES ($1, $2, $3, $4)")
                     .bind(c.id.0).bind(c.shop_id.0).bind(&c.name).bind(c.position).execute(&mut *tx).await?;
                 Self::bump_bot(&mut tx, c.shop_id).await?;
@@ -511,7 +514,7 @@ macro_rules! impl_store {
             }
 
             async fn update_kb_category(&self, c: &KbCategory) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE kb_categories SET name = $3, position = $4 WHERE shop_id = $1 AND id = $2")
                     .bind(c.shop_id.0).bind(c.id.0).bind(&c.name).bind(c.position).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
@@ -523,7 +526,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_kb_category(&self, shop: ShopId, id: CategoryId) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::check_category(&mut tx, shop, id).await?;
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM kb_entries WHERE shop_id = $1 AND category_id = $2")
                     .bind(shop.0).bind(id.0).fetch_one(&mut *tx).await?;
@@ -537,7 +540,7 @@ macro_rules! impl_store {
             }
 
             async fn create_kb_entry(&self, e: &KbEntry) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::check_category(&mut tx, e.shop_id, e.category_id).await?;
                 Self::insert_entry(&mut tx, e).await?;
                 Self::bump_bot(&mut tx, e.shop_id).await?;
@@ -546,7 +549,7 @@ macro_rules! impl_store {
             }
 
             async fn update_kb_entry(&self, e: &KbEntry) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::check_category(&mut tx, e.shop_id, e.category_id).await?;
                 Self::save_entry(&mut tx, e).await?;
                 Self::bump_bot(&mut tx, e.shop_id).await?;
@@ -555,7 +558,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_kb_entry(&self, shop: ShopId, id: EntryId) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 let done = sqlx::query("DELETE FROM kb_entries WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
@@ -566,7 +569,7 @@ macro_rules! impl_store {
             }
 
             async fn import_kb(&self, shop: ShopId, rows: &[KbImportRow], replace: bool, now: DateTime<Utc>) -> Result<KbImportSummary> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 let mut summary = KbImportSummary::default();
                 let categories: Vec<KbCategoryRow> = sqlx::query_as("SELECT id, shop_id, name, position FROM kb_categories WHERE shop_id = $1")
                     .bind(shop.0).fetch_all(&mut *tx).await?;
@@ -643,7 +646,7 @@ macro_rules! impl_store {
                     "INSERT INTO bot_state (shop_id, version, words, synonyms) VALUES ($1, 1, $2, $3)
                      ON CONFLICT (shop_id) DO UPDATE SET version = bot_state.version + 1, words = excluded.words, synonyms = excluded.synonyms",
                 )
-                .bind(shop.0).bind(Json(&lx.words)).bind(Json(&lx.synonyms)).execute(&self.pool).await?;
+                .bind(shop.0).bind(Json(&lx.words)).bind(Json(&lx.synonyms)).execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -664,12 +667,12 @@ macro_rules! impl_store {
                      WHERE bot_sessions.shop_id = excluded.shop_id",
                 )
                 .bind(s.id).bind(s.shop_id.0).bind(&s.visitor).bind(i64::from(s.failures)).bind(Json(offered)).bind(s.handed_off)
-                .bind(s.created_at).bind(s.updated_at).execute(&self.pool).await?;
+                .bind(s.created_at).bind(s.updated_at).execute(&self.writer).await?;
                 if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             }
 
             async fn log_bot_question(&self, q: &BotQuestion) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 sqlx::query(concat!("INSERT INTO bot_questions (", bot_question_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
                     .bind(q.id).bind(q.shop_id.0).bind(q.session_id).bind(&q.question).bind(q.outcome.as_str()).bind(q.entry_id.map(|e| e.0))
                     .bind(q.confidence).bind(q.helpful).bind(q.confirmed).bind(q.resolved).bind(q.asked_at).execute(&mut *tx).await?;
@@ -686,7 +689,7 @@ macro_rules! impl_store {
                      WHERE id = (SELECT id FROM bot_questions WHERE shop_id = $1 AND session_id = $2 AND outcome = 'suggested'
                                  ORDER BY asked_at DESC, id DESC LIMIT 1)",
                 )
-                .bind(shop.0).bind(session).bind(entry.0).execute(&self.pool).await?;
+                .bind(shop.0).bind(session).bind(entry.0).execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -696,7 +699,7 @@ macro_rules! impl_store {
             }
 
             async fn set_bot_feedback(&self, shop: ShopId, id: Uuid, helpful: bool) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 let q = sqlx::query_as::<_, BotQuestionRow>(concat!("SELECT ", bot_question_columns!(), " FROM bot_questions WHERE shop_id = $1 AND id = $2"))
                     .bind(shop.0).bind(id).fetch_optional(&mut *tx).await?.map(BotQuestion::try_from).transpose()?.ok_or(StoreError::NotFound)?;
                 if q.outcome != Outcome::Answered {
@@ -729,7 +732,7 @@ macro_rules! impl_store {
             }
 
             async fn resolve_bot_questions(&self, shop: ShopId, ids: &[Uuid], learn: &Learn, now: DateTime<Utc>) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 for id in ids {
                     let done = sqlx::query("UPDATE bot_questions SET resolved = TRUE WHERE shop_id = $1 AND id = $2")
                         .bind(shop.0).bind(id).execute(&mut *tx).await?;
@@ -767,7 +770,7 @@ macro_rules! impl_store {
             }
 
             async fn put_bot_vectors(&self, shop: ShopId, model: &str, add: &[(String, Vec<f32>)], remove: &[String]) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 for (text, v) in add {
                     sqlx::query("INSERT INTO bot_vectors (shop_id, model, text, vector) VALUES ($1, $2, $3, $4) ON CONFLICT (shop_id, model, text) DO NOTHING")
                         .bind(shop.0).bind(model).bind(text).bind(crate::vector_bytes(v)).execute(&mut *tx).await?;
@@ -784,7 +787,7 @@ macro_rules! impl_store {
                 sqlx::query(concat!("INSERT INTO leave_messages (", leave_message_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
                     .bind(m.id).bind(m.shop_id.0).bind(m.session_id).bind(&m.name).bind(&m.contact).bind(&m.text).bind(m.status.as_str())
                     .bind(&m.note).bind(m.handled_by.map(|a| a.0)).bind(m.created_at).bind(m.handled_at)
-                    .execute(&self.pool).await?;
+                    .execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -809,7 +812,7 @@ macro_rules! impl_store {
             async fn update_leave_message(&self, m: &LeaveMessage) -> Result<()> {
                 let done = sqlx::query("UPDATE leave_messages SET status = $3, note = $4, handled_by = $5, handled_at = $6 WHERE shop_id = $1 AND id = $2")
                     .bind(m.shop_id.0).bind(m.id).bind(m.status.as_str()).bind(&m.note).bind(m.handled_by.map(|a| a.0)).bind(m.handled_at)
-                    .execute(&self.pool).await?;
+                    .execute(&self.writer).await?;
                 if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             }
 
@@ -826,7 +829,7 @@ macro_rules! impl_store {
                     "INSERT INTO agent_replies (account_id, shop_id, replies) VALUES ($1, $2, $3)
                      ON CONFLICT (account_id) DO UPDATE SET replies = excluded.replies",
                 )
-                .bind(account.0).bind(shop.0).bind(Json(replies)).execute(&self.pool).await?;
+                .bind(account.0).bind(shop.0).bind(Json(replies)).execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -857,7 +860,7 @@ macro_rules! impl_store {
             }
 
             async fn create_quick_phrase(&self, phrase: &QuickPhrase) -> Result<QuickPhrase> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::lock_phrases(&mut tx, phrase.shop_id).await?;
                 Self::check_owner(&mut tx, phrase.shop_id, phrase.owner).await?;
                 let mut group = Self::phrases_of(&mut tx, phrase.shop_id, phrase.owner, Some(&phrase.group)).await?;
@@ -871,7 +874,7 @@ macro_rules! impl_store {
             }
 
             async fn update_quick_phrase(&self, phrase: &QuickPhrase) -> Result<QuickPhrase> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::lock_phrases(&mut tx, phrase.shop_id).await?;
                 let old = Self::phrase_in(&mut tx, phrase.shop_id, phrase.id).await?.ok_or(StoreError::NotFound)?;
                 let p = QuickPhrase { owner: old.owner, created_at: old.created_at, ..phrase.clone() };
@@ -892,7 +895,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_quick_phrase(&self, shop: ShopId, id: PhraseId) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::lock_phrases(&mut tx, shop).await?;
                 let old = Self::phrase_in(&mut tx, shop, id).await?.ok_or(StoreError::NotFound)?;
                 sqlx::query("DELETE FROM quick_phrases WHERE shop_id = $1 AND id = $2").bind(shop.0).bind(id.0).execute(&mut *tx).await?;
@@ -903,7 +906,7 @@ macro_rules! impl_store {
             }
 
             async fn move_quick_phrase(&self, shop: ShopId, id: PhraseId, direction: Direction) -> Result<QuickPhrase> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::lock_phrases(&mut tx, shop).await?;
                 let old = Self::phrase_in(&mut tx, shop, id).await?.ok_or(StoreError::NotFound)?;
                 let mut group = Self::phrases_of(&mut tx, shop, old.owner, Some(&old.group)).await?;
@@ -922,7 +925,7 @@ macro_rules! impl_store {
             }
 
             async fn import_quick_phrases(&self, shop: ShopId, owner: Option<AccountId>, rows: &[PhraseRow], replace: bool, now: DateTime<Utc>) -> Result<PhraseImportSummary> {
-                let mut tx = self.pool.begin_with($begin_write).await?;
+                let mut tx = self.writer.begin_with($begin_write).await?;
                 Self::lock_phrases(&mut tx, shop).await?;
                 Self::check_owner(&mut tx, shop, owner).await?;
                 let existing = Self::phrases_of(&mut tx, shop, owner, None).await?;

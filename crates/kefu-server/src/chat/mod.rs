@@ -94,29 +94,24 @@ pub async fn buyer_message(
         body: EventBody::Message { content },
         at: kefu_store::now(),
     };
-    let c = state
-        .store
-        .conversation(shop, conversation)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
-    if c.state == ConversationState::Closed {
-        // A retry of a message stored before the close is still only acknowledged.
-        let a = state.store.append_event(shop, conversation, &event).await;
-        if let Err(kefu_store::StoreError::Refused(_)) = a {
+    match state.store.append_event(shop, conversation, &event).await {
+        Ok(a) => {
+            publish(state, &a);
+            Ok(a)
+        }
+        // Writing to a closed chat reopens it with the bot (SPEC §2.5).
+        Err(kefu_store::StoreError::Refused(_)) => {
             let reopened = state
                 .store
                 .transition(shop, conversation, &Transition::Reopen, event.at)
                 .await?;
             publish(state, &reopened);
-        } else {
-            let a = a?;
+            let a = state.store.append_event(shop, conversation, &event).await?;
             publish(state, &a);
-            return Ok(a);
+            Ok(a)
         }
+        Err(e) => Err(e.into()),
     }
-    let a = state.store.append_event(shop, conversation, &event).await?;
-    publish(state, &a);
-    Ok(a)
 }
 
 /// The bot's turn after a buyer's message, while the chat is still the bot's.
