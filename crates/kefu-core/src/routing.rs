@@ -157,7 +157,8 @@ mod tests {
         use Presence::*;
         let pre = SkillGroup::parse("售前").unwrap();
         let after = SkillGroup::parse("售后").unwrap();
-        let cases: Vec<(&str, Vec<AgentLoad>, Option<&SkillGroup>, Option<AccountId>)> = vec![
+        type Case<'a> = (&'a str, Vec<AgentLoad>, Option<&'a SkillGroup>, Option<AccountId>);
+        let cases: Vec<Case> = vec![
             ("nobody", vec![], None, None),
             (
                 "least loaded",

@@ -347,10 +347,15 @@ pub async fn close_idle(state: &AppState) -> ApiResult<usize> {
     let mut settings = std::collections::HashMap::new();
     let shortest = chrono::Duration::minutes(i64::from(kefu_core::settings::MIN_IDLE_CLOSE_MINUTES));
     for c in state.store.idle_conversations(now - shortest, 500).await? {
-        if !settings.contains_key(&c.shop_id) {
-            settings.insert(c.shop_id, state.store.settings(c.shop_id).await?);
-        }
-        let idle = chrono::Duration::minutes(i64::from(settings[&c.shop_id].idle_close_minutes));
+        let minutes = match settings.get(&c.shop_id) {
+            Some(m) => *m,
+            None => {
+                let m = state.store.settings(c.shop_id).await?.idle_close_minutes;
+                settings.insert(c.shop_id, m);
+                m
+            }
+        };
+        let idle = chrono::Duration::minutes(i64::from(minutes));
         if c.last_activity_at > now - idle {
             continue;
         }

@@ -92,10 +92,10 @@ pub async fn run(state: AppState, mut ws: WebSocket, peer: Peer, after: i64) {
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => Ok(()),
                 };
-                if let Err(e) = reply {
-                    if send(&mut ws, &error_frame(&e, None)).await.is_err() {
-                        break;
-                    }
+                if let Err(e) = reply
+                    && send(&mut ws, &error_frame(&e, None)).await.is_err()
+                {
+                    break;
                 }
             }
             out = rx.recv() => {
