@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod bot;
+pub mod buyer_token;
 pub mod catalog;
 pub mod chat;
 pub mod clock;

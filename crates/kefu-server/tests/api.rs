@@ -79,6 +79,7 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/chat/conversations/{id}/events",
         "/api/v1/chat/agents",
         "/api/v1/chat/presence",
+        "/api/v1/shop/widget-secret",
     ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }

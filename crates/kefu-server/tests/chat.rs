@@ -610,3 +610,80 @@ async fn a_restart_loses_nothing_acknowledged() {
     drop(again);
     server.await.unwrap().unwrap();
 }
+
+async fn signed_buyers_are_known_and_forgeries_refused(app: Arc<TestApp>) {
+    let owner = always_open(&app).await;
+    let ws_url = |q: &str| format!("{}/api/v1/widget/demo/chat?{q}", app.base.replace("http://", "ws://"));
+    let claims = kefu_core::buyer_token::BuyerClaims {
+        buyer: "tb_2088001".into(),
+        nick: "小王爱买".into(),
+        exp: kefu_store::now().timestamp() + 3600,
+    };
+    // No secret yet: tokens mean nothing.
+    let early = kefu_core::buyer_token::sign(&claims, b"not the shop's");
+    assert!(
+        tokio_tungstenite::connect_async(ws_url(&format!("token={early}")))
+            .await
+            .is_err()
+    );
+
+    let (status, made) = app.call(Method::POST, "/api/v1/shop/widget-secret", &owner, None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let agent = app.login("demo", "xiaomei", AGENT_PW).await;
+    assert_eq!(
+        app.call(Method::POST, "/api/v1/shop/widget-secret", &agent, None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let secret = made["secret"].as_str().unwrap();
+    let token = kefu_core::buyer_token::sign(&claims, secret.as_bytes());
+
+    let (mei_token, mut mei) = online(&app, "xiaomei").await;
+    let (stream, _) = tokio_tungstenite::connect_async(ws_url(&format!("token={token}")))
+        .await
+        .unwrap();
+    let mut buyer = Ws {
+        stream,
+        frames: Vec::new(),
+    };
+    let conv = buyer.until(|f| f["type"] == "welcome").await["conversation_id"].clone();
+    buyer.send(message("h", "转人工")).await;
+    mei.until(|f| f["kind"] == "assigned" && f["conversation_id"] == conv)
+        .await;
+    let (_, mine) = app.get("/api/v1/chat/conversations", &mei_token).await;
+    assert_eq!(mine[0]["buyer_nick"], "小王爱买", "the agent sees who it is");
+
+    // Forged, expired, or for a visitor id that looks like a signed buyer: refused.
+    let forged = kefu_core::buyer_token::sign(&claims, b"guessed secret");
+    let expired = kefu_core::buyer_token::sign(
+        &kefu_core::buyer_token::BuyerClaims {
+            exp: kefu_store::now().timestamp() - 1,
+            ..claims.clone()
+        },
+        secret.as_bytes(),
+    );
+    for q in [
+        format!("token={forged}"),
+        format!("token={expired}"),
+        format!("token={token}&visitor=visitor-0000-aaaaaaaaaaaa"),
+        "visitor=buyer:tb_2088001".to_string(),
+        "".to_string(),
+    ] {
+        let refused = tokio_tungstenite::connect_async(ws_url(&q)).await;
+        assert!(refused.is_err(), "{q} must be refused");
+    }
+    // Removing the secret turns tokens off.
+    assert_eq!(
+        app.call(Method::DELETE, "/api/v1/shop/widget-secret", &owner, None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        tokio_tungstenite::connect_async(ws_url(&format!("token={token}")))
+            .await
+            .is_err()
+    );
+}
+on_both_engines!(signed_buyers_are_known_and_forgeries_refused);

@@ -276,6 +276,11 @@ pub trait Store: ChatStore + Send + Sync + 'static {
     async fn agent_replies(&self, shop: ShopId, account: AccountId) -> Result<AgentReplies>;
     async fn put_agent_replies(&self, shop: ShopId, account: AccountId, replies: &AgentReplies) -> Result<()>;
 
+    // The widget secret that signs buyer tokens (SPEC §2.6)
+    async fn widget_secret(&self, shop: ShopId) -> Result<Option<String>>;
+    /// Sets (or with `None` removes) the secret; `NotFound` for an unknown shop.
+    async fn set_widget_secret(&self, shop: ShopId, secret: Option<&str>) -> Result<()>;
+
     // Quick phrases (快捷短语, SPEC §2.7). Positions are 0-based and dense within a group of a
     // scope (the team's, or one account's); every write holds the shop's phrase lock for its
     // transaction, so concurrent edits of one group never leave two phrases in one place.

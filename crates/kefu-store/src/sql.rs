@@ -823,6 +823,18 @@ macro_rules! impl_store {
                 Ok(row.map(|r| r.0 .0).unwrap_or_default())
             }
 
+            async fn widget_secret(&self, shop: ShopId) -> Result<Option<String>> {
+                let row: Option<(Option<String>,)> = sqlx::query_as("SELECT widget_secret FROM shops WHERE id = $1")
+                    .bind(shop.0).fetch_optional(&self.pool).await?;
+                Ok(row.ok_or(StoreError::NotFound)?.0)
+            }
+
+            async fn set_widget_secret(&self, shop: ShopId, secret: Option<&str>) -> Result<()> {
+                let done = sqlx::query("UPDATE shops SET widget_secret = $2 WHERE id = $1")
+                    .bind(shop.0).bind(secret).execute(&self.writer).await?;
+                if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
             async fn put_agent_replies(&self, shop: ShopId, account: AccountId, replies: &AgentReplies) -> Result<()> {
                 self.check_account(shop, account).await?;
                 sqlx::query(

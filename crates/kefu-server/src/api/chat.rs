@@ -40,8 +40,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct BuyerSocketParams {
     /// The widget's random visitor id (16–64 letters, digits, - or _), kept in the buyer's
-    /// browser: it is what makes the conversation theirs.
-    visitor: String,
+    /// browser: it is what makes the conversation theirs. Give this or `token`.
+    visitor: Option<String>,
+    /// A buyer token the shop's servers signed with the shop's widget secret
+    /// (`v1.<payload>.<signature>`, see docs/chat-protocol.md): the chat then knows the buyer.
+    token: Option<String>,
     /// The last sequence number the client has; everything after it is sent first.
     #[serde(default)]
     after: i64,
@@ -59,7 +62,7 @@ pub struct BuyerSocketParams {
 #[utoipa::path(get, path = "/widget/{shop}/chat", tag = "chat",
     params(("shop" = String, Path, description = "the shop's slug"), BuyerSocketParams),
     responses((status = 101, description = "WebSocket; frames as in ClientFrame / ServerFrame", body = ServerFrame),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn buyer_socket(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -67,7 +70,23 @@ async fn buyer_socket(
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let shop = crate::api::widget::shop_of(&state, &slug).await?;
-    check_visitor_id(&p.visitor)?;
+    let (visitor, nick) = match (&p.visitor, &p.token) {
+        (Some(v), None) => {
+            check_visitor_id(v)?;
+            (v.clone(), p.nick.clone())
+        }
+        (None, Some(token)) => {
+            let secret = state.store.widget_secret(shop.id).await?.ok_or_else(|| {
+                ApiError::Unauthorized("this shop signs no buyer tokens; connect with a visitor id".into())
+            })?;
+            let claims = kefu_core::buyer_token::verify(token, secret.as_bytes(), kefu_store::now().timestamp())
+                .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+            // A namespace of their own: no visitor id can name a signed buyer's chat.
+            let nick = Some(claims.nick).filter(|n| !n.trim().is_empty()).or(p.nick.clone());
+            (format!("buyer:{}", claims.buyer), nick)
+        }
+        _ => return Err(ValidationError::new("visitor", "give either a visitor id or a buyer token").into()),
+    };
     let channel = match p.channel.as_deref() {
         None | Some("web") => "web",
         Some("h5") => "h5",
@@ -77,7 +96,7 @@ async fn buyer_socket(
         return Err(ValidationError::new("after", "must not be negative").into());
     }
     let group = p.group.as_deref().map(SkillGroup::parse).transpose()?;
-    let c = crate::chat::buyer_conversation(&state, shop.id, &p.visitor, p.nick.as_deref(), channel, group).await?;
+    let c = crate::chat::buyer_conversation(&state, shop.id, &visitor, nick.as_deref(), channel, group).await?;
     let peer = Peer::Buyer {
         shop: shop.id,
         conversation: c.id,

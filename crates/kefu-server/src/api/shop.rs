@@ -13,6 +13,37 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_shop))
         .routes(routes!(get_settings, put_settings))
+        .routes(routes!(new_widget_secret, remove_widget_secret))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WidgetSecret {
+    /// Shown once: the shop's servers sign buyer tokens with it (docs/chat-protocol.md).
+    secret: String,
+}
+
+/// Make a new widget secret (owners and admins); tokens signed with the old one stop working.
+#[utoipa::path(post, path = "/shop/widget-secret", tag = "shop",
+    responses((status = 201, body = WidgetSecret), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn new_widget_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<(axum::http::StatusCode, Json<WidgetSecret>)> {
+    caller.require_manager()?;
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    state.store.set_widget_secret(caller.shop(), Some(&secret)).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(WidgetSecret { secret })))
+}
+
+/// Remove the widget secret: only anonymous visitors can chat until a new one is made.
+#[utoipa::path(delete, path = "/shop/widget-secret", tag = "shop",
+    responses((status = 204), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn remove_widget_secret(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::http::StatusCode> {
+    caller.require_manager()?;
+    state.store.set_widget_secret(caller.shop(), None).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// The caller's shop.

@@ -61,7 +61,13 @@ pub async fn buyer_conversation(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(|n| n.chars().take(32).collect())
-        .unwrap_or_else(|| format!("访客{}", &visitor[visitor.len() - 6..]));
+        .unwrap_or_else(|| match visitor.strip_prefix("buyer:") {
+            Some(buyer) => buyer.chars().take(32).collect(),
+            None => {
+                let tail: Vec<char> = visitor.chars().rev().take(6).collect();
+                format!("访客{}", tail.into_iter().rev().collect::<String>())
+            }
+        });
     let mut c = Conversation::new(shop, visitor.to_string(), nick, channel.to_string(), now);
     c.skill_group = group;
     state.store.create_conversation(&c).await?;
