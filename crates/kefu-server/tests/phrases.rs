@@ -454,6 +454,45 @@ async fn phrases_are_filled_with_the_conversation_s_values(app: Arc<TestApp>) {
     );
     let (s, _) = post(&app, &path, &xiaomei, json!({"buyer": "x"})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // From the chat the phrase goes into: its buyer's nick — only in the agent's own chats.
+    let shop = app
+        .store
+        .shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut chat = kefu_core::chat::Conversation::new(
+        shop.id,
+        "visitor-phrase-00001".into(),
+        "tb_阿花".into(),
+        "web".into(),
+        kefu_store::now(),
+    );
+    let accounts = app.get("/api/v1/accounts", &owner).await.1;
+    let mei_id = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["username"] == "xiaomei")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    chat.state = kefu_core::chat::ConversationState::Assigned;
+    chat.agent_id = Some(kefu_core::ids::AccountId(mei_id));
+    app.store.create_conversation(&chat).await.unwrap();
+    let (_, r) = post(
+        &app,
+        &path,
+        &xiaomei,
+        json!({"conversation_id": chat.id, "order_no": "1"}),
+    )
+    .await;
+    assert!(r["text"].as_str().unwrap().starts_with("tb_阿花您好"), "{r}");
+    let xiaoyu = app.login("demo", "xiaoyu", AGENT_PW).await;
+    let (s, _) = post(&app, &path, &xiaoyu, json!({"conversation_id": chat.id})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = post(
         &app,
         "/api/v1/phrases/0190f5c1-0000-7000-8000-000000000000/fill",

@@ -327,6 +327,9 @@ async fn move_phrase(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FillInput {
+    /// The chat the phrase goes into: its buyer's nick fills {买家昵称} unless given.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    conversation_id: Option<kefu_core::ids::ConversationId>,
     /// {买家昵称}
     buyer_nick: Option<String>,
     /// {订单号}
@@ -359,8 +362,22 @@ async fn fill_phrase(
         .shop(caller.shop())
         .await?
         .ok_or(ApiError::NotFound("shop"))?;
+    let from_chat = match input.conversation_id {
+        Some(id) => {
+            let c = state
+                .store
+                .conversation(caller.shop(), id)
+                .await?
+                .ok_or(ApiError::NotFound("conversation"))?;
+            if !crate::chat::may_act(&caller.account, &c) {
+                return Err(ApiError::Forbidden("this chat is not with you".into()));
+            }
+            Some(c.buyer_nick)
+        }
+        None => None,
+    };
     let vars = PhraseVars {
-        buyer_nick: input.buyer_nick,
+        buyer_nick: input.buyer_nick.filter(|n| !n.trim().is_empty()).or(from_chat),
         order_no: input.order_no,
         agent_nick: input
             .agent_nick
