@@ -136,6 +136,15 @@ async fn online(app: &TestApp, username: &str) -> (String, Ws) {
 async fn buyer_bot_handoff_agent_close(app: Arc<TestApp>) {
     always_open(&app).await;
     let (token, mut agent) = online(&app, "xiaomei").await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/replies",
+            &token,
+            Some(json!({"signature": "小美 · 母婴顾问"})),
+        )
+        .await;
+    assert!(status.is_success());
 
     let me = visitor(1);
     let mut buyer = Ws::buyer(&app, &me, 0).await;
@@ -171,6 +180,8 @@ async fn buyer_bot_handoff_agent_close(app: Arc<TestApp>) {
     buyer.send(message("c-2", "转人工")).await;
     let assigned = buyer.until(|f| f["type"] == "event" && f["kind"] == "assigned").await;
     assert_eq!(assigned["agent_name"], "小美");
+    let card = buyer.until(|f| f["type"] == "agent").await;
+    assert_eq!(card["agent"]["signature"], "小美 · 母婴顾问", "the agent's 个性签名");
     let seen = agent.until(|f| f["type"] == "event" && f["kind"] == "assigned").await;
     assert_eq!(seen["conversation_id"], conv);
     let history = agent.seqs(&conv);

@@ -17,7 +17,7 @@ use kefu_core::chat::{
 use kefu_core::ids::{AccountId, ConversationId, ShopId};
 use kefu_core::routing::Presence;
 use kefu_store::{Appended, NewEvent};
-use protocol::ServerFrame;
+use protocol::{AgentCard, ServerFrame};
 
 /// Tells every socket concerned about a stored event: the buyer's, the conversation's agent,
 /// and for a transfer the agent who handed it on.
@@ -224,6 +224,7 @@ pub async fn route(state: &AppState, shop: ShopId) -> ApiResult<()> {
     for a in state.store.route_queue(shop, now).await? {
         publish(state, &a);
         if let Some(agent) = a.conversation.agent_id {
+            introduce(state, &a.conversation).await?;
             let own = state.store.agent_replies(shop, agent).await?;
             if let Some(greeting) = own.greeting.as_deref().and_then(system_text) {
                 publish(
@@ -251,6 +252,35 @@ pub async fn route(state: &AppState, shop: ShopId) -> ApiResult<()> {
                 },
             );
         }
+    }
+    Ok(())
+}
+
+/// The agent serving a chat, as the buyer sees them.
+pub async fn agent_card(state: &AppState, c: &Conversation) -> ApiResult<Option<AgentCard>> {
+    let Some(agent) = c.agent_id.filter(|_| c.state == ConversationState::Assigned) else {
+        return Ok(None);
+    };
+    let Some(account) = state.store.account(c.shop_id, agent).await? else {
+        return Ok(None);
+    };
+    let replies = state.store.agent_replies(c.shop_id, agent).await?;
+    Ok(Some(AgentCard {
+        name: account.display_name,
+        signature: replies.signature,
+    }))
+}
+
+/// Tells the buyer who serves them now.
+async fn introduce(state: &AppState, c: &Conversation) -> ApiResult<()> {
+    if let Some(agent) = agent_card(state, c).await? {
+        state.hub.to_buyer(
+            c.id,
+            ServerFrame::Agent {
+                conversation_id: c.id,
+                agent,
+            },
+        );
     }
     Ok(())
 }
@@ -331,6 +361,7 @@ pub async fn transfer(
             other => other.into(),
         })?;
     publish(state, &a);
+    introduce(state, &a.conversation).await?;
     route(state, shop).await
 }
 

@@ -83,6 +83,14 @@ pub enum ServerFrame {
         last_seq: i64,
         /// Place in the shop's queue (1 = next), when waiting.
         queue_position: Option<usize>,
+        /// The agent serving the chat, when one is.
+        agent: Option<AgentCard>,
+    },
+    /// Buyer: the agent now serving the chat (after an assignment or a transfer).
+    Agent {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        agent: AgentCard,
     },
     /// First frame on an agent's socket.
     AgentWelcome {
@@ -142,6 +150,13 @@ pub enum ServerFrame {
         client_id: Option<String>,
     },
     Pong,
+}
+
+/// How the buyer sees their agent: name and 个性签名 (SPEC §1.7).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AgentCard {
+    pub name: String,
+    pub signature: String,
 }
 
 /// A conversation as the workbench's left pane lists it.

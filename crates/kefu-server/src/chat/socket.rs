@@ -159,6 +159,7 @@ impl Conn {
                     state: c.state,
                     last_seq: c.last_seq,
                     queue_position: position,
+                    agent: super::agent_card(&state, &c).await?,
                 };
                 send(ws, &frame).await.map_err(|e| ApiError::Internal(e.into()))?;
                 self.replay(ws, conversation, after.max(0)).await
