@@ -698,3 +698,51 @@ async fn signed_buyers_are_known_and_forgeries_refused(app: Arc<TestApp>) {
     );
 }
 on_both_engines!(signed_buyers_are_known_and_forgeries_refused);
+
+async fn idle_chats_close_and_free_their_agent(app: Arc<TestApp>) {
+    always_open(&app).await;
+    let (_, mut mei) = online(&app, "xiaomei").await;
+    let (mut buyer, conv) = buyer_in(&app, 11, "售前").await;
+    buyer.send(message("h", "转人工")).await;
+    mei.until(|f| f["kind"] == "assigned" && f["conversation_id"] == conv)
+        .await;
+    let shop = demo_shop(&app).await;
+    let id = kefu_core::ids::ConversationId(conv.as_str().unwrap().parse().unwrap());
+    // Nothing idles yet.
+    assert_eq!(kefu_server::chat::close_idle(&app.state).await.unwrap(), 0);
+    // Forty minutes of silence (the shop closes after 30).
+    let mut c = app.store.conversation(shop, id).await.unwrap().unwrap();
+    c.last_activity_at = kefu_store::now() - chrono::Duration::minutes(40);
+    let stale = app
+        .store
+        .idle_conversations(kefu_store::now() - chrono::Duration::minutes(30), 10)
+        .await
+        .unwrap();
+    assert!(stale.is_empty());
+    backdate(&app, &c).await;
+    assert_eq!(kefu_server::chat::close_idle(&app.state).await.unwrap(), 1);
+    let closed = buyer.until(|f| f["kind"] == "closed").await;
+    assert_eq!(closed["reason"], "idle");
+    mei.until(|f| f["kind"] == "closed").await;
+    assert_eq!(
+        loads(&app, &app.login("demo", "owner", OWNER_PW).await).await["小美"].0,
+        0
+    );
+}
+on_both_engines!(idle_chats_close_and_free_their_agent);
+
+/// Moves a conversation's last activity back through the store's own write path: a system
+/// event stamped in the past (the only way a test can make time pass for it).
+async fn backdate(app: &TestApp, c: &kefu_core::chat::Conversation) {
+    let event = kefu_store::NewEvent {
+        sender: kefu_core::chat::Sender::System,
+        client_id: None,
+        body: kefu_core::chat::EventBody::Message {
+            content: kefu_core::chat::Content::Text {
+                text: "（很久以前）".into(),
+            },
+        },
+        at: c.last_activity_at,
+    };
+    app.store.append_event(c.shop_id, c.id, &event).await.unwrap();
+}

@@ -27,6 +27,8 @@ pub enum Engine {
 pub struct TestApp {
     pub base: String,
     pub store: Arc<dyn Store>,
+    /// The running server's state, for jobs a test runs by hand (e.g. closing idle chats).
+    pub state: kefu_server::AppState,
     pub client: Client,
     _dir: tempfile::TempDir,
     pg_url: Option<String>,
@@ -98,6 +100,7 @@ impl TestApp {
         };
         let prepared = kefu_server::prepare(config).await.unwrap();
         let store = prepared.state.store.clone();
+        let state = prepared.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -111,6 +114,7 @@ impl TestApp {
         TestApp {
             base,
             store,
+            state,
             client: Client::new(),
             _dir: dir,
             pg_url,
@@ -128,6 +132,7 @@ impl TestApp {
         }
         let store = self.store.clone();
         drop(self.store);
+        drop(self.state);
         drop(store);
         if let Some(url) = &self.pg_url {
             kefu_store::testing::drop_postgres(url).await.unwrap();
