@@ -225,19 +225,46 @@ pub enum Content {
     Image {
         url: String,
     },
-    /// A product card (商品卡片), by the shop's SKU.
+    /// A product card (商品卡片), by the shop's SKU; kefu fills `card` from the catalog when
+    /// the message is sent (what the sender gives there is ignored).
     Product {
         sku: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        card: Option<ProductCard>,
     },
-    /// An order card (订单卡片), by order number.
+    /// An order card (订单卡片), by order number; `card` filled like a product's.
     Order {
         order_no: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        card: Option<OrderCard>,
     },
     /// The bot's reply: the same object `POST /widget/{shop}/ask` returns.
     Bot {
         #[schema(value_type = Object)]
         reply: serde_json::Value,
     },
+}
+
+/// A product as a card shows it, as it was when the card was sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProductCard {
+    pub title: String,
+    pub price_fen: i64,
+    /// As shown, e.g. ¥89.00.
+    pub price: String,
+    pub stock: i64,
+}
+
+/// An order as a card shows it, as it was when the card was sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderCard {
+    pub state: crate::catalog::OrderState,
+    /// The first item's title, e.g. 婴儿纯棉连体衣 (and N more).
+    pub title: String,
+    pub items: usize,
+    pub total_fen: i64,
+    pub total: String,
+    pub created_at: DateTime<Utc>,
 }
 
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -269,8 +296,8 @@ impl Content {
                     ));
                 }
             }
-            Content::Product { sku } => check_code("sku", sku)?,
-            Content::Order { order_no } => check_code("order_no", order_no)?,
+            Content::Product { sku, .. } => check_code("sku", sku)?,
+            Content::Order { order_no, .. } => check_code("order_no", order_no)?,
             Content::Bot { .. } => return Err(ValidationError::new("kind", "only the bot sends bot replies")),
         }
         Ok(())
@@ -281,8 +308,8 @@ impl Content {
         match self {
             Content::Text { text } => text.chars().take(60).collect(),
             Content::Image { .. } => "[图片]".into(),
-            Content::Product { sku } => format!("[商品:{sku}]"),
-            Content::Order { order_no } => format!("[订单:{order_no}]"),
+            Content::Product { sku, .. } => format!("[商品:{sku}]"),
+            Content::Order { order_no, .. } => format!("[订单:{order_no}]"),
             Content::Bot { reply } => reply
                 .get("text")
                 .and_then(|t| t.as_str())
@@ -515,7 +542,14 @@ mod tests {
             .check()
             .is_err()
         );
-        assert!(Content::Product { sku: "".into() }.check().is_err());
+        assert!(
+            Content::Product {
+                sku: "".into(),
+                card: None
+            }
+            .check()
+            .is_err()
+        );
         assert!(
             Content::Bot {
                 reply: serde_json::json!({})

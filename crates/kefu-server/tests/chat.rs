@@ -213,6 +213,39 @@ async fn buyer_bot_handoff_agent_close(app: Arc<TestApp>) {
         (got["seq"].clone(), got["content"]["text"].as_str()),
         (ack["seq"].clone(), Some("亲，满99包邮哦"))
     );
+    // Product and order cards, filled from the catalog as they are sent.
+    agent
+        .send(json!({"type": "message", "conversation_id": conv, "client_id": "a-2",
+            "content": {"kind": "product", "sku": "XMA-LT-001", "card": {"title": "假的", "price_fen": 1, "price": "¥0.01", "stock": 0}}}))
+        .await;
+    let card = buyer
+        .until(|f| f["type"] == "event" && f["content"]["kind"] == "product")
+        .await;
+    assert_eq!(card["content"]["card"]["title"], "婴儿连体衣纯棉春秋款新生儿哈衣爬服");
+    assert_eq!(card["content"]["card"]["price"], "¥69.00");
+    agent
+        .send(json!({"type": "message", "conversation_id": conv, "client_id": "a-2b",
+            "content": {"kind": "order", "order_no": "278022765096183836"}}))
+        .await;
+    let order = buyer
+        .until(|f| f["type"] == "event" && f["content"]["kind"] == "order")
+        .await;
+    assert_eq!(order["content"]["card"]["state"], "completed", "{order}");
+    // A buyer's order card stays a number: it must not show whoever's order that is.
+    buyer
+        .send(json!({"type": "message", "client_id": "c-2c", "content": {"kind": "order", "order_no": "278022765096183836",
+            "card": {"state": "paid", "title": "假的", "items": 1, "total_fen": 1, "total": "¥0.01", "created_at": "2026-01-01T00:00:00Z"}}}))
+        .await;
+    let theirs = agent.until(|f| f["type"] == "event" && f["client_id"] == "c-2c").await;
+    assert!(theirs["content"].get("card").is_none(), "{theirs}");
+    agent
+        .send(json!({"type": "message", "conversation_id": conv, "client_id": "a-3", "content": {"kind": "product", "sku": "NO-SUCH"}}))
+        .await;
+    let e = agent.until(|f| f["type"] == "error").await;
+    assert_eq!(
+        (e["error"].as_str(), e["client_id"].as_str()),
+        (Some("invalid_value"), Some("a-3"))
+    );
     buyer.send(json!({"type": "read", "seq": got["seq"]})).await;
     agent.until(|f| f["type"] == "read" && f["by"] == "buyer").await;
 

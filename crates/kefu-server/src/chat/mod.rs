@@ -12,7 +12,8 @@ use crate::error::{ApiError, ApiResult};
 use kefu_core::account::{Account, Role, SkillGroup};
 use kefu_core::bot::BotSession;
 use kefu_core::chat::{
-    CloseReason, Content, Conversation, ConversationState, EventBody, HandoffReason, Sender, Transition,
+    CloseReason, Content, Conversation, ConversationState, EventBody, HandoffReason, OrderCard, ProductCard, Sender,
+    Transition,
 };
 use kefu_core::ids::{AccountId, ConversationId, ShopId};
 use kefu_core::routing::Presence;
@@ -84,6 +85,59 @@ pub async fn buyer_conversation(
     Ok(c)
 }
 
+/// Checks a message's content and fills product and order cards from the shop's catalog, so
+/// the buyer sees title and price (and an order's state) as they were when it was sent. A
+/// buyer's order card is not filled: whose order a number is cannot be told from an
+/// anonymous chat, and a card must not show a stranger's order (the agent looks it up).
+async fn prepared(state: &AppState, shop: ShopId, mut content: Content, by_buyer: bool) -> ApiResult<Content> {
+    content.check()?;
+    match &mut content {
+        Content::Order { card, .. } if by_buyer => *card = None,
+        Content::Product { sku, card } => {
+            let p = crate::api::widget::product_by_sku(state, shop, sku)
+                .await?
+                .ok_or_else(|| kefu_core::ValidationError::new("sku", format!("the shop has no product {sku}")))?;
+            *card = Some(ProductCard {
+                title: p.title,
+                price_fen: p.price.0,
+                price: p.price.to_string(),
+                stock: p.stock,
+            });
+        }
+        Content::Order { order_no, card } => {
+            let q = kefu_store::OrderQuery {
+                text: Some(order_no.clone()),
+                ..Default::default()
+            };
+            let o = state
+                .store
+                .orders(shop, &q)
+                .await?
+                .items
+                .into_iter()
+                .find(|o| o.order_no == *order_no)
+                .ok_or_else(|| {
+                    kefu_core::ValidationError::new("order_no", format!("the shop has no order {order_no}"))
+                })?;
+            let total = o.total().unwrap_or_default();
+            let title = match o.items.len() {
+                0 | 1 => o.items.first().map(|i| i.title.clone()).unwrap_or_default(),
+                n => format!("{} 等{n}件", o.items[0].title),
+            };
+            *card = Some(OrderCard {
+                state: o.state,
+                title,
+                items: o.items.len(),
+                total_fen: total.0,
+                total: total.to_string(),
+                created_at: o.created_at,
+            });
+        }
+        _ => {}
+    }
+    Ok(content)
+}
+
 /// Stores a buyer's message (reopening a closed chat first). The caller acknowledges it and
 /// then calls [`after_buyer_message`], so the ack never waits for the bot.
 pub async fn buyer_message(
@@ -93,7 +147,7 @@ pub async fn buyer_message(
     client_id: String,
     content: Content,
 ) -> ApiResult<Appended> {
-    content.check()?;
+    let content = prepared(state, shop, content, true).await?;
     let event = NewEvent {
         sender: Sender::Buyer,
         client_id: Some(client_id),
@@ -303,7 +357,7 @@ pub async fn agent_message(
     client_id: String,
     content: Content,
 ) -> ApiResult<Appended> {
-    content.check()?;
+    let content = prepared(state, agent.shop_id, content, false).await?;
     let event = NewEvent {
         sender: Sender::Agent(agent.id),
         client_id: Some(client_id),
