@@ -408,6 +408,22 @@ async fn suspend_and_transfer(app: Arc<TestApp>) {
     b.send(message("h", "转人工")).await;
     let waiting = b.until(|f| f["type"] == "queue").await;
     assert_eq!(waiting["position"], 1);
+    // A second waiting buyer gives up and leaves a message instead: out of the queue.
+    let (mut c, conv_c) = buyer_in(&app, 4, "售前").await;
+    c.send(message("h", "转人工")).await;
+    assert_eq!(c.until(|f| f["type"] == "queue").await["position"], 2);
+    let r = app
+        .client
+        .post(app.url("/api/v1/widget/demo/messages"))
+        .json(&json!({"session_id": conv_c, "contact": "13800001111", "text": "有空回电话"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let left = c.until(|f| f["kind"] == "closed").await;
+    assert_eq!(left["reason"], "left_message");
+    let (_, queue) = app.get("/api/v1/chat/conversations?view=queue", &owner).await;
+    assert_eq!(queue.as_array().unwrap().len(), 1);
     let mut reply = message("r1", "亲，还在的");
     reply["conversation_id"] = conv_a.clone();
     mei.send(reply).await;

@@ -545,6 +545,26 @@ async fn leave_message(
         handled_at: None,
     };
     state.store.create_leave_message(&message).await?;
+    // Left from a chat waiting in the queue (the session of a chat is the chat): the buyer
+    // chose not to wait, so the chat leaves the queue.
+    if let Some(id) = req.session_id {
+        let id = kefu_core::ids::ConversationId(id);
+        if let Some(c) = state.store.conversation(shop.id, id).await?
+            && c.state == kefu_core::chat::ConversationState::Queued
+        {
+            let close = kefu_core::chat::Transition::Close {
+                reason: kefu_core::chat::CloseReason::LeftMessage,
+            };
+            match state.store.transition(shop.id, id, &close, kefu_store::now()).await {
+                Ok(a) => {
+                    crate::chat::publish(&state, &a);
+                    crate::chat::route(&state, shop.id).await?;
+                }
+                Err(kefu_store::StoreError::Refused(_)) => {} // assigned meanwhile
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     Ok((
         StatusCode::CREATED,
         Json(LeftMessage {
