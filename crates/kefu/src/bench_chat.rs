@@ -231,6 +231,7 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
     let after = pid.and_then(rss_kib);
 
     // The chatting buyers ask for a person and are routed to the bench agents.
+    let handover_start = Instant::now();
     let mut chatting_ws: Vec<Ws> = buyers.drain(..chatting).collect();
     let handoffs: Vec<_> = chatting_ws
         .drain(..)
@@ -252,6 +253,10 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
     for h in handoffs {
         chatting_ws.push(h.await??);
     }
+    let handover_time = handover_start.elapsed();
+    // Let the burst's trailing work (busy replies, queue positions) finish: the message phase
+    // measures a steady state.
+    tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Agents read: each message carries its send time, relative to `epoch`.
     let epoch = Instant::now();
@@ -359,6 +364,7 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
         buyers.len(),
         args.buyers
     );
+    println!("  hand-overs      {chatting} buyers asked for a person at once, all assigned in {handover_time:.1?}");
     println!(
         "  messages        {sent} sent in {} s ({:.0}/s), {} acknowledged, {delivered} delivered to agents ({:.0}/s), {} errors",
         args.seconds,
