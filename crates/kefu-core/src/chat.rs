@@ -561,7 +561,8 @@ mod tests {
         assert_eq!(
             wire,
             Content::Order {
-                order_no: "2026112300001".into()
+                order_no: "2026112300001".into(),
+                card: None
             }
         );
         assert!(serde_json::from_str::<Content>(r#"{"kind":"text","text":"x","extra":1}"#).is_err());
