@@ -14,6 +14,16 @@ macro_rules! conversation_columns {
 }
 pub(crate) use conversation_columns;
 
+/// SQLite's one-statement message (see `append_fast`), up to the condition that ends it.
+macro_rules! fast_insert {
+    () => {
+        "INSERT INTO conversation_events (conversation_id, seq, shop_id, sender, sender_id, client_id, body, at)
+         SELECT c.id, c.last_seq + 1, c.shop_id, $4, $5, $6, $7, $3 FROM conversations c
+         WHERE c.shop_id = $1 AND c.id = $2 AND "
+    };
+}
+pub(crate) use fast_insert;
+
 macro_rules! agent_status_query {
     () => {
         "SELECT a.id, a.display_name, a.role, a.skill_group, a.takes_chats, CAST(a.capacity AS BIGINT) AS capacity,
@@ -97,6 +107,32 @@ macro_rules! chat_helpers {
                 Ok(())
             }
 
+            /// SQLite: a message that changes nothing but the sequence (see migration 0007), as
+            /// one statement. `None` when it does not apply (a first reply, a closed chat, a
+            /// retried client id …): the full transaction then decides.
+            async fn append_fast(&self, shop: ShopId, id: ConversationId, new: &NewEvent) -> Result<Option<Appended>> {
+                let EventBody::Message { .. } = &new.body else { return Ok(None) };
+                let sql = match new.sender {
+                    Sender::Buyer => concat!(fast_insert!(), "c.state <> 'closed' AND (c.state = 'bot' OR c.buyer_waiting_since IS NOT NULL) RETURNING seq"),
+                    Sender::Agent(_) => concat!(fast_insert!(), "c.state = 'assigned' AND c.agent_id = $5 AND c.agent_answered AND c.buyer_waiting_since IS NULL RETURNING seq"),
+                    Sender::Bot | Sender::System => concat!(fast_insert!(), "TRUE RETURNING seq"),
+                };
+                let (role, sender_id) = sender_columns(&new.sender);
+                let json = serde_json::to_value(&new.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
+                let inserted: std::result::Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(sql)
+                    .bind(shop.0).bind(id.0).bind(new.at).bind(role).bind(sender_id).bind(new.client_id.as_deref()).bind(Json(json))
+                    .fetch_optional(&self.writer).await;
+                let seq = match inserted {
+                    Ok(Some((seq,))) => seq,
+                    Ok(None) => return Ok(None),
+                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                let conversation = self.conversation(shop, id).await?.ok_or(StoreError::NotFound)?;
+                let event = Event { conversation_id: id, seq, sender: new.sender, client_id: new.client_id.clone(), body: new.body.clone(), at: new.at };
+                Ok(Some(Appended { event, conversation, duplicate: false }))
+            }
+
             /// The event a sender already sent with this client id, if any.
             async fn sent_before(&self, id: ConversationId, role: &str, sender_id: Option<Uuid>, client_id: Option<&str>) -> Result<Option<Event>> {
                 let Some(client_id) = client_id else { return Ok(None) };
@@ -119,7 +155,7 @@ macro_rules! chat_helpers {
 pub(crate) use chat_helpers;
 
 macro_rules! chat_impl {
-    ($store:ty, $db:ty, $begin_write:literal, $lock_shop:literal) => {
+    ($store:ty, $db:ty, $engine:literal, $begin_write:literal, $lock_shop:literal) => {
         #[async_trait]
         impl ChatStore for $store {
         async fn create_conversation(&self, c: &Conversation) -> Result<()> {
@@ -159,6 +195,11 @@ macro_rules! chat_impl {
         }
 
         async fn append_event(&self, shop: ShopId, id: ConversationId, new: &NewEvent) -> Result<Appended> {
+            if $engine == "sqlite"
+                && let Some(done) = self.append_fast(shop, id, new).await?
+            {
+                return Ok(done);
+            }
             // Few statements: each is a round trip to SQLite's connection thread, and a busy
             // shop's messages queue behind one another for the write lock.
             let mut tx = self.writer.begin_with($begin_write).await?;
