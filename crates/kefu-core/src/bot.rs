@@ -31,6 +31,27 @@ pub struct BotSettings {
     pub suggest_text: String,
     /// Said when the chat goes to a person who can take it (otherwise the away reply).
     pub handoff_text: String,
+    /// The bot's intent routes a hand-over (SPEC §2.2): when the chat's last matched entry is
+    /// in one of these knowledge-base categories, the chat goes to that skill group (unless
+    /// its entry point already chose one).
+    pub intent_groups: std::collections::BTreeMap<String, String>,
+}
+
+/// Category names shops commonly use for after-sales and pre-sales questions.
+fn default_intent_groups() -> std::collections::BTreeMap<String, String> {
+    [
+        ("售后服务", "售后"),
+        ("退换货", "售后"),
+        ("退款", "售后"),
+        ("售后", "售后"),
+        ("商品咨询", "售前"),
+        ("店铺活动", "售前"),
+        ("优惠活动", "售前"),
+        ("售前", "售前"),
+    ]
+    .into_iter()
+    .map(|(c, g)| (c.to_string(), g.to_string()))
+    .collect()
 }
 
 impl Default for BotSettings {
@@ -43,6 +64,7 @@ impl Default for BotSettings {
             fallback_text: "抱歉,这个问题我还没学会呢~您可以换个说法问问,或者点击“转人工”联系客服。".into(),
             suggest_text: "您是不是想问(回复数字即可):".into(),
             handoff_text: "正在为您转接人工客服,请稍候~".into(),
+            intent_groups: default_intent_groups(),
         }
     }
 }
@@ -83,7 +105,25 @@ impl BotSettings {
         ] {
             check_reply_text(name, text)?;
         }
+        if self.intent_groups.len() > 100 {
+            return Err(ValidationError::new("bot.intent_groups", "name at most 100 categories"));
+        }
+        for (category, group) in &self.intent_groups {
+            if crate::account::SkillGroup::parse(group).is_err() || category.trim().is_empty() {
+                return Err(ValidationError::new(
+                    "bot.intent_groups",
+                    format!("“{category}” → “{group}”: name a category and a skill group of 1 to 20 characters"),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The skill group the bot's intent (the category of the entry last matched) routes to.
+    pub fn intent_group(&self, category: &str) -> Option<crate::account::SkillGroup> {
+        self.intent_groups
+            .get(category)
+            .and_then(|g| crate::account::SkillGroup::parse(g).ok())
     }
 }
 

@@ -103,9 +103,13 @@ impl Conversation {
         use ConversationState::*;
         let state = self.state.as_str();
         let body = match (self.state, t) {
-            (Bot, Transition::Handoff { reason }) => {
+            (Bot, Transition::Handoff { reason, group }) => {
                 self.state = Queued;
                 self.queued_at = Some(now);
+                // The entry point's group stands; the bot's intent fills in where it gave none.
+                if self.skill_group.is_none() {
+                    self.skill_group = group.clone();
+                }
                 EventBody::Queued { reason: *reason }
             }
             (Queued | Assigned, Transition::Handoff { .. }) => return Err("the chat is already with the agents".into()),
@@ -166,8 +170,10 @@ impl Conversation {
 /// A change of a conversation's state.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transition {
+    /// `group`: the skill group the bot's intent points to, if any.
     Handoff {
         reason: HandoffReason,
+        group: Option<SkillGroup>,
     },
     Assign {
         agent: AccountId,
@@ -459,7 +465,8 @@ mod tests {
         assert_eq!(
             c.apply(
                 &Transition::Handoff {
-                    reason: HandoffReason::Asked
+                    reason: HandoffReason::Asked,
+                    group: None
                 },
                 now
             )
@@ -472,7 +479,8 @@ mod tests {
         assert!(
             c.apply(
                 &Transition::Handoff {
-                    reason: HandoffReason::Asked
+                    reason: HandoffReason::Asked,
+                    group: None
                 },
                 now
             )
@@ -515,6 +523,21 @@ mod tests {
         assert_eq!(c.apply(&Transition::Reopen, now).unwrap(), EventBody::Reopened);
         assert_eq!((c.state, c.agent_id), (ConversationState::Bot, None));
         assert!(c.apply(&Transition::Reopen, now).is_err());
+
+        // The bot's intent gives a group where the entry point gave none, never over it.
+        let after = SkillGroup::parse("售后").unwrap();
+        let pre = SkillGroup::parse("售前").unwrap();
+        let mut c = conv();
+        let handoff = Transition::Handoff {
+            reason: HandoffReason::Asked,
+            group: Some(after.clone()),
+        };
+        c.apply(&handoff, now).unwrap();
+        assert_eq!(c.skill_group, Some(after.clone()));
+        let mut d = conv();
+        d.skill_group = Some(pre.clone());
+        d.apply(&handoff, now).unwrap();
+        assert_eq!(d.skill_group, Some(pre));
     }
 
     #[test]

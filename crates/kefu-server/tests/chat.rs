@@ -795,3 +795,22 @@ async fn backdate(app: &TestApp, c: &kefu_core::chat::Conversation) {
     };
     app.store.append_event(c.shop_id, c.id, &event).await.unwrap();
 }
+
+async fn the_bots_intent_picks_the_skill_group(app: Arc<TestApp>) {
+    always_open(&app).await;
+    let (_, _mei) = online(&app, "xiaomei").await; // 售前
+    let (_, mut ajie) = online(&app, "ajie").await; // 售后
+    let me = visitor(21);
+    let mut buyer = Ws::buyer(&app, &me, 0).await;
+    let conv = buyer.until(|f| f["type"] == "welcome").await["conversation_id"].clone();
+    buyer.send(message("q", "退货的话运费谁出")).await;
+    let answer = buyer
+        .until(|f| f["type"] == "event" && f["sender"]["role"] == "bot")
+        .await;
+    assert_eq!(answer["content"]["reply"]["entry"]["category"], "退换货", "{answer}");
+    buyer.send(json!({"type": "handoff"})).await;
+    let assigned = buyer.until(|f| f["kind"] == "assigned").await;
+    assert_eq!(assigned["agent_name"], "阿杰", "a 退换货 question goes to 售后");
+    ajie.until(|f| f["kind"] == "assigned" && f["conversation_id"] == conv).await;
+}
+on_both_engines!(the_bots_intent_picks_the_skill_group);

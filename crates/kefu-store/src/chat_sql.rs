@@ -282,7 +282,7 @@ macro_rules! chat_impl {
             let agent = c.agent_id;
             let body = c.apply(t, now).map_err(StoreError::Refused)?;
             match t {
-                Transition::Handoff { reason } => {
+                Transition::Handoff { reason, .. } => {
                     let data = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_string));
                     Self::stat(&mut tx, shop, StatKind::Received, now, Some(id), None, None, data.as_deref()).await?;
                 }

@@ -1066,6 +1066,7 @@ async fn chat_lifecycle_and_retries(store: Arc<dyn Store>) {
             c.id,
             &Transition::Handoff {
                 reason: HandoffReason::Asked,
+                group: None,
             },
             now(),
         )
@@ -1213,7 +1214,8 @@ async fn routing_holds_under_concurrent_handovers(store: Arc<dyn Store>) {
                     shop,
                     c.id,
                     &Transition::Handoff {
-                        reason: HandoffReason::Asked
+                        reason: HandoffReason::Asked,
+                        group: None
                     },
                     now()
                 ),
@@ -1298,6 +1300,7 @@ async fn skill_groups_suspend_and_transfer(store: Arc<dyn Store>) {
             c.id,
             &Transition::Handoff {
                 reason: HandoffReason::Failures,
+                group: None,
             },
             now(),
         )
@@ -1318,6 +1321,7 @@ async fn skill_groups_suspend_and_transfer(store: Arc<dyn Store>) {
             d.id,
             &Transition::Handoff {
                 reason: HandoffReason::Asked,
+                group: None,
             },
             now(),
         )

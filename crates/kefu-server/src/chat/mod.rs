@@ -225,6 +225,29 @@ pub async fn bot_answers(state: &AppState, c: &Conversation, input: BotInput) ->
     Ok(())
 }
 
+/// The skill group the bot's intent points to: the category of the entry the bot last
+/// answered in this chat, through the shop's `bot.intent_groups`.
+async fn intent(state: &AppState, shop: ShopId, conversation: ConversationId) -> ApiResult<Option<SkillGroup>> {
+    let Some(c) = state.store.conversation(shop, conversation).await? else {
+        return Ok(None);
+    };
+    if c.skill_group.is_some() {
+        return Ok(None);
+    }
+    let recent = state
+        .store
+        .events_after(shop, conversation, (c.last_seq - 50).max(0), 50)
+        .await?;
+    let category = recent.iter().rev().find_map(|e| match &e.body {
+        EventBody::Message {
+            content: Content::Bot { reply },
+        } => reply["entry"]["category"].as_str().map(str::to_string),
+        _ => None,
+    });
+    let Some(category) = category else { return Ok(None) };
+    Ok(state.store.settings(shop).await?.bot.intent_group(&category))
+}
+
 /// Hands the chat to the agents: into the queue, then to whoever can take it (SPEC §2.2).
 /// Left waiting, the buyer hears the busy reply (everyone full) or the away reply (nobody
 /// there, or out of hours) and may leave a message.
@@ -235,9 +258,10 @@ pub async fn handoff(
     reason: HandoffReason,
 ) -> ApiResult<()> {
     let now = kefu_store::now();
+    let group = intent(state, shop, conversation).await?;
     let queued = match state
         .store
-        .transition(shop, conversation, &Transition::Handoff { reason }, now)
+        .transition(shop, conversation, &Transition::Handoff { reason, group }, now)
         .await
     {
         Ok(a) => a,
