@@ -811,6 +811,7 @@ async fn the_bots_intent_picks_the_skill_group(app: Arc<TestApp>) {
     buyer.send(json!({"type": "handoff"})).await;
     let assigned = buyer.until(|f| f["kind"] == "assigned").await;
     assert_eq!(assigned["agent_name"], "阿杰", "a 退换货 question goes to 售后");
-    ajie.until(|f| f["kind"] == "assigned" && f["conversation_id"] == conv).await;
+    ajie.until(|f| f["kind"] == "assigned" && f["conversation_id"] == conv)
+        .await;
 }
 on_both_engines!(the_bots_intent_picks_the_skill_group);
