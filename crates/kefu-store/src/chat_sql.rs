@@ -113,7 +113,7 @@ macro_rules! chat_helpers {
             async fn append_fast(&self, shop: ShopId, id: ConversationId, new: &NewEvent) -> Result<Option<Appended>> {
                 let EventBody::Message { .. } = &new.body else { return Ok(None) };
                 let sql = match new.sender {
-                    Sender::Buyer => concat!(fast_insert!(), "c.state <> 'closed' AND (c.state = 'bot' OR c.buyer_waiting_since IS NOT NULL) RETURNING seq"),
+                    Sender::Buyer => concat!(fast_insert!(), "c.state <> 'closed' RETURNING seq"),
                     Sender::Agent(_) => concat!(fast_insert!(), "c.state = 'assigned' AND c.agent_id = $5 AND c.agent_answered AND c.buyer_waiting_since IS NULL RETURNING seq"),
                     Sender::Bot | Sender::System => concat!(fast_insert!(), "TRUE RETURNING seq"),
                 };

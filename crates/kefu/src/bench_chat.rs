@@ -256,7 +256,7 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
     let handover_time = handover_start.elapsed();
     // Let the burst's trailing work (busy replies, queue positions) finish: the message phase
     // measures a steady state.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
 
     // Agents read: each message carries its send time, relative to `epoch`.
     let epoch = Instant::now();
