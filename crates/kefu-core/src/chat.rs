@@ -308,23 +308,6 @@ impl Content {
         }
         Ok(())
     }
-
-    /// The text a conversation list shows for it.
-    pub fn preview(&self) -> String {
-        match self {
-            Content::Text { text } => text.chars().take(60).collect(),
-            Content::Image { .. } => "[图片]".into(),
-            Content::Product { sku, .. } => format!("[商品:{sku}]"),
-            Content::Order { order_no, .. } => format!("[订单:{order_no}]"),
-            Content::Bot { reply } => reply
-                .get("text")
-                .and_then(|t| t.as_str())
-                .unwrap_or("")
-                .chars()
-                .take(60)
-                .collect(),
-        }
-    }
 }
 
 fn check_code(field: &str, s: &str) -> Result<(), ValidationError> {

@@ -117,6 +117,11 @@ pub struct AgentStatus {
 }
 
 impl AgentStatus {
+    /// Online and taking part in routing, full or not: someone the shop can say is there.
+    pub fn on_duty(&self) -> bool {
+        self.presence == Presence::Online && self.takes_chats && !self.disabled
+    }
+
     pub fn routing(&self) -> AgentLoad {
         AgentLoad {
             id: self.account_id,

@@ -111,7 +111,7 @@ fn entries(rows: &[TemplateRow]) -> Vec<Entry> {
         .collect()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

@@ -4,6 +4,7 @@
 //! idle connection. By default it starts `kefu serve --demo` as a child process on a fresh
 //! data directory, so that the memory figure is the server's alone.
 
+use crate::bench::percentile;
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -134,13 +135,6 @@ async fn until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> anyhow::Result<Val
     })
     .await
     .context("no answer within 60 s")?
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 pub async fn chat(args: ChatBench) -> anyhow::Result<()> {

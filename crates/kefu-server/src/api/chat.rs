@@ -190,11 +190,7 @@ async fn history(
         return Err(ValidationError::new("limit", "must be between 1 and 1000").into());
     }
     let id = ConversationId(id);
-    let c = state
-        .store
-        .conversation(caller.shop(), id)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
+    let c = crate::chat::conversation(&state, caller.shop(), id).await?;
     if !crate::chat::may_act(&caller.account, &c) {
         return Err(ApiError::Forbidden("this chat is not with you".into()));
     }

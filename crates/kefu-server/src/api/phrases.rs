@@ -364,11 +364,7 @@ async fn fill_phrase(
         .ok_or(ApiError::NotFound("shop"))?;
     let from_chat = match input.conversation_id {
         Some(id) => {
-            let c = state
-                .store
-                .conversation(caller.shop(), id)
-                .await?
-                .ok_or(ApiError::NotFound("conversation"))?;
+            let c = crate::chat::conversation(&state, caller.shop(), id).await?;
             if !crate::chat::may_act(&caller.account, &c) {
                 return Err(ApiError::Forbidden("this chat is not with you".into()));
             }

@@ -17,7 +17,7 @@ use kefu_core::catalog::Product;
 use kefu_core::chat::HandoffReason;
 use kefu_core::ids::{EntryId, ShopId};
 use kefu_core::kb::{AnswerPart, answer_parts};
-use kefu_core::routing::Presence;
+use kefu_core::routing::AgentStatus;
 use kefu_core::shop::{Shop, ShopSlug};
 use kefu_store::ProductQuery;
 use serde::{Deserialize, Serialize};
@@ -397,16 +397,10 @@ async fn handoff_for(
     reason: HandoffReason,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<Handoff> {
-    let agents: Vec<_> = state
-        .store
-        .agent_loads(shop)
-        .await?
-        .iter()
-        .map(|a| a.routing())
-        .collect();
+    let agents = state.store.agent_loads(shop).await?;
     let open = bot.settings.is_open(now);
-    let available = open && agents.iter().any(|a| a.can_take(None));
-    let online = open && agents.iter().any(|a| a.takes_chats && a.presence == Presence::Online);
+    let available = open && agents.iter().any(|a| a.routing().can_take(None));
+    let online = open && agents.iter().any(AgentStatus::on_duty);
     Ok(Handoff {
         reason,
         agents_available: available,

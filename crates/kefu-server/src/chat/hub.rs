@@ -113,10 +113,4 @@ impl Hub {
         let inner = self.inner.lock().expect("hub lock");
         send(inner.agents.get(&agent), &Outbound::Frame(Arc::new(frame)));
     }
-
-    /// Open sockets on this node (for the benchmark and the monitor).
-    pub fn sockets(&self) -> usize {
-        let inner = self.inner.lock().expect("hub lock");
-        inner.conversations.values().map(Vec::len).sum::<usize>() + inner.agents.values().map(Vec::len).sum::<usize>()
-    }
 }

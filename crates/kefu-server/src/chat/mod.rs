@@ -16,9 +16,18 @@ use kefu_core::chat::{
     Transition,
 };
 use kefu_core::ids::{AccountId, ConversationId, ShopId};
-use kefu_core::routing::Presence;
+use kefu_core::routing::{AgentStatus, Presence};
 use kefu_store::{Appended, NewEvent};
 use protocol::{AgentCard, ServerFrame};
+
+/// The conversation, if it is the shop's.
+pub async fn conversation(state: &AppState, shop: ShopId, id: ConversationId) -> ApiResult<Conversation> {
+    state
+        .store
+        .conversation(shop, id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))
+}
 
 /// Tells every socket concerned about a stored event: the buyer's, the conversation's agent,
 /// and for a transfer the agent who handed it on.
@@ -271,18 +280,11 @@ pub async fn handoff(
     };
     publish(state, &queued);
     route(state, shop).await?;
-    let c = state
-        .store
-        .conversation(shop, conversation)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
+    let c = self::conversation(state, shop, conversation).await?;
     if c.state == ConversationState::Queued {
         let settings = state.store.settings(shop).await?;
         let agents = state.store.agent_loads(shop).await?;
-        let someone = settings.is_open(now)
-            && agents
-                .iter()
-                .any(|a| a.presence == Presence::Online && a.takes_chats && !a.disabled);
+        let someone = settings.is_open(now) && agents.iter().any(AgentStatus::on_duty);
         let text = if someone {
             settings.auto_replies.busy
         } else {
@@ -316,10 +318,7 @@ pub async fn route(state: &AppState, shop: ShopId) -> ApiResult<()> {
     if !queue.is_empty() {
         let settings = state.store.settings(shop).await?;
         let agents = state.store.agent_loads(shop).await?;
-        let nobody = !settings.is_open(now)
-            || !agents
-                .iter()
-                .any(|a| a.presence == Presence::Online && a.takes_chats && !a.disabled);
+        let nobody = !settings.is_open(now) || !agents.iter().any(AgentStatus::on_duty);
         for (i, c) in queue.iter().enumerate() {
             state.hub.to_buyer(
                 c.id,
@@ -395,11 +394,7 @@ pub async fn agent_message(
 
 pub async fn close(state: &AppState, by: &Account, conversation: ConversationId, reason: CloseReason) -> ApiResult<()> {
     let shop = by.shop_id;
-    let c = state
-        .store
-        .conversation(shop, conversation)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
+    let c = self::conversation(state, shop, conversation).await?;
     if !may_act(by, &c) {
         return Err(ApiError::Forbidden("this chat is not with you".into()));
     }
@@ -419,11 +414,7 @@ pub async fn transfer(
     note: &str,
 ) -> ApiResult<()> {
     let shop = by.shop_id;
-    let c = state
-        .store
-        .conversation(shop, conversation)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
+    let c = self::conversation(state, shop, conversation).await?;
     if !may_act(by, &c) {
         return Err(ApiError::Forbidden("this chat is not with you".into()));
     }

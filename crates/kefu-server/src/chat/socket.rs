@@ -116,9 +116,11 @@ pub async fn run(state: AppState, mut ws: WebSocket, peer: Peer, after: i64) {
     }
 }
 
-async fn send(ws: &mut WebSocket, frame: &ServerFrame) -> Result<(), axum::Error> {
+async fn send(ws: &mut WebSocket, frame: &ServerFrame) -> ApiResult<()> {
     let json = serde_json::to_string(frame).expect("frames serialize");
-    ws.send(Message::Text(Utf8Bytes::from(json))).await
+    ws.send(Message::Text(Utf8Bytes::from(json)))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
 }
 
 fn error_frame(e: &ApiError, client_id: Option<String>) -> ServerFrame {
@@ -148,11 +150,7 @@ impl Conn {
         match &self.peer {
             Peer::Buyer { shop, conversation } => {
                 let (shop, conversation) = (*shop, *conversation);
-                let c = state
-                    .store
-                    .conversation(shop, conversation)
-                    .await?
-                    .ok_or(ApiError::NotFound("conversation"))?;
+                let c = super::conversation(&state, shop, conversation).await?;
                 let position = super::queue_position(&state, shop, conversation).await?;
                 let frame = ServerFrame::Welcome {
                     conversation_id: c.id,
@@ -161,7 +159,7 @@ impl Conn {
                     queue_position: position,
                     agent: super::agent_card(&state, &c).await?,
                 };
-                send(ws, &frame).await.map_err(|e| ApiError::Internal(e.into()))?;
+                send(ws, &frame).await?;
                 self.replay(ws, conversation, after.max(0)).await
             }
             Peer::Agent(a) => {
@@ -185,7 +183,7 @@ impl Conn {
                     presence,
                     conversations,
                 };
-                send(ws, &frame).await.map_err(|e| ApiError::Internal(e.into()))
+                send(ws, &frame).await
             }
         }
     }
@@ -227,14 +225,14 @@ impl Conn {
             event: e.clone(),
             links,
         };
-        send(ws, &frame).await.map_err(|e| ApiError::Internal(e.into()))?;
+        send(ws, &frame).await?;
         self.seen.insert(e.conversation_id, e.seq);
         Ok(())
     }
 
     async fn deliver(&mut self, ws: &mut WebSocket, out: Outbound) -> ApiResult<()> {
         match out {
-            Outbound::Frame(f) => send(ws, &f).await.map_err(|e| ApiError::Internal(e.into())),
+            Outbound::Frame(f) => send(ws, &f).await,
             Outbound::Event(e) => {
                 let seen = self.seen.get(&e.conversation_id).copied().unwrap_or(0);
                 if e.seq <= seen {
@@ -278,9 +276,7 @@ impl Conn {
         let state = self.state.clone();
         let shop = self.shop();
         match frame {
-            ClientFrame::Ping => send(ws, &ServerFrame::Pong)
-                .await
-                .map_err(|e| ApiError::Internal(e.into())),
+            ClientFrame::Ping => send(ws, &ServerFrame::Pong).await,
             ClientFrame::Message {
                 conversation_id,
                 client_id,
@@ -303,9 +299,7 @@ impl Conn {
                 let a = match result {
                     Ok(a) => a,
                     Err(e) => {
-                        return send(ws, &error_frame(&e, Some(client_id)))
-                            .await
-                            .map_err(|e| ApiError::Internal(e.into()));
+                        return send(ws, &error_frame(&e, Some(client_id))).await;
                     }
                 };
                 let ack = ServerFrame::Ack {
@@ -314,7 +308,7 @@ impl Conn {
                     seq: a.event.seq,
                     duplicate: a.duplicate,
                 };
-                send(ws, &ack).await.map_err(|e| ApiError::Internal(e.into()))?;
+                send(ws, &ack).await?;
                 if let Peer::Buyer { .. } = self.peer {
                     super::after_buyer_message(&state, &a).await?;
                 }
@@ -326,11 +320,7 @@ impl Conn {
                     return Ok(());
                 }
                 self.last_typing = Some(Instant::now());
-                let c = state
-                    .store
-                    .conversation(shop, conversation)
-                    .await?
-                    .ok_or(ApiError::NotFound("conversation"))?;
+                let c = super::conversation(&state, shop, conversation).await?;
                 match &self.peer {
                     Peer::Buyer { .. } => {
                         if let Some(agent) = c.agent_id {
@@ -360,11 +350,7 @@ impl Conn {
             }
             ClientFrame::Read { conversation_id, seq } => {
                 let conversation = self.target(conversation_id)?;
-                let c = state
-                    .store
-                    .conversation(shop, conversation)
-                    .await?
-                    .ok_or(ApiError::NotFound("conversation"))?;
+                let c = super::conversation(&state, shop, conversation).await?;
                 match &self.peer {
                     Peer::Buyer { .. } => {
                         state.store.mark_read(shop, conversation, false, seq).await?;
@@ -401,11 +387,7 @@ impl Conn {
             ClientFrame::Sync { conversation_id, after } => {
                 let conversation = self.target(conversation_id)?;
                 if let Peer::Agent(a) = &self.peer {
-                    let c = state
-                        .store
-                        .conversation(shop, conversation)
-                        .await?
-                        .ok_or(ApiError::NotFound("conversation"))?;
+                    let c = super::conversation(&state, shop, conversation).await?;
                     if !super::may_act(a, &c) {
                         return Err(ApiError::Forbidden("this chat is not with you".into()));
                     }
@@ -416,11 +398,7 @@ impl Conn {
                 let Peer::Buyer { conversation, .. } = self.peer else {
                     return Err(bad("bad_frame", "only buyers pick suggestions"));
                 };
-                let c = state
-                    .store
-                    .conversation(shop, conversation)
-                    .await?
-                    .ok_or(ApiError::NotFound("conversation"))?;
+                let c = super::conversation(&state, shop, conversation).await?;
                 if c.state != kefu_core::chat::ConversationState::Bot {
                     return Err(ApiError::Conflict("the chat is with the agents now".into()));
                 }
@@ -430,11 +408,7 @@ impl Conn {
                 let Peer::Buyer { conversation, .. } = self.peer else {
                     return Err(bad("bad_frame", "only buyers ask for a person"));
                 };
-                let c = state
-                    .store
-                    .conversation(shop, conversation)
-                    .await?
-                    .ok_or(ApiError::NotFound("conversation"))?;
+                let c = super::conversation(&state, shop, conversation).await?;
                 match c.state {
                     kefu_core::chat::ConversationState::Bot => super::bot_answers(&state, &c, BotInput::Human).await,
                     kefu_core::chat::ConversationState::Closed => {
