@@ -3,7 +3,7 @@
 //! to decide "is it business hours there" and to show times to people.
 
 use crate::ValidationError;
-use chrono::{DateTime, Datelike, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -113,6 +113,26 @@ impl TimeZone {
         (local.weekday().number_from_monday() as u8, ClockTime::of(local.time()))
     }
 
+    /// The shop's calendar date of an instant (holidays are dates there, not in UTC).
+    pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.0).date_naive()
+    }
+
+    /// The instant a wall-clock time of a local date happens. `24:00` is the next midnight; a
+    /// time skipped by a daylight-saving jump is taken as the first instant after the gap, and
+    /// one repeated by the jump back as its first occurrence.
+    pub fn instant(&self, date: NaiveDate, t: ClockTime) -> DateTime<Utc> {
+        use chrono::TimeZone as _;
+        let midnight = date.and_time(NaiveTime::MIN);
+        let mut local = midnight + chrono::Duration::minutes(i64::from(t.minutes()));
+        loop {
+            if let Some(at) = self.0.from_local_datetime(&local).earliest() {
+                return at.with_timezone(&Utc);
+            }
+            local += chrono::Duration::minutes(1);
+        }
+    }
+
     /// An instant as people in the shop read it: `2026-11-23 14:05:09`.
     pub fn format(&self, at: DateTime<Utc>) -> String {
         at.with_timezone(&self.0).format("%Y-%m-%d %H:%M:%S").to_string()
@@ -174,6 +194,17 @@ mod tests {
     }
 
     #[test]
+    fn daylight_saving_gaps_move_to_the_first_real_minute() {
+        let berlin: TimeZone = "Europe/Berlin".parse().unwrap();
+        // 2026-03-29 02:00–03:00 does not exist in Berlin; 03:00 CEST is 01:00 UTC.
+        let day = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+        assert_eq!(
+            berlin.instant(day, ClockTime::hm(2, 30)),
+            Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
     fn shop_time_is_local() {
         let tz = TimeZone::shanghai();
         // 2026-11-23 01:30 UTC is Monday 09:30 in Shanghai.
@@ -181,6 +212,18 @@ mod tests {
         assert_eq!(tz.local(at), (1, ClockTime::hm(9, 30)));
         assert_eq!(tz.format(at), "2026-11-23 09:30:00");
         assert!("Mars/Olympus".parse::<TimeZone>().is_err());
+        let day = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(tz.local_date(at), day);
+        assert_eq!(tz.instant(day, ClockTime::hm(9, 30)), at);
+        assert_eq!(
+            tz.local_date(Utc.with_ymd_and_hms(2026, 11, 22, 16, 0, 0).unwrap()),
+            day,
+            "00:00 local"
+        );
+        assert_eq!(
+            tz.instant(day, ClockTime::END_OF_DAY),
+            Utc.with_ymd_and_hms(2026, 11, 23, 16, 0, 0).unwrap()
+        );
         assert_eq!("Europe/Berlin".parse::<TimeZone>().unwrap().name(), "Europe/Berlin");
     }
 }

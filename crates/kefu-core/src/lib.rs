@@ -17,9 +17,10 @@ pub mod kb;
 pub mod links;
 pub mod lockout;
 pub mod money;
+pub mod order;
 pub mod phrases;
 pub mod routing;
 pub mod settings;
 pub mod shop;
 
-pub use error::ValidationError;
+pub use error::{RuleError, ValidationError};
