@@ -76,3 +76,11 @@ id_type!(
     /// A quick phrase (快捷短语), the team's or one agent's.
     PhraseId
 );
+id_type!(
+    /// An after-sales ticket (售后单): refund only, return and refund, or exchange.
+    AfterSalesId
+);
+id_type!(
+    /// A review or complaint ticket (中差评 / 投诉 处理单).
+    ServiceTicketId
+);

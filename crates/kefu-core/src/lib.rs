@@ -6,6 +6,7 @@
 //! calls out.
 
 pub mod account;
+pub mod aftersales;
 pub mod bot;
 pub mod buyer_token;
 pub mod catalog;
