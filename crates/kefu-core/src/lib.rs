@@ -21,6 +21,7 @@ pub mod money;
 pub mod order;
 pub mod phrases;
 pub mod routing;
+pub mod service_tickets;
 pub mod settings;
 pub mod shop;
 

@@ -56,15 +56,17 @@ impl Actor {
 
     /// Refuses unless `allowed` says this actor may do `what`.
     pub(crate) fn must(&self, allowed: bool, what: &str) -> Result<(), RuleError> {
-        if allowed {
-            return Ok(());
-        }
-        Err(RuleError::Forbidden(match self {
+        if allowed { Ok(()) } else { Err(self.forbidden(what)) }
+    }
+
+    /// `买家不能发货`, `主管只能查看，不能修改价格`.
+    pub(crate) fn forbidden(&self, what: &str) -> RuleError {
+        RuleError::Forbidden(match self {
             Actor::Staff {
                 role: Role::Supervisor, ..
             } => format!("主管只能查看，不能{what}"),
             other => format!("{}不能{what}", other.label_zh()),
-        }))
+        })
     }
 }
 
@@ -431,7 +433,7 @@ impl OrderDetail {
                 let close = match actor {
                     Actor::Buyer => CloseReason::BuyerCancelled,
                     _ if actor.is_seller() => CloseReason::SellerCancelled,
-                    _ => return Err(actor.must(false, "取消订单").unwrap_err()),
+                    _ => return Err(actor.forbidden("取消订单")),
                 };
                 if state != AwaitingPayment {
                     return conflict(if matches!(state, Paid | Shipped) {
