@@ -3,7 +3,7 @@
 
 use crate::ValidationError;
 use crate::clock::{ClockTime, TimeWindow, TimeZone};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// How the platform lets the shop change prices (SPEC §4.3).
@@ -43,7 +43,20 @@ pub struct ReminderHours {
     pub windows: Vec<TimeWindow>,
     /// On holidays buyers sleep late: every window opens this much later.
     pub holiday_delay_minutes: u16,
+    /// The shop's holidays (节假日), local dates; absent in settings saved before it existed.
+    #[serde(default)]
+    pub holidays: Vec<NaiveDate>,
+    /// Whether Saturdays and Sundays count as holidays too (default yes: 假日).
+    #[serde(default = "yes")]
+    pub weekends_are_holidays: bool,
 }
+
+fn yes() -> bool {
+    true
+}
+
+/// A list of holidays covers a few years at most.
+pub const MAX_HOLIDAYS: usize = 3 * 366;
 
 /// Everything an owner or admin sets for the shop.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -70,6 +83,12 @@ pub struct ShopSettings {
     /// The smart bot's thresholds and texts; absent in settings saved before it existed.
     #[serde(default)]
     pub bot: crate::bot::BotSettings,
+    /// Payment reminders: how many, how soon, the texts (SPEC §4.7); defaults when absent.
+    #[serde(default)]
+    pub reminders: crate::reminders::ReminderRules,
+    /// Proactive outreach to customer groups: frequency cap (SPEC §3.3); defaults when absent.
+    #[serde(default)]
+    pub outreach: crate::customers::OutreachRules,
 }
 
 fn default_item_link_forms() -> Vec<String> {
@@ -111,12 +130,16 @@ impl Default for ShopSettings {
                     TimeWindow::new(ClockTime::hm(14, 0), ClockTime::hm(21, 0)),
                 ],
                 holiday_delay_minutes: 60,
+                holidays: Vec::new(),
+                weekends_are_holidays: true,
             },
             unpaid_timeout_minutes: 3 * 24 * 60,
             idle_close_minutes: default_idle_close_minutes(),
             trusted_link_domains: vec!["taobao.com".into(), "tmall.com".into()],
             item_link_forms: default_item_link_forms(),
             bot: crate::bot::BotSettings::default(),
+            reminders: Default::default(),
+            outreach: Default::default(),
         }
     }
 }
@@ -177,6 +200,19 @@ impl ShopSettings {
                 "must be at most 360 minutes",
             ));
         }
+        let holidays = &self.reminder_hours.holidays;
+        if holidays.len() > MAX_HOLIDAYS {
+            return Err(ValidationError::new(
+                "reminder_hours.holidays",
+                format!("list at most {MAX_HOLIDAYS} dates"),
+            ));
+        }
+        if let Some(i) = (1..holidays.len()).find(|&i| holidays[..i].contains(&holidays[i])) {
+            return Err(ValidationError::new(
+                format!("reminder_hours.holidays[{i}]"),
+                format!("{} is listed twice", holidays[i]),
+            ));
+        }
         if !(MIN_UNPAID_TIMEOUT_MINUTES..=MAX_UNPAID_TIMEOUT_MINUTES).contains(&self.unpaid_timeout_minutes) {
             return Err(ValidationError::new(
                 "unpaid_timeout_minutes",
@@ -225,6 +261,8 @@ impl ShopSettings {
                 ));
             }
         }
+        self.reminders.validate(self.unpaid_timeout_minutes)?;
+        self.outreach.validate()?;
         self.bot.validate()
     }
 
@@ -383,6 +421,23 @@ mod tests {
             s.item_link_forms
                 .contains(&"https://detail.tmall.com/item.htm?id=".to_owned())
         );
+    }
+
+    #[test]
+    fn settings_saved_before_reminder_rules_get_the_defaults() {
+        let mut v = serde_json::to_value(ShopSettings::default()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("reminders");
+        o.remove("outreach");
+        let hours = o["reminder_hours"].as_object_mut().unwrap();
+        hours.remove("holidays");
+        hours.remove("weekends_are_holidays");
+        let s: ShopSettings = serde_json::from_value(v).unwrap();
+        assert_eq!(s, ShopSettings::default());
+        s.validate().unwrap();
+        let partial: crate::reminders::ReminderRules = serde_json::from_str(r#"{"max_per_order": 2}"#).unwrap();
+        assert_eq!(partial.max_per_order, 2);
+        assert_eq!(partial.templates, Default::default());
     }
 
     #[test]
