@@ -20,6 +20,8 @@ use crate::catalog::{CloseReason, Order, OrderState};
 use crate::ids::{AfterSalesId, OrderId, ShopId};
 use crate::money::Fen;
 use crate::order::{Actor, OrderDetail, Shipment};
+use crate::reminders::ContactHours;
+use crate::settings::ShopSettings;
 use crate::{RuleError, ValidationError};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -262,8 +264,11 @@ fn refundable(order: &Order, refunded_before: Fen) -> Fen {
 }
 
 impl AfterSalesTicket {
-    /// Opens a ticket for `order`. `received_at` is when the buyer got the goods
-    /// (`order::received_at`); `refunded_before` what earlier tickets of the order refunded.
+    /// Opens a ticket for `order`. `received_at` is when the parcel was signed for
+    /// (`order::received_at`); a confirmation of receipt before it counts instead, so a caller
+    /// without tracking still gets the window right. `refunded_before` is what earlier tickets
+    /// of the order refunded. Whether another ticket of the order is still open is the store's
+    /// to check (one open case per order).
     pub fn request(
         req: &TicketRequest,
         order: &OrderDetail,
@@ -295,7 +300,7 @@ impl AfterSalesTicket {
                 return bad_reason("“未收到货”只用于已发货、未确认收货订单的仅退款");
             }
             NoReason if req.kind == RefundOnly => return bad_reason("7天无理由需要退回商品，请申请退货退款或换货"),
-            NoReason if !within_no_reason_window(received_at, now) => {
+            NoReason if !within_no_reason_window(received_at.into_iter().chain(o.completed_at).min(), now) => {
                 return bad_reason("签收已超过 7 天，不能再以7天无理由退换货");
             }
             _ => {}
@@ -477,6 +482,19 @@ impl AfterSalesTicket {
     }
 }
 
+/// 客户回访 (SPEC §4.6): a finished after-sales case becomes a follow-up visit for an agent this
+/// many days later — time for the buyer to have used the refund or the new goods.
+pub const FOLLOW_UP_AFTER_DAYS: i64 = 3;
+
+/// When the follow-up visit of a ticket that `step` finished is due: [`FOLLOW_UP_AFTER_DAYS`]
+/// after, moved to the shop's next contact hour (never at night). `None` for other steps.
+pub fn follow_up_visit_due(step: &TicketStep, settings: &ShopSettings) -> Option<DateTime<Utc>> {
+    if step.to != TicketState::Done {
+        return None;
+    }
+    ContactHours::of(settings).next_open(step.at + Duration::days(FOLLOW_UP_AFTER_DAYS))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,7 +558,7 @@ mod tests {
         let received = t0() + Duration::hours(5) + Duration::minutes(17);
         let deadline = received + Duration::hours(7 * 24);
         assert_eq!(no_reason_deadline(received), deadline);
-        let o = completed();
+        let o = shipped();
         for (at, ok) in [
             (received, true),
             (deadline - Duration::seconds(1), true),
@@ -568,6 +586,13 @@ mod tests {
             within_no_reason_window(None, d(365)),
             "not received yet: no clock running"
         );
+        // Without tracking, the confirmation of receipt starts the window.
+        let c = completed();
+        let confirmed = c.order.completed_at.unwrap();
+        let no_reason = req(ReturnRefund, NoReason, 100);
+        let at = |t| AfterSalesTicket::request(&no_reason, &c, Actor::Buyer, None, Fen::ZERO, t);
+        assert!(at(no_reason_deadline(confirmed) - Duration::seconds(1)).is_ok());
+        assert_eq!(at(no_reason_deadline(confirmed)).unwrap_err().status(), 422);
         // A quality problem is no 7-day return: it stays possible after the window.
         AfterSalesTicket::request(
             &req(ReturnRefund, QualityProblem, 100),
@@ -833,11 +858,33 @@ mod tests {
             .apply(
                 &crate::order::OrderAction::CloseRefunded,
                 Actor::System,
-                &crate::settings::ShopSettings::default(),
+                &ShopSettings::default(),
                 d(3),
             )
             .unwrap();
         assert_eq!(closed.order.order.close_reason, close);
+    }
+
+    #[test]
+    fn finished_cases_get_a_visit_in_contact_hours() {
+        use chrono::TimeZone as _;
+        let o = shipped();
+        let t = open(&o, req(RefundOnly, NotReceived, 14300));
+        let (agreed, _) = t
+            .apply(&TicketAction::Agree, staff(), &o.order, Fen::ZERO, d(2))
+            .unwrap();
+        let (refunded, step) = agreed
+            .apply(&TicketAction::Refund, staff(), &o.order, Fen::ZERO, d(2))
+            .unwrap();
+        let s = ShopSettings::default();
+        assert_eq!(follow_up_visit_due(&step, &s), None, "not done yet");
+        let late = Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap(); // Wednesday 22:00 in Shanghai
+        let (_, done) = refunded
+            .apply(&TicketAction::Finish, staff(), &o.order, Fen::ZERO, late)
+            .unwrap();
+        // Saturday 22:00 is night; Sunday is a holiday, its window opens at 10:00.
+        let sunday_ten = Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap();
+        assert_eq!(follow_up_visit_due(&done, &s), Some(sunday_ten));
     }
 
     #[test]
