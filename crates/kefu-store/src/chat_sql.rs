@@ -15,15 +15,6 @@ macro_rules! conversation_columns {
 pub(crate) use conversation_columns;
 
 /// SQLite's one-statement message (see `append_fast`), up to the condition that ends it.
-macro_rules! fast_insert {
-    () => {
-        "INSERT INTO conversation_events (conversation_id, seq, shop_id, sender, sender_id, client_id, body, at)
-         SELECT c.id, c.last_seq + 1, c.shop_id, $4, $5, $6, $7, $3 FROM conversations c
-         WHERE c.shop_id = $1 AND c.id = $2 AND "
-    };
-}
-pub(crate) use fast_insert;
-
 macro_rules! agent_status_query {
     () => {
         "SELECT a.id, a.display_name, a.role, a.skill_group, a.takes_chats, CAST(a.capacity AS BIGINT) AS capacity,
@@ -105,32 +96,6 @@ macro_rules! chat_helpers {
                 .bind(account.map(|a| a.0)).bind(value_ms).bind(data)
                 .execute(&mut **tx).await?;
                 Ok(())
-            }
-
-            /// SQLite: a message that changes nothing but the sequence (see migration 0007), as
-            /// one statement. `None` when it does not apply (a first reply, a closed chat, a
-            /// retried client id …): the full transaction then decides.
-            async fn append_fast(&self, shop: ShopId, id: ConversationId, new: &NewEvent) -> Result<Option<Appended>> {
-                let EventBody::Message { .. } = &new.body else { return Ok(None) };
-                let sql = match new.sender {
-                    Sender::Buyer => concat!(fast_insert!(), "c.state <> 'closed' RETURNING seq"),
-                    Sender::Agent(_) => concat!(fast_insert!(), "c.state = 'assigned' AND c.agent_id = $5 AND c.agent_answered AND c.buyer_waiting_since IS NULL RETURNING seq"),
-                    Sender::Bot | Sender::System => concat!(fast_insert!(), "TRUE RETURNING seq"),
-                };
-                let (role, sender_id) = sender_columns(&new.sender);
-                let json = serde_json::to_value(&new.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
-                let inserted: std::result::Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(sql)
-                    .bind(shop.0).bind(id.0).bind(new.at).bind(role).bind(sender_id).bind(new.client_id.as_deref()).bind(Json(json))
-                    .fetch_optional(&self.writer).await;
-                let seq = match inserted {
-                    Ok(Some((seq,))) => seq,
-                    Ok(None) => return Ok(None),
-                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(None),
-                    Err(e) => return Err(e.into()),
-                };
-                let conversation = self.conversation(shop, id).await?.ok_or(StoreError::NotFound)?;
-                let event = Event { conversation_id: id, seq, sender: new.sender, client_id: new.client_id.clone(), body: new.body.clone(), at: new.at };
-                Ok(Some(Appended { event, conversation, duplicate: false }))
             }
 
             /// The event a sender already sent with this client id, if any.

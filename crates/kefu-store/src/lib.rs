@@ -10,6 +10,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod sqlite_appends;
 
 pub use error::StoreError;
 pub use postgres::PgStore;

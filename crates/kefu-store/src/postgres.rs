@@ -28,6 +28,17 @@ impl PgStore {
             pool,
         })
     }
+
+    /// SQLite's batched path for common messages; PostgreSQL takes the full transaction,
+    /// whose row lock orders a conversation's writers across nodes.
+    async fn append_fast(
+        &self,
+        _shop: crate::ShopId,
+        _id: crate::ConversationId,
+        _new: &crate::NewEvent,
+    ) -> Result<Option<crate::Appended>> {
+        Ok(None)
+    }
 }
 
 // The shop's lock is its row, locked so as not to block the key-share locks that inserting

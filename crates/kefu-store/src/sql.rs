@@ -78,7 +78,7 @@ macro_rules! impl_store {
         mod shared_sql {
             use crate::rows::*;
             use crate::sql::{bind_order_filter, bot_question_columns, customer_filter, kb_entry_columns, leave_message_columns, order_filter, product_filter};
-            use crate::chat_sql::{agent_status_query, chat_helpers, chat_impl, conversation_columns, fast_insert};
+            use crate::chat_sql::{agent_status_query, chat_helpers, chat_impl, conversation_columns};
             use crate::{Appended, ChatStore, NewEvent};
             use kefu_core::chat::{Conversation, ConversationState, Event, EventBody, Sender, StatEvent, StatKind, Transition};
             use kefu_core::ids::ConversationId;

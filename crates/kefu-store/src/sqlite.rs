@@ -2,7 +2,10 @@
 //! foreign keys enforced.
 
 use crate::sql::impl_store;
-use crate::{Result, StoreError};
+use crate::sqlite_appends::{self, Append};
+use crate::{Appended, ChatStore, NewEvent, Result, StoreError};
+use kefu_core::chat::{Event, EventBody};
+use kefu_core::ids::{ConversationId, ShopId};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
@@ -12,6 +15,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The one connection that writes (see `sql.rs`).
     writer: SqlitePool,
+    /// The chat's common messages, written in batches (`sqlite_appends.rs`).
+    appends: tokio::sync::mpsc::UnboundedSender<Append>,
 }
 
 impl SqliteStore {
@@ -39,7 +44,51 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         tokio::spawn(checkpoints(pool.clone()));
-        Ok(SqliteStore { pool, writer })
+        let appends = sqlite_appends::start(writer.clone());
+        Ok(SqliteStore { pool, writer, appends })
+    }
+
+    /// A message that changes nothing but its conversation's sequence (see migration 0007),
+    /// stored in the next batch. `None` when it does not apply (a first reply, a closed chat,
+    /// a retried client id …): the full transaction then decides.
+    async fn append_fast(&self, shop: ShopId, id: ConversationId, new: &NewEvent) -> Result<Option<Appended>> {
+        let EventBody::Message { .. } = &new.body else {
+            return Ok(None);
+        };
+        let body = serde_json::to_value(&new.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        let append = Append {
+            shop,
+            conversation: id,
+            sender: new.sender,
+            client_id: new.client_id.clone(),
+            body,
+            at: new.at,
+            reply,
+        };
+        if self.appends.send(append).is_err() {
+            return Ok(None);
+        }
+        let Ok(Some((seq, conversation))) = outcome.await else {
+            return Ok(None);
+        };
+        let conversation = match conversation {
+            Some(c) => c,
+            None => self.conversation(shop, id).await?.ok_or(StoreError::NotFound)?,
+        };
+        let event = Event {
+            conversation_id: id,
+            seq,
+            sender: new.sender,
+            client_id: new.client_id.clone(),
+            body: new.body.clone(),
+            at: new.at,
+        };
+        Ok(Some(Appended {
+            event,
+            conversation,
+            duplicate: false,
+        }))
     }
 }
 

@@ -254,7 +254,8 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
 
     // Agents read: each message carries its send time, relative to `epoch`.
     let epoch = Instant::now();
-    let latencies = Arc::new(Mutex::new(Vec::<Duration>::new()));
+    // (when it was sent since `epoch`, how long it took to arrive)
+    let latencies = Arc::new(Mutex::new(Vec::<(Duration, Duration)>::new()));
     let delivered = Arc::new(AtomicU64::new(0));
     let stop_at = args.seconds + 3;
     let mut readers = Vec::new();
@@ -277,7 +278,8 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
                     .and_then(|t| t.strip_prefix("bench "))
                     .and_then(|t| t.parse::<u64>().ok())
                 {
-                    mine.push(epoch.elapsed().saturating_sub(Duration::from_micros(sent)));
+                    let sent = Duration::from_micros(sent);
+                    mine.push((sent, epoch.elapsed().saturating_sub(sent)));
                     delivered.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -338,7 +340,22 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
         let _ws = r.await?;
         agents_open += 1;
     }
-    let mut latencies = std::mem::take(&mut *latencies.lock().await);
+    let timed = std::mem::take(&mut *latencies.lock().await);
+    // Where the slow deliveries are: a stall shows as one bad second, a slow path as all.
+    let mut per_second = vec![Vec::new(); args.seconds as usize + 3];
+    let last = per_second.len() - 1;
+    for (sent, took) in &timed {
+        per_second[(sent.as_secs() as usize).min(last)].push(*took);
+    }
+    let timeline: Vec<String> = per_second
+        .iter_mut()
+        .take(args.seconds as usize)
+        .map(|v| {
+            v.sort();
+            format!("{:.0?}", percentile(v, 0.99))
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = timed.into_iter().map(|(_, took)| took).collect();
     latencies.sort();
     let held = buyers.len() + still_open + agents_open;
     let sent = sent.load(Ordering::Relaxed);
@@ -373,6 +390,7 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default()
     );
+    println!("  p99 per second  {}", timeline.join(" "));
     match (before, after) {
         (Some(b), Some(a)) => println!(
             "  server memory   {:.1} MiB resident; {:.1} KiB per idle buyer connection ({} → {} KiB for {})",
