@@ -591,6 +591,23 @@ impl OrderDetail {
     }
 }
 
+impl OrderDetail {
+    /// What staff may do to the order in its state, as the workbench offers it: the `action`
+    /// names of [`OrderAction`], plus `after_sales` for opening a case. The same state rules as
+    /// [`OrderDetail::apply`] (a test checks that none of these is refused for its state).
+    pub fn staff_actions(&self) -> Vec<&'static str> {
+        use OrderState::*;
+        let mut a = match self.order.state {
+            AwaitingPayment => vec!["change_price", "change_address", "cancel"],
+            Paid => vec!["ship", "change_address", "after_sales"],
+            Shipped | Completed => vec!["after_sales"],
+            Closed => vec![],
+        };
+        a.extend(["set_memo", "set_flag"]);
+        a
+    }
+}
+
 fn close_order(o: &mut Order, reason: CloseReason, now: DateTime<Utc>) -> OrderChange {
     let from = o.state;
     o.state = OrderState::Closed;
@@ -806,6 +823,32 @@ pub(crate) mod tests {
         assert_eq!(c.order.order.state, OrderState::Completed);
         assert_eq!(c.order.order.completed_at, Some(h(3)));
         c.order.order.check_consistent().unwrap();
+    }
+
+    /// The actions the workbench offers are exactly those the state allows staff.
+    #[test]
+    fn staff_actions_agree_with_apply() {
+        let samples = [
+            OrderAction::ChangePrice { shipping_fee: Some(Fen(0)), items: vec![], reason: "老顾客包邮".into() },
+            OrderAction::ChangeAddress { address: "上海市浦东新区世纪大道100号".into() },
+            OrderAction::Cancel { reason: "买家要求".into() },
+            ship(),
+            OrderAction::SetMemo { memo: "加急".into() },
+            OrderAction::SetFlag { flag: Some(OrderFlag::Red) },
+        ];
+        for o in [unpaid(), paid(), shipped(), completed(), closed()] {
+            let offered = o.staff_actions();
+            for a in &samples {
+                let name = serde_json::to_value(a).unwrap()["action"].as_str().unwrap().to_owned();
+                let r = run(&o, a.clone(), staff(), h(10));
+                assert_eq!(
+                    offered.contains(&name.as_str()),
+                    !matches!(r, Err(RuleError::Conflict { .. })),
+                    "{name} in {:?}: {r:?}",
+                    o.order.state
+                );
+            }
+        }
     }
 
     #[test]

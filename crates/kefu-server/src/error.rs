@@ -112,12 +112,24 @@ impl From<ValidationError> for ApiError {
     }
 }
 
+/// A state machine's refusal: the record's state (409), the caller's side (403), a value (422).
+impl From<kefu_core::RuleError> for ApiError {
+    fn from(e: kefu_core::RuleError) -> Self {
+        match e {
+            kefu_core::RuleError::Conflict { .. } => ApiError::Conflict(e.to_string()),
+            kefu_core::RuleError::Forbidden(why) => ApiError::Forbidden(why),
+            kefu_core::RuleError::Invalid(v) => ApiError::Invalid(v),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict(what) => ApiError::Conflict(format!("already exists ({what})")),
             StoreError::Refused(why) => ApiError::Conflict(why),
+            StoreError::Stale => ApiError::Conflict("有人刚刚修改了它，请刷新后再试 (it was changed meanwhile; reload and try again)".into()),
             other => ApiError::Internal(other.into()),
         }
     }

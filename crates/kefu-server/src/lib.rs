@@ -92,6 +92,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     tokio::spawn(warm_bots(prepared.state.clone()));
     tokio::spawn(close_idle_chats(prepared.state.clone()));
+    tokio::spawn(close_unpaid_orders(prepared.state.clone()));
     let app = api::router(prepared.state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
@@ -122,6 +123,19 @@ async fn close_idle_chats(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(closed = n, "closed idle chats"),
             Err(e) => tracing::warn!(error = %e, "closing idle chats"),
+        }
+    }
+}
+
+/// Closes orders left unpaid past their shop's timeout, every minute (SPEC §4.1).
+async fn close_unpaid_orders(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match api::close_unpaid(&state, kefu_store::now(), 500).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(closed = n, "closed unpaid orders"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "closing unpaid orders"),
         }
     }
 }

@@ -12,6 +12,9 @@ pub enum StoreError {
     /// A rule of the data refuses the change (a category still in use, an answer rated twice).
     #[error("{0}")]
     Refused(String),
+    /// The row changed since it was read (its version moved on): read it again and decide anew.
+    #[error("it was changed meanwhile; reload and try again")]
+    Stale,
     /// The database URL or options are unusable.
     #[error("database configuration: {0}")]
     Config(String),

@@ -5,6 +5,7 @@
 //! and a macro instantiates it for both pools.
 
 mod chat_sql;
+mod order_sql;
 mod error;
 mod postgres;
 mod rows;
@@ -26,7 +27,12 @@ use kefu_core::ids::{
     AccountId, CategoryId, ConversationId, CustomerId, EntryId, OrderId, PhraseId, ProductId, ShopId,
 };
 pub use kefu_core::kb::KbImportSummary;
+use kefu_core::aftersales::{AfterSalesTicket, TicketStep};
+use kefu_core::ids::{AfterSalesId, ServiceTicketId};
 use kefu_core::lockout::FailureRecord;
+use kefu_core::money::Fen;
+use kefu_core::order::{Applied, LogisticsEvent, OrderDetail, OrderRecord};
+use kefu_core::service_tickets::{ServiceRecord, ServiceTicket};
 pub use kefu_core::phrases::{Direction, PhraseImportSummary, PhraseRow, QuickPhrase};
 use kefu_core::routing::{AgentStatus, Presence};
 use kefu_core::settings::ShopSettings;
@@ -136,7 +142,7 @@ pub struct Listed<T> {
 /// Everything kefu keeps. Every method that reads or writes shop data takes the shop id,
 /// and every query filters by it: a caller cannot reach another shop's rows by guessing ids.
 #[async_trait]
-pub trait Store: ChatStore + Send + Sync + 'static {
+pub trait Store: ChatStore + OrderStore + Send + Sync + 'static {
     /// "sqlite" or "postgres", for logs and health output.
     fn engine(&self) -> &'static str;
     /// Checks the database answers.
@@ -394,6 +400,67 @@ pub struct NewEvent {
     pub client_id: Option<String>,
     pub body: EventBody,
     pub at: DateTime<Utc>,
+}
+
+/// A row with the version it was read at, to save it back only if nobody changed it since.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: i64,
+}
+
+/// Filters for after-sales and review/complaint lists.
+#[derive(Clone, Debug, Default)]
+pub struct TicketQuery {
+    /// Open (true) or finished (false) only.
+    pub open: Option<bool>,
+    pub order_id: Option<OrderId>,
+    pub page: Page,
+}
+
+/// The back office (SPEC §4): orders as the seller manages them, their audit log and parcels,
+/// after-sales cases, reviews and complaints. Saves take the version read and fail with
+/// [`StoreError::Stale`] if it moved on; a multi-row change is one transaction.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    async fn order_detail(&self, shop: ShopId, id: OrderId) -> Result<Option<Versioned<OrderDetail>>>;
+    async fn order_by_no(&self, shop: ShopId, order_no: &str) -> Result<Option<Versioned<OrderDetail>>>;
+    async fn order_details(&self, shop: ShopId, q: &OrderQuery) -> Result<Listed<OrderDetail>>;
+    /// Stores the order as the core changed it, with its record, if still at `version`.
+    async fn save_order(&self, shop: ShopId, applied: &Applied, version: i64) -> Result<()>;
+    async fn order_records(&self, shop: ShopId, id: OrderId) -> Result<Vec<OrderRecord>>;
+    /// Orders still awaiting payment that were placed at or before `before`, oldest first.
+    async fn unpaid_orders_placed_before(&self, shop: ShopId, before: DateTime<Utc>, limit: i64) -> Result<Vec<OrderId>>;
+    /// Adds tracking events; those already there are skipped. Returns how many were new.
+    async fn add_logistics(&self, shop: ShopId, id: OrderId, events: &[LogisticsEvent]) -> Result<usize>;
+    async fn logistics(&self, shop: ShopId, id: OrderId) -> Result<Vec<LogisticsEvent>>;
+
+    async fn after_sales(&self, shop: ShopId, id: AfterSalesId) -> Result<Option<Versioned<AfterSalesTicket>>>;
+    async fn after_sales_list(&self, shop: ShopId, q: &TicketQuery) -> Result<Listed<AfterSalesTicket>>;
+    async fn after_sales_steps(&self, shop: ShopId, id: AfterSalesId) -> Result<Vec<TicketStep>>;
+    /// What the order's after-sales cases refunded, but `except`'s.
+    async fn refunded(&self, shop: ShopId, order: OrderId, except: Option<AfterSalesId>) -> Result<Fen>;
+    /// Opens (`version` None) or advances a case with its step, and changes the order with it
+    /// when the step closes the trade. Opening a second open case of an order is refused.
+    async fn save_after_sales(
+        &self,
+        shop: ShopId,
+        ticket: &AfterSalesTicket,
+        step: &TicketStep,
+        version: Option<i64>,
+        order: Option<(&Applied, i64)>,
+    ) -> Result<()>;
+
+    async fn service_ticket(&self, shop: ShopId, id: ServiceTicketId) -> Result<Option<Versioned<ServiceTicket>>>;
+    async fn service_tickets(&self, shop: ShopId, q: &TicketQuery) -> Result<Listed<ServiceTicket>>;
+    async fn service_records(&self, shop: ShopId, id: ServiceTicketId) -> Result<Vec<ServiceRecord>>;
+    async fn save_service_ticket(
+        &self,
+        shop: ShopId,
+        ticket: &ServiceTicket,
+        record: &ServiceRecord,
+        version: Option<i64>,
+    ) -> Result<()>;
 }
 
 /// A stored event and the conversation as it is after it.

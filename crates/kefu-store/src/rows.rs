@@ -1,7 +1,8 @@
 //! Rows as the database returns them, and their conversion into domain types. The same
 //! structs decode from both engines; a value that no longer parses is `StoreError::Corrupt`.
 
-use crate::{Session, StoreError};
+use crate::{Session, StoreError, Versioned};
+use kefu_core::order::{OrderDetail, Shipment};
 use chrono::{DateTime, Utc};
 use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username};
 use kefu_core::bot::{BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome};
@@ -214,6 +215,46 @@ impl TryFrom<OrderRow> for Order {
             closed_at: r.closed_at,
         })
     }
+}
+
+/// An order with the seller's side (memo, flag, parcel) and its version.
+#[derive(sqlx::FromRow)]
+pub struct OrderDetailRow {
+    #[sqlx(flatten)]
+    pub order: OrderRow,
+    pub seller_memo: String,
+    pub flag: Option<String>,
+    pub shipment: Option<Json<Shipment>>,
+    pub shipping_insurance: bool,
+    pub version: i64,
+}
+
+impl TryFrom<OrderDetailRow> for Versioned<OrderDetail> {
+    type Error = StoreError;
+    fn try_from(r: OrderDetailRow) -> Result<Versioned<OrderDetail>, StoreError> {
+        Ok(Versioned {
+            value: OrderDetail {
+                order: r.order.try_into()?,
+                seller_memo: r.seller_memo,
+                flag: r.flag.as_deref().map(|f| enum_parse(f, "order flag")).transpose()?,
+                shipment: r.shipment.map(|s| s.0),
+                shipping_insurance: r.shipping_insurance,
+            },
+            version: r.version,
+        })
+    }
+}
+
+/// A unit-only enum's serde name (`red`, `refund_only`), as stored in a text column.
+pub fn enum_str<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => unreachable!("not a unit enum: {other:?}"),
+    }
+}
+
+pub fn enum_parse<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| corrupt(what, e))
 }
 
 #[derive(sqlx::FromRow)]

@@ -98,6 +98,23 @@ macro_rules! impl_store {
             use kefu_core::shop::{Shop, ShopSlug};
             use sqlx::types::Json;
             use super::*;
+        mod order_sql {
+            use crate::rows::*;
+            use crate::order_sql::order_detail_columns;
+            use crate::sql::{bind_order_filter, order_filter};
+            use crate::{Listed, OrderQuery, OrderStore, Result, StoreError, TicketQuery, Versioned};
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use kefu_core::aftersales::{AfterSalesTicket, TicketStep};
+            use kefu_core::ids::{AfterSalesId, OrderId, ServiceTicketId, ShopId};
+            use kefu_core::money::Fen;
+            use kefu_core::order::{Applied, LogisticsEvent, OrderDetail, OrderRecord};
+            use kefu_core::service_tickets::{ServiceRecord, ServiceTicket};
+            use sqlx::types::Json;
+            use uuid::Uuid;
+            use super::super::*;
+            crate::order_sql::order_impl!($store, $db, $begin_write);
+        }
         chat_helpers!($store, $db);
         chat_impl!($store, $db, $engine, $begin_write, $lock_shop);
 

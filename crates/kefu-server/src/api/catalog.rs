@@ -1,5 +1,4 @@
-//! Products, buyers and orders, read-only for now: the bot, order and
-//! after-sales work build their writes on top. Buyers' phone and address are masked for
+//! Products and buyers, read-only for now (orders and their actions: `orders.rs`). Buyers' phone and address are masked for
 //! staff without the privacy permission (SPEC §3.4; owners and admins have it).
 
 use crate::AppState;
@@ -8,10 +7,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use kefu_core::catalog::{Customer, Order, OrderState, Product};
-use kefu_core::ids::{CustomerId, OrderId, ProductId};
-use kefu_store::{OrderQuery, ProductQuery};
+use kefu_core::catalog::{Customer, Product};
+use kefu_core::ids::{CustomerId, ProductId};
+use kefu_store::ProductQuery;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -23,15 +21,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_product))
         .routes(routes!(list_customers))
         .routes(routes!(get_customer))
-        .routes(routes!(list_orders))
-        .routes(routes!(get_order))
 }
 
 /// A page of rows and how many match in all.
 #[derive(Serialize, ToSchema)]
 pub struct ListOf<T: ToSchema> {
-    items: Vec<T>,
-    total: i64,
+    pub items: Vec<T>,
+    pub total: i64,
 }
 
 impl<T: ToSchema> From<kefu_store::Listed<T>> for ListOf<T> {
@@ -139,52 +135,4 @@ async fn get_customer(
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
     Ok(Json(privacy(&caller, c)))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct OrderParams {
-    /// An order number, or part of the buyer's nick.
-    q: Option<String>,
-    customer_id: Option<Uuid>,
-    state: Option<OrderState>,
-    /// Placed (拍下) at or after this instant (RFC 3339).
-    from: Option<DateTime<Utc>>,
-    /// Placed before this instant (RFC 3339).
-    until: Option<DateTime<Utc>>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-/// Search the shop's orders, newest first (SPEC §4.2).
-#[utoipa::path(get, path = "/orders", tag = "catalog", params(OrderParams),
-    responses((status = 200, body = ListOf<Order>), (status = 400, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn list_orders(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(p): Query<OrderParams>,
-) -> ApiResult<Json<ListOf<Order>>> {
-    let q = OrderQuery {
-        text: non_empty(p.q),
-        customer_id: p.customer_id.map(CustomerId),
-        state: p.state,
-        from: p.from,
-        until: p.until,
-        page: page(p.limit, p.offset)?,
-    };
-    Ok(Json(state.store.orders(caller.shop(), &q).await?.into()))
-}
-
-/// One order.
-#[utoipa::path(get, path = "/orders/{id}", tag = "catalog", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Order), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn get_order(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Json<Order>> {
-    Ok(Json(
-        state
-            .store
-            .order(caller.shop(), OrderId(id))
-            .await?
-            .ok_or(ApiError::NotFound("order"))?,
-    ))
 }

@@ -6,6 +6,8 @@ mod accounts;
 pub(crate) mod auth;
 mod bot;
 mod catalog;
+mod orders;
+pub use orders::close_unpaid;
 mod chat;
 mod kb;
 mod messages;
@@ -37,7 +39,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "auth", description = "Login, logout, password"),
         (name = "shop", description = "The caller's shop and its settings (SPEC §6.2)"),
         (name = "accounts", description = "Sub-accounts, roles, skill groups and routing (SPEC §6.1)"),
-        (name = "catalog", description = "Products, buyers and orders, read-only for now"),
+        (name = "catalog", description = "Products and buyers"),
+        (name = "orders", description = "Orders and their actions, after-sales cases, reviews and complaints (SPEC §4)"),
         (name = "knowledge base", description = "Categories, entries, import and export (SPEC §1.1)"),
         (name = "bot", description = "Dictionary and synonyms, test console, learning loop (SPEC §1.2, §1.4, §1.5)"),
         (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
@@ -74,6 +77,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(shop::router())
                 .merge(accounts::router())
                 .merge(catalog::router())
+                .merge(orders::router())
                 .merge(kb::router())
                 .merge(bot::router())
                 .merge(messages::router())
