@@ -248,7 +248,8 @@ async fn add_logistics(
         .await?
         .ok_or(ApiError::NotFound("order"))?
         .value;
-    let Some(shipment) = order.shipment.clone() else {
+    // Orders imported as shipped may have no parcel recorded here, but they have a time.
+    let Some(shipped_at) = order.order.shipped_at else {
         return Err(ApiError::Conflict(format!(
             "订单处于 {}，还没有发货，没有物流可记",
             order.order.state.label_zh()
@@ -266,7 +267,7 @@ async fn add_logistics(
             )
             .into());
         }
-        if e.at < shipment.shipped_at {
+        if e.at < shipped_at {
             return Err(ValidationError::new(format!("events[{i}].at"), "is before the parcel was shipped").into());
         }
     }
@@ -440,7 +441,7 @@ pub struct NewServiceTicket {
     customer_id: Uuid,
     /// The order reviewed or complained about (required for a review).
     order_id: Option<Uuid>,
-    /// `medium_review` (中评), `bad_review` (差评) or `complaint` (投诉).
+    /// `neutral_review` (中评), `negative_review` (差评) or `complaint` (投诉).
     kind: ServiceTicketKind,
     reason: IssueReason,
     /// The review's or complaint's words.

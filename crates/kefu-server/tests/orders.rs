@@ -1,0 +1,344 @@
+//! The back office over HTTP (SPEC §4), on both engines: order actions only in the states
+//! that allow them, with their record; logistics; after-sales cases that close the trade;
+//! reviews and complaints; the payment-timeout job. A refusal changes nothing.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+async fn first_order(app: &TestApp, token: &str, state: &str) -> Value {
+    let (status, list) = app.get(&format!("/api/v1/orders?state={state}&limit=1"), token).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["items"][0].clone()
+}
+
+async fn act(app: &TestApp, token: &str, order: &Value, body: Value) -> (StatusCode, Value) {
+    let path = format!("/api/v1/orders/{}/actions", order["id"].as_str().unwrap());
+    app.call(Method::POST, &path, token, Some(body)).await
+}
+
+async fn view(app: &TestApp, token: &str, order: &Value) -> Value {
+    let (status, v) = app.get(&format!("/api/v1/orders/{}", order["id"].as_str().unwrap()), token).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v
+}
+
+async fn supervisor(app: &TestApp, owner: &str) -> String {
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/accounts",
+            owner,
+            Some(json!({"username": "zhuguan", "display_name": "主管", "role": "supervisor", "password": "supervisor-pw-1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.login("demo", "zhuguan", "supervisor-pw-1").await
+}
+
+async fn order_actions_follow_the_state_machine(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let agent = app.login("demo", "xiaomei", AGENT_PW).await;
+
+    // An unpaid order: price, address, memo and flag may change; each change is recorded.
+    let unpaid = first_order(&app, &agent, "awaiting_payment").await;
+    let v = view(&app, &agent, &unpaid).await;
+    assert_eq!(v["state_label"], "等待买家付款");
+    assert!(v["payment_deadline"].is_string());
+    for a in ["change_price", "change_address", "cancel", "set_memo", "set_flag"] {
+        assert!(v["actions"].as_array().unwrap().contains(&json!(a)), "{a} in {}", v["actions"]);
+    }
+    let fee = v["shipping_fee"].as_i64().unwrap();
+    let (status, changed) = act(
+        &app,
+        &agent,
+        &unpaid,
+        json!({"action": "change_price", "shipping_fee": fee + 500, "reason": "偏远地区补运费"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["shipping_fee"], fee + 500);
+    assert_eq!(changed["total"], v["total"].as_i64().unwrap() + 500);
+    let record = changed["records"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(record["change"]["kind"], "price");
+    assert_eq!(record["reason"], "偏远地区补运费");
+    assert_eq!(record["actor"]["kind"], "staff");
+    assert_eq!(record["change"]["before"]["shipping_fee"], fee);
+    assert_eq!(record["change"]["after"]["shipping_fee"], fee + 500);
+
+    // A price change needs a reason; refused, it changes nothing.
+    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "change_price", "shipping_fee": 0, "reason": " "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "reason");
+    let after = view(&app, &agent, &unpaid).await;
+    assert_eq!(after["shipping_fee"], fee + 500);
+    assert_eq!(after["records"].as_array().unwrap().len(), 1);
+
+    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "set_flag", "flag": "red"})).await;
+    assert_eq!((status, &body["flag"]), (StatusCode::OK, &json!("red")), "{body}");
+    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "set_memo", "memo": "买家要求周末送达"})).await;
+    assert_eq!((status, &body["seller_memo"]), (StatusCode::OK, &json!("买家要求周末送达")), "{body}");
+    let (_, listed) = app.get(&format!("/api/v1/orders?q={}", unpaid["order_no"].as_str().unwrap()), &agent).await;
+    assert_eq!(listed["items"][0]["flag"], "red", "the list shows the flag");
+
+    // Agents see the address masked, in the order and in its record; the owner sees it whole.
+    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "change_address", "address": "浙江省杭州市余杭区文一西路969号"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["address"].as_str().unwrap().ends_with("***"), "{}", body["address"]);
+    let last = body["records"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["change"]["after"].as_str().unwrap().ends_with("***"));
+    assert_eq!(view(&app, &owner, &unpaid).await["address"], "浙江省杭州市余杭区文一西路969号");
+
+    // Not paid: cannot ship. The message names the state and the rule.
+    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "ship", "carrier": "中通快递", "tracking_no": "ZT123456789"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("等待买家付款"), "{body}");
+    // Paying is the buyer's, not staff's.
+    let (status, _) = act(&app, &agent, &unpaid, json!({"action": "pay"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A paid order ships with a carrier and a tracking number; a bad number changes nothing.
+    let paid = first_order(&app, &agent, "paid").await;
+    let (status, body) = act(&app, &agent, &paid, json!({"action": "ship", "carrier": "顺丰速运", "tracking_no": "12"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "tracking_no");
+    assert_eq!(view(&app, &agent, &paid).await["state"], "paid");
+    let (status, shipped) = act(&app, &agent, &paid, json!({"action": "ship", "carrier": "顺丰速运", "tracking_no": "sf1234567890"})).await;
+    assert_eq!(status, StatusCode::OK, "{shipped}");
+    assert_eq!(shipped["state"], "shipped");
+    assert_eq!(shipped["shipment"]["tracking_no"], "SF1234567890");
+    assert!(shipped["shipped_at"].is_string());
+    // Shipped: the address is fixed now.
+    let (status, body) = act(&app, &agent, &paid, json!({"action": "change_address", "address": "上海市徐汇区漕溪北路1号"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["message"], "订单处于 卖家已发货，发货后不能修改收货地址");
+
+    // Logistics: events in time order, a repeated event adds nothing.
+    let at = |h: i64| (chrono::Utc::now() + chrono::Duration::hours(h)).to_rfc3339();
+    let path = format!("/api/v1/orders/{}/logistics", paid["id"].as_str().unwrap());
+    let events = json!({"events": [
+        {"at": at(2), "status": "in_transit", "location": "杭州", "text": "快件已到达【杭州转运中心】"},
+        {"at": at(1), "status": "collected", "location": "杭州", "text": "顺丰速运 已收取快件"},
+    ]});
+    let (status, body) = app.call(Method::POST, &path, &agent, Some(events.clone())).await;
+    assert_eq!((status, body["added"].as_i64()), (StatusCode::OK, Some(2)), "{body}");
+    let (_, body) = app.call(Method::POST, &path, &agent, Some(events)).await;
+    assert_eq!(body["added"], 0);
+    let logistics = view(&app, &agent, &paid).await["logistics"].clone();
+    assert_eq!(logistics[0]["status"], "collected", "oldest first: {logistics}");
+    assert_eq!(logistics[1]["status"], "in_transit");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/orders/{}/logistics", unpaid["id"].as_str().unwrap()),
+            &agent,
+            Some(json!({"events": [{"at": at(1), "status": "collected", "location": "", "text": "已揽收"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "an unshipped order has no parcel");
+
+    // Supervisors read but never write.
+    let sup = supervisor(&app, &owner).await;
+    assert_eq!(view(&app, &sup, &unpaid).await["order_no"], unpaid["order_no"]);
+    let (status, body) = act(&app, &sup, &unpaid, json!({"action": "set_memo", "memo": "x"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // Unknown actions and bodies are refused before anything is read.
+    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "teleport"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let missing = json!({"id": uuid::Uuid::now_v7().to_string()});
+    assert_eq!(act(&app, &agent, &missing, json!({"action": "set_memo", "memo": "x"})).await.0, StatusCode::NOT_FOUND);
+}
+on_both_engines!(order_actions_follow_the_state_machine);
+
+async fn mall_shops_change_only_the_shipping_fee(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let (_, mut settings) = app.get("/api/v1/shop/settings", &owner).await;
+    settings["mode"] = json!("mall");
+    let (status, body) = app.call(Method::PUT, "/api/v1/shop/settings", &owner, Some(settings)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let unpaid = first_order(&app, &owner, "awaiting_payment").await;
+    let sku = unpaid["items"][0]["sku"].as_str().unwrap();
+    let (status, body) = act(
+        &app,
+        &owner,
+        &unpaid,
+        json!({"action": "change_price", "items": [{"sku": sku, "unit_price": 100}], "reason": "老顾客优惠"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("只能修改运费"), "{body}");
+    let (status, body) = act(&app, &owner, &unpaid, json!({"action": "change_price", "shipping_fee": 0, "reason": "包邮"})).await;
+    assert!(status == StatusCode::OK || body["message"].as_str().unwrap().contains("相同"), "{body}");
+}
+on_both_engines!(mall_shops_change_only_the_shipping_fee);
+
+async fn after_sales_cases_and_refunds_close_the_trade(app: Arc<TestApp>) {
+    let agent = app.login("demo", "ajie", AGENT_PW).await;
+    let paid = first_order(&app, &agent, "paid").await;
+    let total = view(&app, &agent, &paid).await["total"].as_i64().unwrap();
+    let open_path = format!("/api/v1/orders/{}/after-sales", paid["id"].as_str().unwrap());
+
+    // More than was paid is refused, and nothing is opened.
+    let (status, body) = app
+        .call(Method::POST, &open_path, &agent, Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": total + 1})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(view(&app, &agent, &paid).await["after_sales"], json!([]));
+
+    let (status, case) = app
+        .call(
+            Method::POST,
+            &open_path,
+            &agent,
+            Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": total, "description": "拍错了颜色"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    assert_eq!(case["state"], "requested");
+    // One open case per order.
+    let (status, body) = app
+        .call(Method::POST, &open_path, &agent, Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": 1})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let step = |action: Value| {
+        let app = app.clone();
+        let agent = agent.clone();
+        let path = format!("/api/v1/after-sales/{}/actions", case["id"].as_str().unwrap());
+        async move { app.call(Method::POST, &path, &agent, Some(action)).await }
+    };
+    // Refunding before agreeing is out of order.
+    assert_eq!(step(json!({"action": "refund"})).await.0, StatusCode::CONFLICT);
+    let (status, body) = step(json!({"action": "agree"})).await;
+    assert_eq!((status, &body["state"]), (StatusCode::OK, &json!("agreed")), "{body}");
+    let (status, body) = step(json!({"action": "refund"})).await;
+    assert_eq!((status, &body["state"]), (StatusCode::OK, &json!("refunded")), "{body}");
+    assert_eq!(body["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(body["steps"][2]["refund"]["amount"], total);
+
+    // The full refund closed the trade, recorded on the order.
+    let v = view(&app, &agent, &paid).await;
+    assert_eq!(v["state"], "closed");
+    assert_eq!(v["close_reason"], "refunded");
+    assert_eq!(v["records"].as_array().unwrap().last().unwrap()["change"]["kind"], "closed");
+    assert_eq!(v["after_sales"][0]["id"], case["id"]);
+    // Refunded, the case is finished (售后完成) and leaves the open list.
+    let (status, body) = step(json!({"action": "finish"})).await;
+    assert_eq!((status, &body["state"]), (StatusCode::OK, &json!("done")), "{body}");
+
+    // A completed order: a no-reason return within 7 days is the buyer's parcel to pay.
+    let done = first_order(&app, &agent, "completed").await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/orders/{}/after-sales", done["id"].as_str().unwrap()),
+            &agent,
+            Some(json!({"kind": "return_refund", "reason": "quality_problem", "amount": 100, "description": "开线了"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["return_shipping"], "seller", "a quality problem is the seller's: {body}");
+    let path = format!("/api/v1/after-sales/{}/actions", body["id"].as_str().unwrap());
+    let (status, body) = app.call(Method::POST, &path, &agent, Some(json!({"action": "reject", "reason": ""}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a rejection needs a reason: {body}");
+    let (_, open) = app.get("/api/v1/after-sales?open=true", &agent).await;
+    assert_eq!(open["total"], 1, "{open}");
+    let (status, _) = app.get(&format!("/api/v1/after-sales/{}", uuid::Uuid::now_v7()), &agent).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+on_both_engines!(after_sales_cases_and_refunds_close_the_trade);
+
+async fn unpaid_orders_close_once_after_the_timeout(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let (_, before) = app.get("/api/v1/orders?state=awaiting_payment&limit=200", &owner).await;
+    let unpaid = before["total"].as_i64().unwrap();
+    assert!(unpaid > 0);
+    let now = kefu_store::now();
+    // Not yet: the demo's unpaid orders are younger than the 3 days.
+    assert_eq!(kefu_server::api::close_unpaid(&app.state, now, 500).await.unwrap(), 0);
+    let later = now + chrono::Duration::days(3) + chrono::Duration::minutes(1);
+    let closed = kefu_server::api::close_unpaid(&app.state, later, 500).await.unwrap();
+    assert_eq!(closed as i64, unpaid);
+    // Run again (or on another node): nothing more to close.
+    assert_eq!(kefu_server::api::close_unpaid(&app.state, later, 500).await.unwrap(), 0);
+    let (_, after) = app.get("/api/v1/orders?state=awaiting_payment", &owner).await;
+    assert_eq!(after["total"], 0);
+    let o = &before["items"][0];
+    let v = view(&app, &owner, o).await;
+    assert_eq!((&v["state"], &v["close_reason"]), (&json!("closed"), &json!("payment_timeout")));
+    let record = v["records"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(record["actor"]["kind"], "system");
+    assert_eq!(record["change"]["from"], "awaiting_payment");
+}
+on_both_engines!(unpaid_orders_close_once_after_the_timeout);
+
+async fn reviews_and_complaints_are_worked_to_an_outcome(app: Arc<TestApp>) {
+    let agent = app.login("demo", "ajie", AGENT_PW).await;
+    let done = first_order(&app, &agent, "completed").await;
+    let customer = done["customer_id"].as_str().unwrap();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/service-tickets",
+            &agent,
+            Some(json!({"customer_id": customer, "kind": "negative_review", "reason": "quality", "content": "衣服洗了一次就起球"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a review names its order: {body}");
+    let (status, t) = app
+        .call(
+            Method::POST,
+            "/api/v1/service-tickets",
+            &agent,
+            Some(json!({"customer_id": customer, "order_id": done["id"], "kind": "negative_review", "reason": "quality",
+                "content": "衣服洗了一次就起球"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let path = format!("/api/v1/service-tickets/{}/actions", t["id"].as_str().unwrap());
+    let act = |body: Value| {
+        let (app, agent, path) = (app.clone(), agent.clone(), path.clone());
+        async move { app.call(Method::POST, &path, &agent, Some(body)).await }
+    };
+    let (status, body) = act(json!({"action": "close", "outcome": "revised_to_positive"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "not before someone is responsible and the buyer was contacted: {body}");
+    assert_eq!(act(json!({"action": "set_responsible", "party": "seller"})).await.0, StatusCode::OK);
+    let (status, body) = act(json!({"action": "contact", "channel": "phone", "reached": true, "note": "补发一件新的，买家同意改评"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = act(json!({"action": "close", "outcome": "revised_to_positive"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "closed");
+    assert_eq!(body["follow_ups"].as_array().unwrap().len(), 1);
+    assert_eq!(body["records"].as_array().unwrap().len(), 4);
+    let (_, open) = app.get("/api/v1/service-tickets?open=true", &agent).await;
+    assert_eq!(open["total"], 0);
+    let (_, closed) = app.get("/api/v1/service-tickets?open=false", &agent).await;
+    assert_eq!(closed["total"], 1);
+
+    // Another shop's buyer or order is not to be found.
+    let (other, catalog) = app.other_shop().await;
+    let _ = other;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/service-tickets",
+            &agent,
+            Some(json!({"customer_id": catalog.customers[0].id.0, "kind": "complaint", "reason": "other", "content": "?"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/service-tickets",
+            &agent,
+            Some(json!({"customer_id": customer, "order_id": catalog.orders[0].id.0, "kind": "complaint", "reason": "other", "content": "?"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+on_both_engines!(reviews_and_complaints_are_worked_to_an_outcome);
