@@ -829,12 +829,22 @@ pub(crate) mod tests {
     #[test]
     fn staff_actions_agree_with_apply() {
         let samples = [
-            OrderAction::ChangePrice { shipping_fee: Some(Fen(0)), items: vec![], reason: "老顾客包邮".into() },
-            OrderAction::ChangeAddress { address: "上海市浦东新区世纪大道100号".into() },
-            OrderAction::Cancel { reason: "买家要求".into() },
+            OrderAction::ChangePrice {
+                shipping_fee: Some(Fen(0)),
+                items: vec![],
+                reason: "老顾客包邮".into(),
+            },
+            OrderAction::ChangeAddress {
+                address: "上海市浦东新区世纪大道100号".into(),
+            },
+            OrderAction::Cancel {
+                reason: "买家要求".into(),
+            },
             ship(),
             OrderAction::SetMemo { memo: "加急".into() },
-            OrderAction::SetFlag { flag: Some(OrderFlag::Red) },
+            OrderAction::SetFlag {
+                flag: Some(OrderFlag::Red),
+            },
         ];
         for o in [unpaid(), paid(), shipped(), completed(), closed()] {
             let offered = o.staff_actions();

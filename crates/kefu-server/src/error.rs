@@ -129,7 +129,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("resource"),
             StoreError::Conflict(what) => ApiError::Conflict(format!("already exists ({what})")),
             StoreError::Refused(why) => ApiError::Conflict(why),
-            StoreError::Stale => ApiError::Conflict("有人刚刚修改了它，请刷新后再试 (it was changed meanwhile; reload and try again)".into()),
+            StoreError::Stale => ApiError::Conflict(
+                "有人刚刚修改了它，请刷新后再试 (it was changed meanwhile; reload and try again)".into(),
+            ),
             other => ApiError::Internal(other.into()),
         }
     }

@@ -46,6 +46,15 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/customers/{id}",
         "/api/v1/orders",
         "/api/v1/orders/{id}",
+        "/api/v1/orders/{id}/actions",
+        "/api/v1/orders/{id}/logistics",
+        "/api/v1/orders/{id}/after-sales",
+        "/api/v1/after-sales",
+        "/api/v1/after-sales/{id}",
+        "/api/v1/after-sales/{id}/actions",
+        "/api/v1/service-tickets",
+        "/api/v1/service-tickets/{id}",
+        "/api/v1/service-tickets/{id}/actions",
         "/api/v1/kb/categories",
         "/api/v1/kb/entries",
         "/api/v1/kb/entries/{id}",
@@ -652,6 +661,30 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         .as_str()
         .unwrap()
         .to_string();
+    // An after-sales case and a complaint of the demo shop.
+    let paid = app.get("/api/v1/orders?state=paid&limit=1", &demo_owner).await.1["items"][0].clone();
+    let (status, demo_case) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/orders/{}/after-sales", paid["id"].as_str().unwrap()),
+            &demo_owner,
+            Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{demo_case}");
+    let (status, demo_ticket) = app
+        .call(
+            Method::POST,
+            "/api/v1/service-tickets",
+            &demo_owner,
+            Some(json!({"customer_id": paid["customer_id"], "kind": "complaint", "reason": "logistics", "content": "快递太慢"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{demo_ticket}");
+    let (demo_case, demo_ticket) = (
+        demo_case["id"].as_str().unwrap().to_string(),
+        demo_ticket["id"].as_str().unwrap().to_string(),
+    );
     // A buyer of the demo shop asks, gets an answer and leaves a message.
     let asked: Value = app
         .client
@@ -754,6 +787,35 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         (Method::GET, format!("/api/v1/products/{demo_product}"), None),
         (Method::GET, format!("/api/v1/customers/{demo_customer}"), None),
         (Method::GET, format!("/api/v1/orders/{demo_order}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/orders/{demo_order}/actions"),
+            Some(json!({"action": "set_memo", "memo": "被改了"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/orders/{demo_order}/logistics"),
+            Some(
+                json!({"events": [{"at": "2030-01-01T00:00:00Z", "status": "collected", "location": "", "text": "被改了"}]}),
+            ),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/orders/{demo_order}/after-sales"),
+            Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": 1})),
+        ),
+        (Method::GET, format!("/api/v1/after-sales/{demo_case}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/after-sales/{demo_case}/actions"),
+            Some(json!({"action": "agree"})),
+        ),
+        (Method::GET, format!("/api/v1/service-tickets/{demo_ticket}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/service-tickets/{demo_ticket}/actions"),
+            Some(json!({"action": "set_responsible", "party": "seller"})),
+        ),
         (Method::GET, format!("/api/v1/kb/entries/{demo_entry}"), None),
         (
             Method::PUT,
@@ -870,6 +932,21 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
     );
     // The other shop's lists, console, learning loop and export hold nothing of the demo's.
     assert_eq!(app.get("/api/v1/messages", &boss).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/after-sales", &boss).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/service-tickets", &boss).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/orders", &boss).await.1["total"], 1);
+    let demo_view = app
+        .get(&format!("/api/v1/after-sales/{demo_case}"), &demo_owner)
+        .await
+        .1;
+    assert_eq!(
+        demo_view["state"], "requested",
+        "the other shop's attempts changed nothing"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/orders/{demo_order}"), &demo_owner).await.1["seller_memo"],
+        ""
+    );
     assert_eq!(app.get("/api/v1/bot/suggestions", &boss).await.1, json!([]));
     let (_, team) = app.get("/api/v1/chat/agents", &boss).await;
     assert!(

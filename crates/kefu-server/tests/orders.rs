@@ -21,7 +21,9 @@ async fn act(app: &TestApp, token: &str, order: &Value, body: Value) -> (StatusC
 }
 
 async fn view(app: &TestApp, token: &str, order: &Value) -> Value {
-    let (status, v) = app.get(&format!("/api/v1/orders/{}", order["id"].as_str().unwrap()), token).await;
+    let (status, v) = app
+        .get(&format!("/api/v1/orders/{}", order["id"].as_str().unwrap()), token)
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     v
 }
@@ -49,7 +51,11 @@ async fn order_actions_follow_the_state_machine(app: Arc<TestApp>) {
     assert_eq!(v["state_label"], "等待买家付款");
     assert!(v["payment_deadline"].is_string());
     for a in ["change_price", "change_address", "cancel", "set_memo", "set_flag"] {
-        assert!(v["actions"].as_array().unwrap().contains(&json!(a)), "{a} in {}", v["actions"]);
+        assert!(
+            v["actions"].as_array().unwrap().contains(&json!(a)),
+            "{a} in {}",
+            v["actions"]
+        );
     }
     let fee = v["shipping_fee"].as_i64().unwrap();
     let (status, changed) = act(
@@ -70,7 +76,13 @@ async fn order_actions_follow_the_state_machine(app: Arc<TestApp>) {
     assert_eq!(record["change"]["after"]["shipping_fee"], fee + 500);
 
     // A price change needs a reason; refused, it changes nothing.
-    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "change_price", "shipping_fee": 0, "reason": " "})).await;
+    let (status, body) = act(
+        &app,
+        &agent,
+        &unpaid,
+        json!({"action": "change_price", "shipping_fee": 0, "reason": " "}),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "reason");
     let after = view(&app, &agent, &unpaid).await;
@@ -79,21 +91,55 @@ async fn order_actions_follow_the_state_machine(app: Arc<TestApp>) {
 
     let (status, body) = act(&app, &agent, &unpaid, json!({"action": "set_flag", "flag": "red"})).await;
     assert_eq!((status, &body["flag"]), (StatusCode::OK, &json!("red")), "{body}");
-    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "set_memo", "memo": "买家要求周末送达"})).await;
-    assert_eq!((status, &body["seller_memo"]), (StatusCode::OK, &json!("买家要求周末送达")), "{body}");
-    let (_, listed) = app.get(&format!("/api/v1/orders?q={}", unpaid["order_no"].as_str().unwrap()), &agent).await;
+    let (status, body) = act(
+        &app,
+        &agent,
+        &unpaid,
+        json!({"action": "set_memo", "memo": "买家要求周末送达"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["seller_memo"]),
+        (StatusCode::OK, &json!("买家要求周末送达")),
+        "{body}"
+    );
+    let (_, listed) = app
+        .get(
+            &format!("/api/v1/orders?q={}", unpaid["order_no"].as_str().unwrap()),
+            &agent,
+        )
+        .await;
     assert_eq!(listed["items"][0]["flag"], "red", "the list shows the flag");
 
     // Agents see the address masked, in the order and in its record; the owner sees it whole.
-    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "change_address", "address": "浙江省杭州市余杭区文一西路969号"})).await;
+    let (status, body) = act(
+        &app,
+        &agent,
+        &unpaid,
+        json!({"action": "change_address", "address": "浙江省杭州市余杭区文一西路969号"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body["address"].as_str().unwrap().ends_with("***"), "{}", body["address"]);
+    assert!(
+        body["address"].as_str().unwrap().ends_with("***"),
+        "{}",
+        body["address"]
+    );
     let last = body["records"].as_array().unwrap().last().unwrap().clone();
     assert!(last["change"]["after"].as_str().unwrap().ends_with("***"));
-    assert_eq!(view(&app, &owner, &unpaid).await["address"], "浙江省杭州市余杭区文一西路969号");
+    assert_eq!(
+        view(&app, &owner, &unpaid).await["address"],
+        "浙江省杭州市余杭区文一西路969号"
+    );
 
     // Not paid: cannot ship. The message names the state and the rule.
-    let (status, body) = act(&app, &agent, &unpaid, json!({"action": "ship", "carrier": "中通快递", "tracking_no": "ZT123456789"})).await;
+    let (status, body) = act(
+        &app,
+        &agent,
+        &unpaid,
+        json!({"action": "ship", "carrier": "中通快递", "tracking_no": "ZT123456789"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body["message"].as_str().unwrap().contains("等待买家付款"), "{body}");
     // Paying is the buyer's, not staff's.
@@ -102,17 +148,35 @@ async fn order_actions_follow_the_state_machine(app: Arc<TestApp>) {
 
     // A paid order ships with a carrier and a tracking number; a bad number changes nothing.
     let paid = first_order(&app, &agent, "paid").await;
-    let (status, body) = act(&app, &agent, &paid, json!({"action": "ship", "carrier": "顺丰速运", "tracking_no": "12"})).await;
+    let (status, body) = act(
+        &app,
+        &agent,
+        &paid,
+        json!({"action": "ship", "carrier": "顺丰速运", "tracking_no": "12"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "tracking_no");
     assert_eq!(view(&app, &agent, &paid).await["state"], "paid");
-    let (status, shipped) = act(&app, &agent, &paid, json!({"action": "ship", "carrier": "顺丰速运", "tracking_no": "sf1234567890"})).await;
+    let (status, shipped) = act(
+        &app,
+        &agent,
+        &paid,
+        json!({"action": "ship", "carrier": "顺丰速运", "tracking_no": "sf1234567890"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{shipped}");
     assert_eq!(shipped["state"], "shipped");
     assert_eq!(shipped["shipment"]["tracking_no"], "SF1234567890");
     assert!(shipped["shipped_at"].is_string());
     // Shipped: the address is fixed now.
-    let (status, body) = act(&app, &agent, &paid, json!({"action": "change_address", "address": "上海市徐汇区漕溪北路1号"})).await;
+    let (status, body) = act(
+        &app,
+        &agent,
+        &paid,
+        json!({"action": "change_address", "address": "上海市徐汇区漕溪北路1号"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["message"], "订单处于 卖家已发货，发货后不能修改收货地址");
 
@@ -150,7 +214,12 @@ async fn order_actions_follow_the_state_machine(app: Arc<TestApp>) {
     let (status, body) = act(&app, &agent, &unpaid, json!({"action": "teleport"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let missing = json!({"id": uuid::Uuid::now_v7().to_string()});
-    assert_eq!(act(&app, &agent, &missing, json!({"action": "set_memo", "memo": "x"})).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        act(&app, &agent, &missing, json!({"action": "set_memo", "memo": "x"}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }
 on_both_engines!(order_actions_follow_the_state_machine);
 
@@ -158,7 +227,9 @@ async fn mall_shops_change_only_the_shipping_fee(app: Arc<TestApp>) {
     let owner = app.login("demo", "owner", OWNER_PW).await;
     let (_, mut settings) = app.get("/api/v1/shop/settings", &owner).await;
     settings["mode"] = json!("mall");
-    let (status, body) = app.call(Method::PUT, "/api/v1/shop/settings", &owner, Some(settings)).await;
+    let (status, body) = app
+        .call(Method::PUT, "/api/v1/shop/settings", &owner, Some(settings))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let unpaid = first_order(&app, &owner, "awaiting_payment").await;
     let sku = unpaid["items"][0]["sku"].as_str().unwrap();
@@ -171,8 +242,17 @@ async fn mall_shops_change_only_the_shipping_fee(app: Arc<TestApp>) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["message"].as_str().unwrap().contains("只能修改运费"), "{body}");
-    let (status, body) = act(&app, &owner, &unpaid, json!({"action": "change_price", "shipping_fee": 0, "reason": "包邮"})).await;
-    assert!(status == StatusCode::OK || body["message"].as_str().unwrap().contains("相同"), "{body}");
+    let (status, body) = act(
+        &app,
+        &owner,
+        &unpaid,
+        json!({"action": "change_price", "shipping_fee": 0, "reason": "包邮"}),
+    )
+    .await;
+    assert!(
+        status == StatusCode::OK || body["message"].as_str().unwrap().contains("相同"),
+        "{body}"
+    );
 }
 on_both_engines!(mall_shops_change_only_the_shipping_fee);
 
@@ -184,7 +264,12 @@ async fn after_sales_cases_and_refunds_close_the_trade(app: Arc<TestApp>) {
 
     // More than was paid is refused, and nothing is opened.
     let (status, body) = app
-        .call(Method::POST, &open_path, &agent, Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": total + 1})))
+        .call(
+            Method::POST,
+            &open_path,
+            &agent,
+            Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": total + 1})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(view(&app, &agent, &paid).await["after_sales"], json!([]));
@@ -201,7 +286,12 @@ async fn after_sales_cases_and_refunds_close_the_trade(app: Arc<TestApp>) {
     assert_eq!(case["state"], "requested");
     // One open case per order.
     let (status, body) = app
-        .call(Method::POST, &open_path, &agent, Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": 1})))
+        .call(
+            Method::POST,
+            &open_path,
+            &agent,
+            Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": 1})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
@@ -224,7 +314,10 @@ async fn after_sales_cases_and_refunds_close_the_trade(app: Arc<TestApp>) {
     let v = view(&app, &agent, &paid).await;
     assert_eq!(v["state"], "closed");
     assert_eq!(v["close_reason"], "refunded");
-    assert_eq!(v["records"].as_array().unwrap().last().unwrap()["change"]["kind"], "closed");
+    assert_eq!(
+        v["records"].as_array().unwrap().last().unwrap()["change"]["kind"],
+        "closed"
+    );
     assert_eq!(v["after_sales"][0]["id"], case["id"]);
     // Refunded, the case is finished (售后完成) and leaves the open list.
     let (status, body) = step(json!({"action": "finish"})).await;
@@ -241,13 +334,29 @@ async fn after_sales_cases_and_refunds_close_the_trade(app: Arc<TestApp>) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["return_shipping"], "seller", "a quality problem is the seller's: {body}");
+    assert_eq!(
+        body["return_shipping"], "seller",
+        "a quality problem is the seller's: {body}"
+    );
     let path = format!("/api/v1/after-sales/{}/actions", body["id"].as_str().unwrap());
-    let (status, body) = app.call(Method::POST, &path, &agent, Some(json!({"action": "reject", "reason": ""}))).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a rejection needs a reason: {body}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &path,
+            &agent,
+            Some(json!({"action": "reject", "reason": ""})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a rejection needs a reason: {body}"
+    );
     let (_, open) = app.get("/api/v1/after-sales?open=true", &agent).await;
     assert_eq!(open["total"], 1, "{open}");
-    let (status, _) = app.get(&format!("/api/v1/after-sales/{}", uuid::Uuid::now_v7()), &agent).await;
+    let (status, _) = app
+        .get(&format!("/api/v1/after-sales/{}", uuid::Uuid::now_v7()), &agent)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 on_both_engines!(after_sales_cases_and_refunds_close_the_trade);
@@ -269,7 +378,10 @@ async fn unpaid_orders_close_once_after_the_timeout(app: Arc<TestApp>) {
     assert_eq!(after["total"], 0);
     let o = &before["items"][0];
     let v = view(&app, &owner, o).await;
-    assert_eq!((&v["state"], &v["close_reason"]), (&json!("closed"), &json!("payment_timeout")));
+    assert_eq!(
+        (&v["state"], &v["close_reason"]),
+        (&json!("closed"), &json!("payment_timeout"))
+    );
     let record = v["records"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(record["actor"]["kind"], "system");
     assert_eq!(record["change"]["from"], "awaiting_payment");
@@ -288,14 +400,20 @@ async fn reviews_and_complaints_are_worked_to_an_outcome(app: Arc<TestApp>) {
             Some(json!({"customer_id": customer, "kind": "negative_review", "reason": "quality", "content": "衣服洗了一次就起球"})),
         )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a review names its order: {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a review names its order: {body}"
+    );
     let (status, t) = app
         .call(
             Method::POST,
             "/api/v1/service-tickets",
             &agent,
-            Some(json!({"customer_id": customer, "order_id": done["id"], "kind": "negative_review", "reason": "quality",
-                "content": "衣服洗了一次就起球"})),
+            Some(
+                json!({"customer_id": customer, "order_id": done["id"], "kind": "negative_review", "reason": "quality",
+                "content": "衣服洗了一次就起球"}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{t}");
@@ -305,9 +423,18 @@ async fn reviews_and_complaints_are_worked_to_an_outcome(app: Arc<TestApp>) {
         async move { app.call(Method::POST, &path, &agent, Some(body)).await }
     };
     let (status, body) = act(json!({"action": "close", "outcome": "revised_to_positive"})).await;
-    assert_eq!(status, StatusCode::CONFLICT, "not before someone is responsible and the buyer was contacted: {body}");
-    assert_eq!(act(json!({"action": "set_responsible", "party": "seller"})).await.0, StatusCode::OK);
-    let (status, body) = act(json!({"action": "contact", "channel": "phone", "reached": true, "note": "补发一件新的，买家同意改评"})).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "not before someone is responsible and the buyer was contacted: {body}"
+    );
+    assert_eq!(
+        act(json!({"action": "set_responsible", "party": "seller"})).await.0,
+        StatusCode::OK
+    );
+    let (status, body) =
+        act(json!({"action": "contact", "channel": "phone", "reached": true, "note": "补发一件新的，买家同意改评"}))
+            .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = act(json!({"action": "close", "outcome": "revised_to_positive"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -5,8 +5,8 @@
 //! and a macro instantiates it for both pools.
 
 mod chat_sql;
-mod order_sql;
 mod error;
+mod order_sql;
 mod postgres;
 mod rows;
 mod sql;
@@ -20,21 +20,21 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use kefu_core::account::Account;
+use kefu_core::aftersales::{AfterSalesTicket, TicketStep};
 use kefu_core::bot::{AgentReplies, BotLexicon, BotQuestion, BotSession, LeaveMessage, MessageStatus};
 use kefu_core::catalog::{Customer, KbCategory, KbEntry, Order, OrderState, Product};
 use kefu_core::chat::{Conversation, Event, EventBody, Sender, StatEvent, Transition};
 use kefu_core::ids::{
     AccountId, CategoryId, ConversationId, CustomerId, EntryId, OrderId, PhraseId, ProductId, ShopId,
 };
-pub use kefu_core::kb::KbImportSummary;
-use kefu_core::aftersales::{AfterSalesTicket, TicketStep};
 use kefu_core::ids::{AfterSalesId, ServiceTicketId};
+pub use kefu_core::kb::KbImportSummary;
 use kefu_core::lockout::FailureRecord;
 use kefu_core::money::Fen;
 use kefu_core::order::{Applied, LogisticsEvent, OrderDetail, OrderRecord};
-use kefu_core::service_tickets::{ServiceRecord, ServiceTicket};
 pub use kefu_core::phrases::{Direction, PhraseImportSummary, PhraseRow, QuickPhrase};
 use kefu_core::routing::{AgentStatus, Presence};
+use kefu_core::service_tickets::{ServiceRecord, ServiceTicket};
 use kefu_core::settings::ShopSettings;
 use kefu_core::shop::{Shop, ShopSlug};
 use std::sync::Arc;
@@ -430,7 +430,12 @@ pub trait OrderStore: Send + Sync {
     async fn save_order(&self, shop: ShopId, applied: &Applied, version: i64) -> Result<()>;
     async fn order_records(&self, shop: ShopId, id: OrderId) -> Result<Vec<OrderRecord>>;
     /// Orders still awaiting payment that were placed at or before `before`, oldest first.
-    async fn unpaid_orders_placed_before(&self, shop: ShopId, before: DateTime<Utc>, limit: i64) -> Result<Vec<OrderId>>;
+    async fn unpaid_orders_placed_before(
+        &self,
+        shop: ShopId,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OrderId>>;
     /// Adds tracking events; those already there are skipped. Returns how many were new.
     async fn add_logistics(&self, shop: ShopId, id: OrderId, events: &[LogisticsEvent]) -> Result<usize>;
     async fn logistics(&self, shop: ShopId, id: OrderId) -> Result<Vec<LogisticsEvent>>;

@@ -2,7 +2,6 @@
 //! structs decode from both engines; a value that no longer parses is `StoreError::Corrupt`.
 
 use crate::{Session, StoreError, Versioned};
-use kefu_core::order::{OrderDetail, Shipment};
 use chrono::{DateTime, Utc};
 use kefu_core::account::{Account, Role, RoutingProfile, SkillGroup, Username};
 use kefu_core::bot::{BotQuestion, BotSession, LeaveMessage, MessageStatus, Outcome};
@@ -11,6 +10,7 @@ use kefu_core::chat::{Conversation, ConversationState, Event, Sender, StatEvent}
 use kefu_core::ids::{AccountId, ConversationId, EntryId};
 use kefu_core::kb::EntryStats;
 use kefu_core::money::Fen;
+use kefu_core::order::{OrderDetail, Shipment};
 use kefu_core::phrases::QuickPhrase;
 use kefu_core::routing::{AgentStatus, Presence};
 use kefu_core::shop::{Shop, ShopSlug};

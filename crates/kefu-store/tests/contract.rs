@@ -1754,3 +1754,148 @@ async fn concurrent_phrase_inserts_keep_places_dense(store: Arc<dyn Store>) {
     assert_eq!(texts.len(), 16);
 }
 contract!(concurrent_phrase_inserts_keep_places_dense);
+
+/// Orders and cases save only at the version they were read at: of two agents (or two nodes'
+/// jobs) acting at once, one wins and the other is told to read again; the loser writes
+/// nothing, not even its record. A refund that closes the trade is one transaction with it.
+async fn order_saves_are_versioned_and_whole(store: Arc<dyn Store>) {
+    use kefu_core::aftersales::{AfterSalesKind, AfterSalesReason, AfterSalesTicket, TicketAction, TicketRequest};
+    use kefu_core::order::{Actor, OrderAction};
+    let new = new_shop("orders");
+    let shop = new.shop.id;
+    store.create_shop(&new).await.unwrap();
+    store.import_catalog(shop, &catalog(shop)).await.unwrap();
+    let settings = ShopSettings::default();
+    let staff = Actor::Staff {
+        account_id: AccountId::new(),
+        role: Role::Agent,
+    };
+    let unpaid = store
+        .order_details(
+            shop,
+            &OrderQuery {
+                state: Some(OrderState::AwaitingPayment),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let read = store.order_detail(shop, unpaid.order.id).await.unwrap().unwrap();
+    assert_eq!(read.value, unpaid);
+    let memo = |m: &str| OrderAction::SetMemo { memo: m.into() };
+    let first = read.value.apply(&memo("甲"), staff, &settings, now()).unwrap();
+    let second = read.value.apply(&memo("乙"), staff, &settings, now()).unwrap();
+    store.save_order(shop, &first, read.version).await.unwrap();
+    assert!(matches!(
+        store.save_order(shop, &second, read.version).await,
+        Err(StoreError::Stale)
+    ));
+    let now_stored = store.order_detail(shop, unpaid.order.id).await.unwrap().unwrap();
+    assert_eq!(now_stored.value.seller_memo, "甲");
+    assert_eq!(now_stored.version, read.version + 1);
+    assert_eq!(store.order_records(shop, unpaid.order.id).await.unwrap().len(), 1);
+    // Another shop cannot save it.
+    let other = new_shop("orders-other");
+    store.create_shop(&other).await.unwrap();
+    let again = now_stored.value.apply(&memo("丙"), staff, &settings, now()).unwrap();
+    assert!(matches!(
+        store.save_order(other.shop.id, &again, now_stored.version).await,
+        Err(StoreError::Stale)
+    ));
+    assert!(
+        store
+            .order_detail(other.shop.id, unpaid.order.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A paid order's full refund: the case and the trade's close in one go.
+    let paid = store
+        .order_details(
+            shop,
+            &OrderQuery {
+                state: Some(OrderState::Paid),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    let Some(paid) = paid.into_iter().next() else { return };
+    let total = paid.order.total().unwrap();
+    let req = TicketRequest {
+        kind: AfterSalesKind::RefundOnly,
+        reason: AfterSalesReason::Unwanted,
+        amount: total,
+        description: String::new(),
+    };
+    let (ticket, step) = AfterSalesTicket::request(&req, &paid, staff, None, Fen(0), now()).unwrap();
+    store.save_after_sales(shop, &ticket, &step, None, None).await.unwrap();
+    let (twin, twin_step) = AfterSalesTicket::request(&req, &paid, staff, None, Fen(0), now()).unwrap();
+    assert!(
+        matches!(
+            store.save_after_sales(shop, &twin, &twin_step, None, None).await,
+            Err(StoreError::Refused(_))
+        ),
+        "one open case per order"
+    );
+    let stored = store.after_sales(shop, ticket.id).await.unwrap().unwrap();
+    let (agreed, step) = stored
+        .value
+        .apply(&TicketAction::Agree, staff, &paid.order, Fen(0), now())
+        .unwrap();
+    store
+        .save_after_sales(shop, &agreed, &step, Some(stored.version), None)
+        .await
+        .unwrap();
+    let (refunded, step) = agreed
+        .apply(&TicketAction::Refund, staff, &paid.order, Fen(0), now())
+        .unwrap();
+    assert!(step.refund.unwrap().close_trade.is_some());
+    let order = store.order_detail(shop, paid.order.id).await.unwrap().unwrap();
+    let close = order
+        .value
+        .apply(&OrderAction::CloseRefunded, staff, &settings, now())
+        .unwrap();
+    // A stale order version fails the whole step: the case stays agreed.
+    let stale = store
+        .save_after_sales(
+            shop,
+            &refunded,
+            &step,
+            Some(stored.version + 1),
+            Some((&close, order.version + 5)),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Stale)));
+    assert_eq!(
+        store.after_sales(shop, ticket.id).await.unwrap().unwrap().value.state,
+        agreed.state
+    );
+    assert_eq!(store.refunded(shop, paid.order.id, None).await.unwrap(), Fen(0));
+    store
+        .save_after_sales(
+            shop,
+            &refunded,
+            &step,
+            Some(stored.version + 1),
+            Some((&close, order.version)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.refunded(shop, paid.order.id, None).await.unwrap(), total);
+    assert_eq!(
+        store.refunded(shop, paid.order.id, Some(ticket.id)).await.unwrap(),
+        Fen(0)
+    );
+    let closed = store.order_detail(shop, paid.order.id).await.unwrap().unwrap().value;
+    assert_eq!(
+        (closed.order.state, closed.order.close_reason),
+        (OrderState::Closed, Some(CloseReason::Refunded))
+    );
+    assert_eq!(store.after_sales_steps(shop, ticket.id).await.unwrap().len(), 3);
+}
+contract!(order_saves_are_versioned_and_whole);

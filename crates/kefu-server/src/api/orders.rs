@@ -363,7 +363,9 @@ async fn list_after_sales(
     caller: Caller,
     Query(p): Query<TicketParams>,
 ) -> ApiResult<Json<ListOf<AfterSalesTicket>>> {
-    Ok(Json(state.store.after_sales_list(caller.shop(), &p.query()?).await?.into()))
+    Ok(Json(
+        state.store.after_sales_list(caller.shop(), &p.query()?).await?.into(),
+    ))
 }
 
 /// One after-sales case with its steps.
@@ -407,7 +409,10 @@ async fn after_sales_action(
         .order_detail(shop, ticket.value.order_id)
         .await?
         .ok_or(ApiError::NotFound("order"))?;
-    let refunded = state.store.refunded(shop, order.value.order.id, Some(ticket.value.id)).await?;
+    let refunded = state
+        .store
+        .refunded(shop, order.value.order.id, Some(ticket.value.id))
+        .await?;
     let (next, step) = ticket
         .value
         .apply(&action, actor(&caller), &order.value.order, refunded, now)?;
@@ -513,7 +518,9 @@ async fn list_service_tickets(
     caller: Caller,
     Query(p): Query<TicketParams>,
 ) -> ApiResult<Json<ListOf<ServiceTicket>>> {
-    Ok(Json(state.store.service_tickets(caller.shop(), &p.query()?).await?.into()))
+    Ok(Json(
+        state.store.service_tickets(caller.shop(), &p.query()?).await?.into(),
+    ))
 }
 
 /// One review or complaint case with its history.
@@ -551,7 +558,10 @@ async fn service_ticket_action(
         .await?
         .ok_or(ApiError::NotFound("case"))?;
     let (next, record) = t.value.apply(&action, actor(&caller), kefu_store::now())?;
-    state.store.save_service_ticket(shop, &next, &record, Some(t.version)).await?;
+    state
+        .store
+        .save_service_ticket(shop, &next, &record, Some(t.version))
+        .await?;
     Ok(Json(service_view(&state, &caller, next).await?))
 }
 
