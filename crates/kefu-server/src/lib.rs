@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod kb_template;
 pub mod limits;
+pub mod order_feed;
 pub mod phrase_template;
 pub mod sheet;
 

@@ -47,6 +47,8 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/orders",
         "/api/v1/orders/{id}",
         "/api/v1/orders/{id}/actions",
+        "/api/v1/orders/import",
+        "/api/v1/hooks/{shop}/orders/{feed}",
         "/api/v1/orders/{id}/logistics",
         "/api/v1/orders/{id}/after-sales",
         "/api/v1/after-sales",

@@ -469,3 +469,108 @@ async fn reviews_and_complaints_are_worked_to_an_outcome(app: Arc<TestApp>) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 on_both_engines!(reviews_and_complaints_are_worked_to_an_outcome);
+
+async fn platforms_feed_orders_by_import_and_signed_events(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let agent = app.login("demo", "xiaomei", AGENT_PW).await;
+    let placed = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+    let order = |no: &str, state: &str| {
+        let mut o = json!({"order_no": no, "buyer": {"nick": "tb_新买家", "name": "赵六", "phone": "13700001234", "address": "江苏省南京市鼓楼区1号"},
+            "state": state, "items": [{"sku": "XMA-SJ-001", "title": "婴儿连体衣", "unit_price": 5900, "quantity": 1}],
+            "shipping_fee": 0, "placed_at": placed});
+        if state == "paid" {
+            o["paid_at"] = json!(placed);
+        }
+        o
+    };
+    // Only managers import; a bad order in the batch imports nothing and is named.
+    let batch = json!({"orders": [order("7700000001", "awaiting_payment"), order("7700000002", "paid")]});
+    let (status, _) = app
+        .call(Method::POST, "/api/v1/orders/import", &agent, Some(batch.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut bad = batch.clone();
+    bad["orders"][1]["paid_at"] = Value::Null;
+    let (status, body) = app.call(Method::POST, "/api/v1/orders/import", &owner, Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["field"].as_str().unwrap().starts_with("orders[1]"), "{body}");
+    assert_eq!(app.get("/api/v1/orders?q=7700000001", &owner).await.1["total"], 0);
+
+    let (status, body) = app
+        .call(Method::POST, "/api/v1/orders/import", &owner, Some(batch.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["added"].as_i64(), body["updated"].as_i64()), (Some(2), Some(0)));
+    let (_, found) = app.get("/api/v1/customers?q=tb_新买家", &owner).await;
+    assert_eq!(found["total"], 1, "the buyer came with the orders");
+    // Importing again replaces, adds nothing.
+    let (_, body) = app
+        .call(Method::POST, "/api/v1/orders/import", &owner, Some(batch))
+        .await;
+    assert_eq!((body["added"].as_i64(), body["updated"].as_i64()), (Some(0), Some(2)));
+
+    // Events: signed with the shop's secret, or refused.
+    let (status, secret) = app.call(Method::POST, "/api/v1/shop/widget-secret", &owner, None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let secret = secret["secret"].as_str().unwrap().to_string();
+    let hook = |body: Value, signature: Option<String>| {
+        let app = app.clone();
+        let secret = secret.clone();
+        async move {
+            let text = body.to_string();
+            let sig = signature.unwrap_or_else(|| kefu_core::order_feed::sign_body(secret.as_bytes(), text.as_bytes()));
+            let r = app
+                .client
+                .post(app.url("/api/v1/hooks/demo/orders/kefu"))
+                .header("content-type", "application/json")
+                .header("x-kefu-signature", sig)
+                .body(text)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let paid = json!({"events": [{"kind": "paid", "order_no": "7700000001"}]});
+    let (status, _) = hook(paid.clone(), Some("sha256=".to_string() + &"0".repeat(64))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/v1/orders?q=7700000001", &owner).await.1["items"][0]["state"],
+        "awaiting_payment"
+    );
+    let (status, outcomes) = hook(paid.clone(), None).await;
+    assert_eq!(status, StatusCode::OK, "{outcomes}");
+    assert_eq!(outcomes[0]["outcome"], "applied");
+    let (_, listed) = app.get("/api/v1/orders?q=7700000001", &owner).await;
+    assert_eq!(listed["items"][0]["state"], "paid");
+    // The same event again is refused harmlessly; an unknown order is reported, not fatal.
+    let (_, outcomes) = hook(
+        json!({"events": [{"kind": "paid", "order_no": "7700000001"}, {"kind": "paid", "order_no": "0000000404"},
+            {"kind": "cancelled", "order_no": "7700000002"}]}),
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = outcomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["refused", "not_found", "refused"], "{outcomes}");
+    assert!(
+        outcomes[2]["message"].as_str().unwrap().contains("买家已付款"),
+        "{outcomes}"
+    );
+    let (status, _) = hook(json!({"events": [{"kind": "teleported", "order_no": "1"}]}), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .client
+        .post(app.url("/api/v1/hooks/demo/orders/taobao"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no such feed");
+}
+on_both_engines!(platforms_feed_orders_by_import_and_signed_events);

@@ -32,6 +32,7 @@ pub use kefu_core::kb::KbImportSummary;
 use kefu_core::lockout::FailureRecord;
 use kefu_core::money::Fen;
 use kefu_core::order::{Applied, LogisticsEvent, OrderDetail, OrderRecord};
+pub use kefu_core::order_feed::OrderImportSummary;
 pub use kefu_core::phrases::{Direction, PhraseImportSummary, PhraseRow, QuickPhrase};
 use kefu_core::routing::{AgentStatus, Presence};
 use kefu_core::service_tickets::{ServiceRecord, ServiceTicket};
@@ -423,6 +424,9 @@ pub struct TicketQuery {
 /// [`StoreError::Stale`] if it moved on; a multi-row change is one transaction.
 #[async_trait]
 pub trait OrderStore: Send + Sync {
+    /// Makes the shop's orders match a platform's (SPEC §4.8), in one transaction: buyers by
+    /// nick and orders by number are added or replaced (memo and flag stay the shop's).
+    async fn import_orders(&self, shop: ShopId, rows: &[(Customer, OrderDetail)]) -> Result<OrderImportSummary>;
     async fn order_detail(&self, shop: ShopId, id: OrderId) -> Result<Option<Versioned<OrderDetail>>>;
     async fn order_by_no(&self, shop: ShopId, order_no: &str) -> Result<Option<Versioned<OrderDetail>>>;
     async fn order_details(&self, shop: ShopId, q: &OrderQuery) -> Result<Listed<OrderDetail>>;

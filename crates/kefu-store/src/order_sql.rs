@@ -48,6 +48,51 @@ macro_rules! order_impl {
 
         #[async_trait]
         impl OrderStore for $store {
+            async fn import_orders(&self, shop: ShopId, rows: &[(Customer, OrderDetail)]) -> Result<OrderImportSummary> {
+                let mut tx = self.writer.begin_with($begin_write).await?;
+                let mut summary = OrderImportSummary::default();
+                for (buyer, d) in rows {
+                    // The platform knows the buyer best, but an empty field keeps what is stored.
+                    let (customer_id,): (Uuid,) = sqlx::query_as(
+                        "INSERT INTO customers (id, shop_id, nick, name, phone, address, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (shop_id, nick) DO UPDATE SET
+                            name = CASE WHEN excluded.name = '' THEN customers.name ELSE excluded.name END,
+                            phone = CASE WHEN excluded.phone = '' THEN customers.phone ELSE excluded.phone END,
+                            address = CASE WHEN excluded.address = '' THEN customers.address ELSE excluded.address END
+                         RETURNING id",
+                    )
+                    .bind(buyer.id.0).bind(shop.0).bind(&buyer.nick).bind(&buyer.name).bind(&buyer.phone).bind(&buyer.address).bind(buyer.created_at)
+                    .fetch_one(&mut *tx).await?;
+                    let o = &d.order;
+                    let known: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM orders WHERE shop_id = $1 AND order_no = $2")
+                        .bind(shop.0).bind(&o.order_no).fetch_optional(&mut *tx).await?;
+                    let sql = if known.is_some() {
+                        summary.updated += 1;
+                        "UPDATE orders SET customer_id = $3, state = $4, close_reason = $5, items = $6, shipping_fee_fen = $7, address = $8,
+                            created_at = $9, paid_at = $10, shipped_at = $11, completed_at = $12, closed_at = $13,
+                            shipment = $14, shipping_insurance = $15, version = version + 1
+                         WHERE shop_id = $2 AND id = $1"
+                    } else {
+                        summary.added += 1;
+                        "INSERT INTO orders (id, shop_id, customer_id, state, close_reason, items, shipping_fee_fen, address,
+                            created_at, paid_at, shipped_at, completed_at, closed_at, shipment, shipping_insurance, order_no)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                    };
+                    let id = known.map(|(id,)| id).unwrap_or(o.id.0);
+                    let mut q = sqlx::query(sql)
+                        .bind(id).bind(shop.0).bind(customer_id).bind(o.state.as_str()).bind(o.close_reason.map(|r| r.as_str()))
+                        .bind(Json(&o.items)).bind(o.shipping_fee.0).bind(&o.address)
+                        .bind(o.created_at).bind(o.paid_at).bind(o.shipped_at).bind(o.completed_at).bind(o.closed_at)
+                        .bind(d.shipment.as_ref().map(Json)).bind(d.shipping_insurance);
+                    if known.is_none() {
+                        q = q.bind(&o.order_no);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(summary)
+            }
+
             async fn order_detail(&self, shop: ShopId, id: OrderId) -> Result<Option<Versioned<OrderDetail>>> {
                 sqlx::query_as::<_, OrderDetailRow>(concat!("SELECT ", order_detail_columns!(), " FROM orders o WHERE o.shop_id = $1 AND o.id = $2"))
                     .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?.map(Versioned::try_from).transpose()

@@ -102,7 +102,8 @@ macro_rules! impl_store {
             use crate::rows::*;
             use crate::order_sql::order_detail_columns;
             use crate::sql::{bind_order_filter, order_filter};
-            use crate::{Listed, OrderQuery, OrderStore, Result, StoreError, TicketQuery, Versioned};
+            use crate::{Listed, OrderImportSummary, OrderQuery, OrderStore, Result, StoreError, TicketQuery, Versioned};
+            use kefu_core::catalog::Customer;
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
             use kefu_core::aftersales::{AfterSalesTicket, TicketStep};

@@ -22,6 +22,7 @@ use kefu_core::money::Fen;
 use kefu_core::order::{
     Actor, LogisticsEvent, OrderAction, OrderChange, OrderDetail, OrderRecord, Tracking, payment_deadline, received_at,
 };
+use kefu_core::order_feed::{FeedEvent, ImportedOrder, MAX_BATCH, OrderImportSummary, verify_body};
 use kefu_core::service_tickets::{IssueReason, ServiceAction, ServiceRecord, ServiceTicket, ServiceTicketKind};
 use kefu_store::{OrderQuery, TicketQuery};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
         .routes(routes!(order_action))
+        .routes(routes!(import_orders))
+        .routes(routes!(order_hook))
         .routes(routes!(add_logistics))
         .routes(routes!(open_after_sales))
         .routes(routes!(list_after_sales))
@@ -563,6 +566,163 @@ async fn service_ticket_action(
         .save_service_ticket(shop, &next, &record, Some(t.version))
         .await?;
     Ok(Json(service_view(&state, &caller, next).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderImport {
+    orders: Vec<ImportedOrder>,
+}
+
+/// Make the shop's orders match the platform's (SPEC §4.8), owners and admins: buyers are
+/// found by nick and orders by number, added or replaced; the seller's memo and flag stay.
+/// Each order must be one the state machine could have produced; one bad order imports
+/// nothing, and the error names it.
+#[utoipa::path(post, path = "/orders/import", tag = "orders", request_body = OrderImport,
+    responses((status = 200, body = OrderImportSummary), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn import_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<OrderImport>,
+) -> ApiResult<Json<OrderImportSummary>> {
+    caller.require_manager()?;
+    if body.orders.is_empty() || body.orders.len() > MAX_BATCH {
+        return Err(ValidationError::new("orders", format!("send 1 to {MAX_BATCH} orders")).into());
+    }
+    let now = kefu_store::now();
+    let mut rows = Vec::with_capacity(body.orders.len());
+    let mut seen = std::collections::HashSet::new();
+    for (i, o) in body.orders.into_iter().enumerate() {
+        let row = o.check(caller.shop(), now).map_err(|e| ValidationError {
+            field: format!("orders[{i}].{}", e.field),
+            message: e.message,
+        })?;
+        if !seen.insert(row.1.order.order_no.clone()) {
+            return Err(ValidationError::new(
+                format!("orders[{i}].order_no"),
+                format!("order {} is in the file twice", row.1.order.order_no),
+            )
+            .into());
+        }
+        rows.push(row);
+    }
+    Ok(Json(state.store.import_orders(caller.shop(), &rows).await?))
+}
+
+/// What became of one event of a hook.
+#[derive(Serialize, ToSchema)]
+pub struct HookOutcome {
+    order_no: String,
+    /// `applied`, `refused` (the order's state or the event forbids it; nothing changed) or
+    /// `not_found`.
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// A platform's order events (paid, cancelled, received, tracking), signed with the shop's
+/// integration secret (the widget secret): `X-Kefu-Signature: sha256=<hex HMAC-SHA256 of the
+/// body>`. Each event goes through the order state machine; one refused does not stop the
+/// others, and a repeated event is refused harmlessly. `feed` names the payload's format
+/// (`kefu`; platform connectors add theirs, see `order_feed.rs`).
+#[utoipa::path(post, path = "/hooks/{shop}/orders/{feed}", tag = "orders",
+    params(("shop" = String, Path), ("feed" = String, Path), ("X-Kefu-Signature" = String, Header)),
+    request_body(content = String, description = "the feed's payload; for `kefu`: {\"events\": [FeedEvent]}"),
+    responses((status = 200, body = Vec<HookOutcome>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn order_hook(
+    State(state): State<AppState>,
+    Path((shop, feed)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Vec<HookOutcome>>> {
+    let slug = kefu_core::shop::ShopSlug::parse(&shop).map_err(|_| ApiError::NotFound("shop"))?;
+    let shop = state
+        .store
+        .shop_by_slug(&slug)
+        .await?
+        .ok_or(ApiError::NotFound("shop"))?;
+    let feed = crate::order_feed::feed(&feed).ok_or(ApiError::NotFound("order feed"))?;
+    let secret = state.store.widget_secret(shop.id).await?;
+    let signature = headers
+        .get("x-kefu-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match secret {
+        Some(s) if verify_body(s.as_bytes(), &body, signature) => {}
+        Some(_) => {
+            return Err(ApiError::Unauthorized(
+                "X-Kefu-Signature does not sign this body with the shop's secret".into(),
+            ));
+        }
+        None => {
+            return Err(ApiError::Unauthorized(
+                "the shop has no integration secret yet (POST /api/v1/shop/widget-secret)".into(),
+            ));
+        }
+    }
+    let events = feed.decode(&body)?;
+    let settings = state.store.settings(shop.id).await?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    for e in events {
+        let order_no = e.order_no().to_string();
+        let outcome = hook_event(&state, shop.id, &settings, &e).await;
+        outcomes.push(match outcome {
+            Ok(None) => HookOutcome {
+                order_no,
+                outcome: "not_found",
+                message: None,
+            },
+            Ok(Some(())) => HookOutcome {
+                order_no,
+                outcome: "applied",
+                message: None,
+            },
+            Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e)),
+            Err(e) => HookOutcome {
+                order_no,
+                outcome: "refused",
+                message: Some(e.to_string()),
+            },
+        });
+    }
+    Ok(Json(outcomes))
+}
+
+async fn hook_event(
+    state: &AppState,
+    shop: kefu_core::ids::ShopId,
+    settings: &kefu_core::settings::ShopSettings,
+    e: &FeedEvent,
+) -> ApiResult<Option<()>> {
+    // A version that moved on (staff acting at the same moment) is read again, once.
+    for _ in 0..2 {
+        let Some(o) = state.store.order_by_no(shop, e.order_no()).await? else {
+            return Ok(None);
+        };
+        match (e.action(), e) {
+            (Some((action, actor)), _) => {
+                let applied = o.value.apply(&action, actor, settings, kefu_store::now())?;
+                match state.store.save_order(shop, &applied, o.version).await {
+                    Err(kefu_store::StoreError::Stale) => continue,
+                    other => other?,
+                }
+            }
+            (None, FeedEvent::Logistics { events, .. }) => {
+                if o.value.order.shipped_at.is_none() {
+                    return Err(ApiError::Conflict(format!(
+                        "订单处于 {}，还没有发货，没有物流可记",
+                        o.value.order.state.label_zh()
+                    )));
+                }
+                state.store.add_logistics(shop, o.value.order.id, events).await?;
+            }
+            (None, _) => {}
+        }
+        return Ok(Some(()));
+    }
+    Err(kefu_store::StoreError::Stale.into())
 }
 
 /// Closes orders left unpaid past the shop's timeout (SPEC §4.1 b), at most `limit` a shop per
