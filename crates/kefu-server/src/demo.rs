@@ -75,12 +75,16 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoLogins> {
     if store.shop_by_slug(&slug).await?.is_some() {
         return Ok(logins);
     }
-    let new = build(&file, slug, kefu_store::now()).await?;
+    let now = kefu_store::now();
+    let new = build(&file, slug, now).await?;
     match store.create_shop(&new).await {
-        Ok(()) => Ok(DemoLogins {
-            created: true,
-            ..logins
-        }),
+        Ok(()) => {
+            parcels(store, &new, now).await.context("the demo's parcels")?;
+            Ok(DemoLogins {
+                created: true,
+                ..logins
+            })
+        }
         // Another node loaded it at the same moment.
         Err(StoreError::Conflict(_)) => Ok(logins),
         Err(e) => Err(e.into()),
@@ -125,6 +129,84 @@ async fn build(file: &DemoFile, slug: ShopSlug, now: DateTime<Utc>) -> anyhow::R
         accounts,
         catalog,
     })
+}
+
+/// Gives the demo's shipped orders a parcel and its tracking, as a carrier's feed would:
+/// collected, in transit, out for delivery and — when the buyer has it — signed for.
+async fn parcels(store: &dyn Store, new: &NewShop, now: DateTime<Utc>) -> anyhow::Result<()> {
+    use kefu_core::order::{LogisticsEvent, LogisticsStatus, OrderDetail, Shipment};
+    const CARRIERS: [(&str, &str); 4] = [
+        ("中通快递", "ZT"),
+        ("圆通速递", "YT"),
+        ("韵达快递", "YD"),
+        ("顺丰速运", "SF"),
+    ];
+    let shop = new.shop.id;
+    let by_id: HashMap<_, _> = new.catalog.customers.iter().map(|c| (c.id, c)).collect();
+    let mut rows = Vec::new();
+    let mut tracks = Vec::new();
+    for (i, o) in new.catalog.orders.iter().enumerate() {
+        let Some(shipped) = o.shipped_at else { continue };
+        let (carrier, prefix) = CARRIERS[i % CARRIERS.len()];
+        let tail = &o.order_no[o.order_no.len().saturating_sub(12)..];
+        let mut d = OrderDetail::new(o.clone());
+        d.shipment = Some(Shipment::new(carrier, &format!("{prefix}{tail}"), shipped)?);
+        d.shipping_insurance = i % 3 == 0;
+        let buyer = (*by_id.get(&o.customer_id).context("an order's buyer")?).clone();
+        let head = buyer.address.split('市').next().unwrap_or("");
+        let city = head.rsplit(['省', '区']).next().unwrap_or(head).to_string();
+        let h = chrono::Duration::hours;
+        let mut events = vec![
+            (
+                shipped + h(1),
+                LogisticsStatus::Collected,
+                "金华",
+                format!("【金华】{carrier} 已揽收"),
+            ),
+            (
+                shipped + h(14),
+                LogisticsStatus::InTransit,
+                "杭州",
+                "快件已到达【杭州转运中心】".to_string(),
+            ),
+            (
+                shipped + h(40),
+                LogisticsStatus::OutForDelivery,
+                city.as_str(),
+                "快件正在派送中，请保持电话畅通".to_string(),
+            ),
+        ];
+        let signed = o
+            .completed_at
+            .map(|c| c - h(20))
+            .unwrap_or(shipped + h(46))
+            .max(shipped + h(41));
+        events.push((
+            signed,
+            LogisticsStatus::Delivered,
+            city.as_str(),
+            "您的快件已签收，感谢使用".to_string(),
+        ));
+        let events: Vec<LogisticsEvent> = events
+            .into_iter()
+            .filter(|(at, ..)| *at <= now)
+            .map(|(at, status, location, text)| LogisticsEvent {
+                at,
+                status,
+                location: location.to_string(),
+                text,
+            })
+            .collect();
+        tracks.push((o.id, events));
+        rows.push((buyer, d));
+    }
+    store.import_orders(shop, &rows).await?;
+    for (id, events) in tracks {
+        if !events.is_empty() {
+            store.add_logistics(shop, id, &events).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads the demo CSV files into a catalog, refusing anything inconsistent.
