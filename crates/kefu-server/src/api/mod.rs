@@ -7,9 +7,11 @@ pub(crate) mod auth;
 mod bot;
 mod catalog;
 mod chat;
+mod customers;
 mod kb;
 mod messages;
 mod phrases;
+pub mod reminders;
 mod shop;
 pub(crate) mod widget;
 
@@ -37,7 +39,9 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "auth", description = "Login, logout, password"),
         (name = "shop", description = "The caller's shop and its settings (SPEC §6.2)"),
         (name = "accounts", description = "Sub-accounts, roles, skill groups and routing (SPEC §6.1)"),
-        (name = "catalog", description = "Products, buyers and orders, read-only for now"),
+        (name = "catalog", description = "Products and orders, read-only for now"),
+        (name = "customers", description = "Buyers' profiles, lifecycle and custom groups, tags and notes, outreach, privacy reveals and their audit log (SPEC §3)"),
+        (name = "reminders", description = "Payment reminders (催付) for unpaid orders, by agents or the scheduler, and their statistics (SPEC §4.7)"),
         (name = "knowledge base", description = "Categories, entries, import and export (SPEC §1.1)"),
         (name = "bot", description = "Dictionary and synonyms, test console, learning loop (SPEC §1.2, §1.4, §1.5)"),
         (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
@@ -74,6 +78,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(shop::router())
                 .merge(accounts::router())
                 .merge(catalog::router())
+                .merge(customers::router())
+                .merge(reminders::router())
                 .merge(kb::router())
                 .merge(bot::router())
                 .merge(messages::router())
