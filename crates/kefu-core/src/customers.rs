@@ -269,7 +269,9 @@ impl AuditKind {
     }
 
     pub fn parse(s: &str) -> Option<AuditKind> {
-        [AuditKind::Reveal, AuditKind::Export].into_iter().find(|k| k.as_str() == s)
+        [AuditKind::Reveal, AuditKind::Export]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -287,7 +289,10 @@ mod profile_tests {
         assert_eq!(clean_tags(&["a".into(), "x".repeat(21)]).unwrap_err().field, "tags[1]");
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         assert_eq!(clean_tags(&many).unwrap_err().field, "tags");
-        assert_eq!(clean_note(" 问过XMA-LT-001的尺码\r\n要80码 ").unwrap(), "问过XMA-LT-001的尺码\n要80码");
+        assert_eq!(
+            clean_note(" 问过XMA-LT-001的尺码\r\n要80码 ").unwrap(),
+            "问过XMA-LT-001的尺码\n要80码"
+        );
         assert!(clean_note("  ").is_err());
         assert!(clean_note(&"字".repeat(501)).is_err());
         assert!(clean_group_name("双十一\u{7}").is_err());

@@ -131,7 +131,10 @@ async fn reminders_keep_their_windows_and_go_once(app: Arc<TestApp>) {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"], "conflict");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("不在允许催付的时间段") && message.contains("2030-03-04 09:00"), "{message}");
+    assert!(
+        message.contains("不在允许催付的时间段") && message.contains("2030-03-04 09:00"),
+        "{message}"
+    );
     // A bad reason is a 422 naming the field, and sends nothing.
     app.state.clock.set(Some(sh(4, 9, 0)));
     let (status, body) = remind(&app, &agent, order.id, "greedy").await;
@@ -143,7 +146,10 @@ async fn reminders_keep_their_windows_and_go_once(app: Arc<TestApp>) {
     let (status, body) = remind(&app, &agent, order.id, "bargaining").await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let text = body["reminder"]["text"].as_str().unwrap().to_string();
-    assert!(text.starts_with("tb_催付一号亲") && text.contains(&order.order_no) && text.contains("活动价"), "{text}");
+    assert!(
+        text.starts_with("tb_催付一号亲") && text.contains(&order.order_no) && text.contains("活动价"),
+        "{text}"
+    );
     assert_eq!(body["reminder"]["reason"], "bargaining");
     assert_eq!(body["next_allowed"], Value::Null, "once per order");
     assert_eq!(shop_messages(&app, &buyer.nick).await, vec![text.clone()]);
@@ -179,14 +185,20 @@ async fn reminders_keep_their_windows_and_go_once(app: Arc<TestApp>) {
     assert!(body["message"].as_str().unwrap().contains("2030-03-04 15:20"), "{body}");
 
     // A holiday on the shop's list opens the windows an hour later.
-    put_settings(&app, &owner, |s| s["reminder_hours"]["holidays"] = json!(["2030-03-05"])).await;
+    put_settings(&app, &owner, |s| {
+        s["reminder_hours"]["holidays"] = json!(["2030-03-05"])
+    })
+    .await;
     let (_, holiday_order) = buyer_with_unpaid_order(&app, "tb_节假日", sh(4, 20, 0)).await;
     app.state.clock.set(Some(sh(5, 9, 30)));
     let (status, body) = remind(&app, &agent, holiday_order.id, "worried").await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body["message"].as_str().unwrap().contains("2030-03-05 10:00"), "{body}");
     app.state.clock.set(Some(sh(5, 10, 0)));
-    assert_eq!(remind(&app, &agent, holiday_order.id, "worried").await.0, StatusCode::CREATED);
+    assert_eq!(
+        remind(&app, &agent, holiday_order.id, "worried").await.0,
+        StatusCode::CREATED
+    );
     // Never at night.
     let (_, night) = buyer_with_unpaid_order(&app, "tb_夜猫子", sh(5, 18, 0)).await;
     app.state.clock.set(Some(sh(5, 23, 30)));
@@ -195,16 +207,25 @@ async fn reminders_keep_their_windows_and_go_once(app: Arc<TestApp>) {
     assert!(body["message"].as_str().unwrap().contains("2030-03-06 09:00"), "{body}");
 
     let (_, stats) = app.get("/api/v1/reminders/stats", &agent).await;
-    assert_eq!((stats["sent"].as_i64(), stats["automatic"].as_i64()), (Some(2), Some(0)));
+    assert_eq!(
+        (stats["sent"].as_i64(), stats["automatic"].as_i64()),
+        (Some(2), Some(0))
+    );
     assert_eq!(stats["paid_after"], 0);
     assert_eq!(
-        app.get("/api/v1/reminders/stats?from=2030-03-05T01:00:00Z&until=2030-03-04T00:00:00Z", &agent)
-            .await
-            .0,
+        app.get(
+            "/api/v1/reminders/stats?from=2030-03-05T01:00:00Z&until=2030-03-04T00:00:00Z",
+            &agent
+        )
+        .await
+        .0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
     // Unknown orders are 404; bad JSON changes nothing.
-    assert_eq!(remind(&app, &agent, OrderId::new(), "forgot").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        remind(&app, &agent, OrderId::new(), "forgot").await.0,
+        StatusCode::NOT_FOUND
+    );
     let (status, _) = app
         .call(
             Method::POST,
@@ -241,7 +262,10 @@ async fn automatic_reminders_go_out_once_from_any_node(app: Arc<TestApp>) {
     assert_eq!(texts.len(), 1);
     assert!(texts[0].contains("有空就请先付款吧"), "the forgot template: {texts:?}");
     let (_, stats) = app.get("/api/v1/reminders/stats", &owner).await;
-    assert_eq!((stats["sent"].as_i64(), stats["automatic"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(
+        (stats["sent"].as_i64(), stats["automatic"].as_i64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(stats["by_reason"][0]["reason"], "forgot");
 }
 on_both_engines!(automatic_reminders_go_out_once_from_any_node);
@@ -252,7 +276,12 @@ async fn outreach_respects_hours_caps_and_opt_outs(app: Arc<TestApp>) {
     let (a, _) = buyer_with_unpaid_order(&app, "tb_营销甲", sh(1, 10, 0)).await;
     let (b, _) = buyer_with_unpaid_order(&app, "tb_营销乙", sh(1, 10, 0)).await;
     let (status, group) = app
-        .call(Method::POST, "/api/v1/customer-groups", &owner, Some(json!({"name": "上新通知"})))
+        .call(
+            Method::POST,
+            "/api/v1/customer-groups",
+            &owner,
+            Some(json!({"name": "上新通知"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     let gid = group["id"].as_str().unwrap().to_string();
@@ -271,7 +300,9 @@ async fn outreach_respects_hours_caps_and_opt_outs(app: Arc<TestApp>) {
 
     // At night nothing is sent: 409 naming the morning.
     app.state.clock.set(Some(sh(4, 22, 0)));
-    let (status, body) = app.call(Method::POST, "/api/v1/outreach", &owner, Some(send(text))).await;
+    let (status, body) = app
+        .call(Method::POST, "/api/v1/outreach", &owner, Some(send(text)))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body["message"].as_str().unwrap().contains("2030-03-05 09:00"), "{body}");
     assert!(shop_messages(&app, &a.nick).await.is_empty());
@@ -287,21 +318,33 @@ async fn outreach_respects_hours_caps_and_opt_outs(app: Arc<TestApp>) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
     assert_eq!(
-        app.call(Method::POST, "/api/v1/outreach", &agent, Some(send(text))).await.0,
+        app.call(Method::POST, "/api/v1/outreach", &agent, Some(send(text)))
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
     let unknown = json!({"custom_group": uuid::Uuid::now_v7(), "text": "hi"});
     assert_eq!(
-        app.call(Method::POST, "/api/v1/outreach", &owner, Some(unknown)).await.0,
+        app.call(Method::POST, "/api/v1/outreach", &owner, Some(unknown))
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
     assert!(shop_messages(&app, &a.nick).await.is_empty());
 
     // In hours: both get it, filled for each.
-    let (status, report) = app.call(Method::POST, "/api/v1/outreach", &owner, Some(send(text))).await;
+    let (status, report) = app
+        .call(Method::POST, "/api/v1/outreach", &owner, Some(send(text)))
+        .await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!((report["recipients"].as_u64(), report["sent"].as_u64()), (Some(2), Some(2)));
-    assert_eq!(shop_messages(&app, &a.nick).await, vec!["tb_营销甲亲,小棉袄母婴旗舰店上新啦~"]);
+    assert_eq!(
+        (report["recipients"].as_u64(), report["sent"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        shop_messages(&app, &a.nick).await,
+        vec!["tb_营销甲亲,小棉袄母婴旗舰店上新啦~"]
+    );
 
     // Buyer 甲 answers 退订 in the chat: opted out.
     let shop = demo_shop(&app).await;
@@ -311,9 +354,15 @@ async fn outreach_respects_hours_caps_and_opt_outs(app: Arc<TestApp>) {
         .await
         .unwrap()
         .unwrap();
-    kefu_server::chat::buyer_message(&app.state, shop, chat.id, "td-1".into(), Content::Text { text: "退订".into() })
-        .await
-        .unwrap();
+    kefu_server::chat::buyer_message(
+        &app.state,
+        shop,
+        chat.id,
+        "td-1".into(),
+        Content::Text { text: "退订".into() },
+    )
+    .await
+    .unwrap();
     let (_, profile) = app.get(&format!("/api/v1/customers/{}", a.id), &agent).await;
     assert_eq!(profile["opted_out"], true, "{profile}");
     // An ordinary message does not opt anyone out.
@@ -323,17 +372,29 @@ async fn outreach_respects_hours_caps_and_opt_outs(app: Arc<TestApp>) {
         .await
         .unwrap()
         .unwrap();
-    kefu_server::chat::buyer_message(&app.state, shop, chat_b.id, "m-1".into(), Content::Text { text: "好的谢谢".into() })
-        .await
-        .unwrap();
+    kefu_server::chat::buyer_message(
+        &app.state,
+        shop,
+        chat_b.id,
+        "m-1".into(),
+        Content::Text {
+            text: "好的谢谢".into(),
+        },
+    )
+    .await
+    .unwrap();
 
     app.state.clock.set(Some(sh(5, 15, 0)));
-    let (_, report) = app.call(Method::POST, "/api/v1/outreach", &owner, Some(send(text))).await;
+    let (_, report) = app
+        .call(Method::POST, "/api/v1/outreach", &owner, Some(send(text)))
+        .await;
     assert_eq!(report["sent"], 1, "{report}");
     assert_eq!(report["skipped"], json!({"opted_out": 1}));
     // 乙 has had two this week: the cap (2) holds until a week after the first.
     app.state.clock.set(Some(sh(6, 10, 0)));
-    let (_, report) = app.call(Method::POST, "/api/v1/outreach", &owner, Some(send(text))).await;
+    let (_, report) = app
+        .call(Method::POST, "/api/v1/outreach", &owner, Some(send(text)))
+        .await;
     assert_eq!(report["sent"], 0, "{report}");
     assert_eq!(report["skipped"], json!({"opted_out": 1, "cap_reached": 1}));
     // Staff clear the opt-out: 甲 (one this week) gets the next one.
@@ -346,14 +407,18 @@ async fn outreach_respects_hours_caps_and_opt_outs(app: Arc<TestApp>) {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, report) = app.call(Method::POST, "/api/v1/outreach", &owner, Some(send(text))).await;
+    let (_, report) = app
+        .call(Method::POST, "/api/v1/outreach", &owner, Some(send(text)))
+        .await;
     assert_eq!(report["sent"], 1, "{report}");
     assert_eq!(report["skipped"], json!({"cap_reached": 1}));
     assert_eq!(shop_messages(&app, &a.nick).await.len(), 2);
     assert_eq!(shop_messages(&app, &b.nick).await.len(), 2);
     // A week after 乙's first message the cap lets one through.
     app.state.clock.set(Some(sh(12, 10, 0)));
-    let (_, report) = app.call(Method::POST, "/api/v1/outreach", &owner, Some(send(text))).await;
+    let (_, report) = app
+        .call(Method::POST, "/api/v1/outreach", &owner, Some(send(text)))
+        .await;
     assert_eq!(report["sent"], 2, "{report}");
 }
 on_both_engines!(outreach_respects_hours_caps_and_opt_outs);
@@ -422,15 +487,27 @@ async fn private_data_is_masked_revealed_and_audited(app: Arc<TestApp>) {
     assert!(r.bytes().await.unwrap().starts_with(b"PK"));
     let (_, log) = app.get("/api/v1/audit?kind=export", &owner).await;
     assert_eq!(log["total"], 2);
-    assert!(log["items"][1]["detail"].as_str().unwrap().starts_with("1 buyers"), "{log}");
+    assert!(
+        log["items"][1]["detail"].as_str().unwrap().starts_with("1 buyers"),
+        "{log}"
+    );
     let (_, window) = app
-        .get("/api/v1/audit?from=2030-03-04T02:30:00Z&until=2030-03-04T02:59:00Z", &owner)
+        .get(
+            "/api/v1/audit?from=2030-03-04T02:30:00Z&until=2030-03-04T02:59:00Z",
+            &owner,
+        )
         .await;
     assert_eq!(window["total"], 0);
     assert_eq!(app.get("/api/v1/audit?kind=reveal", &owner).await.1["total"], 1);
     assert_eq!(app.get("/api/v1/audit", &agent).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.get("/api/v1/audit?kind=read", &owner).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(app.get("/api/v1/audit?limit=0", &owner).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.get("/api/v1/audit?kind=read", &owner).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.get("/api/v1/audit?limit=0", &owner).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 }
 on_both_engines!(private_data_is_masked_revealed_and_audited);
 
@@ -469,13 +546,22 @@ async fn groups_tags_and_notes(app: Arc<TestApp>) {
     assert_eq!(profile["asked_about"][0]["sku"], "XMA-LT-002", "{profile}");
     assert_eq!(profile["channel"], "h5");
     // The demo's buyers fall into the groups their orders say.
-    for (group, state) in [("ordered", "awaiting_payment"), ("shipping", "shipped"), ("dealt", "completed")] {
-        let (_, listed) = app.get(&format!("/api/v1/customers?group={group}&limit=5"), &agent).await;
+    for (group, state) in [
+        ("ordered", "awaiting_payment"),
+        ("shipping", "shipped"),
+        ("dealt", "completed"),
+    ] {
+        let (_, listed) = app
+            .get(&format!("/api/v1/customers?group={group}&limit=5"), &agent)
+            .await;
         assert!(listed["total"].as_i64().unwrap() > 0, "{group}");
         let first = &listed["items"][0];
         assert!(first["groups"].as_array().unwrap().contains(&json!(group)), "{first}");
         let (_, orders) = app
-            .get(&format!("/api/v1/orders?customer_id={}&limit=200", first["id"].as_str().unwrap()), &agent)
+            .get(
+                &format!("/api/v1/orders?customer_id={}&limit=200", first["id"].as_str().unwrap()),
+                &agent,
+            )
             .await;
         let states: Vec<&str> = orders["items"]
             .as_array()
@@ -488,18 +574,28 @@ async fn groups_tags_and_notes(app: Arc<TestApp>) {
             "{group}: {states:?}"
         );
     }
-    assert_eq!(app.get("/api/v1/customers?group=vip", &agent).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.get("/api/v1/customers?group=vip", &agent).await.0,
+        StatusCode::BAD_REQUEST
+    );
     let (_, all) = app.get("/api/v1/customers?limit=2&offset=1", &agent).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
 
     // Notes: appended with their author; an empty one is refused and changes nothing.
     let notes = format!("/api/v1/customers/{id}/notes");
     let (status, note) = app
-        .call(Method::POST, &notes, &agent, Some(json!({"text": "问过新生儿和尚服的尺码"})))
+        .call(
+            Method::POST,
+            &notes,
+            &agent,
+            Some(json!({"text": "问过新生儿和尚服的尺码"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{note}");
     assert_eq!(note["author_name"], "小美");
-    let (status, body) = app.call(Method::POST, &notes, &agent, Some(json!({"text": "  "}))).await;
+    let (status, body) = app
+        .call(Method::POST, &notes, &agent, Some(json!({"text": "  "})))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "text");
     let (_, profile) = app.get(&format!("/api/v1/customers/{id}"), &owner).await;
@@ -508,7 +604,12 @@ async fn groups_tags_and_notes(app: Arc<TestApp>) {
     // Tags: a set; a bad one is refused and the old set stays.
     let tags = format!("/api/v1/customers/{id}/tags");
     let (status, body) = app
-        .call(Method::PUT, &tags, &agent, Some(json!({"tags": ["讲价型", " 新客 ", "讲价型"]})))
+        .call(
+            Method::PUT,
+            &tags,
+            &agent,
+            Some(json!({"tags": ["讲价型", " 新客 ", "讲价型"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["tags"], json!(["讲价型", "新客"]));
@@ -523,36 +624,71 @@ async fn groups_tags_and_notes(app: Arc<TestApp>) {
 
     // Custom groups: managers make them; a duplicate name or a stranger changes nothing.
     let (status, _) = app
-        .call(Method::POST, "/api/v1/customer-groups", &agent, Some(json!({"name": "VIP"})))
+        .call(
+            Method::POST,
+            "/api/v1/customer-groups",
+            &agent,
+            Some(json!({"name": "VIP"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, vip) = app
-        .call(Method::POST, "/api/v1/customer-groups", &owner, Some(json!({"name": " VIP "})))
+        .call(
+            Method::POST,
+            "/api/v1/customer-groups",
+            &owner,
+            Some(json!({"name": " VIP "})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(vip["name"], "VIP");
     let gid = vip["id"].as_str().unwrap();
     let (status, body) = app
-        .call(Method::POST, "/api/v1/customer-groups", &owner, Some(json!({"name": "VIP"})))
+        .call(
+            Method::POST,
+            "/api/v1/customer-groups",
+            &owner,
+            Some(json!({"name": "VIP"})),
+        )
         .await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
     assert_eq!(
-        app.call(Method::POST, "/api/v1/customer-groups", &owner, Some(json!({"name": ""})))
-            .await
-            .0,
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    assert_eq!(
+        app.call(
+            Method::POST,
+            "/api/v1/customer-groups",
+            &owner,
+            Some(json!({"name": ""}))
+        )
+        .await
+        .0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
     let members = format!("/api/v1/customer-groups/{gid}/members");
     let (status, _) = app
-        .call(Method::POST, &members, &agent, Some(json!({"add": [id, CustomerId::new()]})))
+        .call(
+            Method::POST,
+            &members,
+            &agent,
+            Some(json!({"add": [id, CustomerId::new()]})),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .call(Method::POST, &members, &agent, Some(json!({"add": [id], "remove": [id]})))
+        .call(
+            Method::POST,
+            &members,
+            &agent,
+            Some(json!({"add": [id], "remove": [id]})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.get("/api/v1/customer-groups", &agent).await.1[0]["members"], 0);
-    let (status, body) = app.call(Method::POST, &members, &agent, Some(json!({"add": [id]}))).await;
+    let (status, body) = app
+        .call(Method::POST, &members, &agent, Some(json!({"add": [id]})))
+        .await;
     assert_eq!((status, body["members"].as_i64()), (StatusCode::OK, Some(1)));
     let (_, in_group) = app.get(&format!("/api/v1/customers?custom_group={gid}"), &agent).await;
     assert_eq!(in_group["total"], 1);
@@ -564,10 +700,22 @@ async fn groups_tags_and_notes(app: Arc<TestApp>) {
             .0,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(app.get("/api/v1/customer-groups", &agent).await.1[0]["name"], "老客户VIP");
-    assert_eq!(app.call(Method::DELETE, &group_path, &agent, None).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.call(Method::DELETE, &group_path, &owner, None).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(app.call(Method::DELETE, &group_path, &owner, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/v1/customer-groups", &agent).await.1[0]["name"],
+        "老客户VIP"
+    );
+    assert_eq!(
+        app.call(Method::DELETE, &group_path, &agent, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.call(Method::DELETE, &group_path, &owner, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.call(Method::DELETE, &group_path, &owner, None).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.get("/api/v1/customer-groups", &agent).await.1, json!([]));
     let (_, profile) = app.get(&format!("/api/v1/customers/{id}"), &agent).await;
     assert_eq!(profile["custom_groups"], json!([]));

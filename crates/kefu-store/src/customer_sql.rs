@@ -353,7 +353,8 @@ impl TryFrom<ReminderRow> for ReminderRecord {
         Ok(ReminderRecord {
             id: r.id,
             order_id: r.order_id.into(),
-            number: u32::try_from(r.number).map_err(|_| StoreError::Corrupt(format!("reminder number {}", r.number)))?,
+            number: u32::try_from(r.number)
+                .map_err(|_| StoreError::Corrupt(format!("reminder number {}", r.number)))?,
             reason: parse_reason(&r.reason)?,
             text: r.text,
             sent_by: r.sent_by.map(AccountId),

@@ -1760,8 +1760,8 @@ contract!(concurrent_phrase_inserts_keep_places_dense);
 use kefu_core::customers::AuditKind;
 use kefu_core::reminders::UnpaidReason;
 use kefu_store::{
-    AuditEntry, AuditQuery, CustomerFilter, CustomerGroup, CustomerNote, NewOutreach, NewReminder,
-    REFUSED_CAP_REACHED, REFUSED_NOT_AWAITING, REFUSED_OPTED_OUT,
+    AuditEntry, AuditQuery, CustomerFilter, CustomerGroup, CustomerNote, NewOutreach, NewReminder, REFUSED_CAP_REACHED,
+    REFUSED_NOT_AWAITING, REFUSED_OPTED_OUT,
 };
 
 /// A shop with the small catalog; returns it and the catalog.
@@ -1823,15 +1823,28 @@ async fn customers_have_facts_tags_notes_and_groups(store: Arc<dyn Store>) {
     let new = store.ensure_customer(shop, "tb_新客", now()).await.unwrap();
     assert_eq!(store.ensure_customer(shop, "tb_新客", now()).await.unwrap(), new);
     assert_eq!((new.name.as_str(), new.phone.as_str()), ("", ""));
-    assert_eq!(store.customer_facts(shop, &CustomerFilter::default()).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .customer_facts(shop, &CustomerFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 
     // Tags: replaced as a set; filter by tag and text.
     store
         .set_customer_tags(shop, wang.id, &["老客户".into(), "讲价型".into()])
         .await
         .unwrap();
-    store.set_customer_tags(shop, wang.id, &["老客户".into()]).await.unwrap();
-    store.set_customer_tags(shop, lily.id, &["老客户".into()]).await.unwrap();
+    store
+        .set_customer_tags(shop, wang.id, &["老客户".into()])
+        .await
+        .unwrap();
+    store
+        .set_customer_tags(shop, lily.id, &["老客户".into()])
+        .await
+        .unwrap();
     assert!(matches!(
         store.set_customer_tags(other, wang.id, &["x".into()]).await,
         Err(StoreError::NotFound)
@@ -1986,8 +1999,16 @@ async fn outreach_is_capped_and_opt_outs_hold(store: Arc<dyn Store>) {
 
     // 回复TD: the buyer's chat opts them out; staff can clear it.
     assert!(store.opt_out_visitor(shop, "buyer:tb_小王", now()).await.unwrap());
-    assert!(!store.opt_out_visitor(shop, "buyer:tb_小王", now()).await.unwrap(), "once");
-    assert!(!store.opt_out_visitor(shop, "anonymous-visitor-0001", now()).await.unwrap());
+    assert!(
+        !store.opt_out_visitor(shop, "buyer:tb_小王", now()).await.unwrap(),
+        "once"
+    );
+    assert!(
+        !store
+            .opt_out_visitor(shop, "anonymous-visitor-0001", now())
+            .await
+            .unwrap()
+    );
     // The other shop's tb_小王 is its own buyer: opting out there is separate.
     assert!(store.opt_out_visitor(other, "buyer:tb_小王", now()).await.unwrap());
     match store.send_outreach(shop, &send(wang.id, 2, 2)).await {
@@ -2052,11 +2073,13 @@ async fn reminders_are_claimed_once_and_counted(store: Arc<dyn Store>) {
     ));
 
     let stats = store.reminder_stats(shop, None, None).await.unwrap();
-    assert_eq!((stats.sent, stats.automatic, stats.orders, stats.paid_after), (2, 1, 1, 0));
+    assert_eq!(
+        (stats.sent, stats.automatic, stats.orders, stats.paid_after),
+        (2, 1, 1, 0)
+    );
     assert_eq!(stats.by_reason.len(), 2);
     assert_eq!(store.reminder_stats(shop, Some(at(1, 12)), None).await.unwrap().sent, 1);
     assert_eq!(store.reminder_stats(other, None, None).await.unwrap().sent, 0);
-
 }
 contract!(reminders_are_claimed_once_and_counted);
 
@@ -2067,7 +2090,10 @@ async fn y_or_conflict(store: &Arc<dyn Store>, shop: ShopId, r: &NewReminder) ->
 async fn audit_entries_filter_and_page(store: Arc<dyn Store>) {
     let (shop, cat) = shop_with_catalog(&store, "audit-a").await;
     let (other, _) = shop_with_catalog(&store, "audit-b").await;
-    for (i, kind) in [AuditKind::Reveal, AuditKind::Export, AuditKind::Reveal].iter().enumerate() {
+    for (i, kind) in [AuditKind::Reveal, AuditKind::Export, AuditKind::Reveal]
+        .iter()
+        .enumerate()
+    {
         store
             .record_audit(&AuditEntry {
                 id: uuid::Uuid::now_v7(),
@@ -2154,7 +2180,11 @@ mod orders_paid_after_a_reminder_are_counted {
     async fn postgres() {
         let url = kefu_store::testing::scratch_postgres().await.unwrap();
         let store = kefu_store::open(&url).await.unwrap();
-        let outcome = tokio::spawn(super::orders_paid_after_a_reminder_are_counted(store.clone(), url.clone())).await;
+        let outcome = tokio::spawn(super::orders_paid_after_a_reminder_are_counted(
+            store.clone(),
+            url.clone(),
+        ))
+        .await;
         drop(store);
         kefu_store::testing::drop_postgres(&url).await.unwrap();
         if let Err(e) = outcome {

@@ -267,7 +267,13 @@ async fn get_customer(
     }))
 }
 
-fn audit(caller: &Caller, kind: AuditKind, customer: Option<CustomerId>, detail: String, at: DateTime<Utc>) -> AuditEntry {
+fn audit(
+    caller: &Caller,
+    kind: AuditKind,
+    customer: Option<CustomerId>,
+    detail: String,
+    at: DateTime<Utc>,
+) -> AuditEntry {
     AuditEntry {
         id: Uuid::now_v7(),
         shop_id: caller.shop(),
@@ -314,7 +320,9 @@ async fn reveal_customer(
     }
     let reason = body.reason.map(|r| r.trim().to_string()).unwrap_or_default();
     if reason.chars().count() > 100 || reason.chars().any(char::is_control) {
-        return Err(ValidationError::new("reason", "must be at most 100 characters, without control characters").into());
+        return Err(
+            ValidationError::new("reason", "must be at most 100 characters, without control characters").into(),
+        );
     }
     let c = state
         .store
@@ -329,7 +337,13 @@ async fn reveal_customer(
     // Audited before it is shown: no record, no data.
     state
         .store
-        .record_audit(&audit(&caller, AuditKind::Reveal, Some(c.id), detail, state.clock.now()))
+        .record_audit(&audit(
+            &caller,
+            AuditKind::Reveal,
+            Some(c.id),
+            detail,
+            state.clock.now(),
+        ))
         .await?;
     Ok(Json(Revealed {
         id: c.id,
@@ -452,7 +466,15 @@ pub struct ExportParams {
 }
 
 const EXPORT_HEADER: [&str; 9] = [
-    "nick", "name", "phone", "address", "groups", "tags", "opted_out", "first_contact", "last_contact",
+    "nick",
+    "name",
+    "phone",
+    "address",
+    "groups",
+    "tags",
+    "opted_out",
+    "first_contact",
+    "last_contact",
 ];
 
 /// The buyers a filter names as a file, phone and address whole; owners and admins only, and
@@ -503,7 +525,11 @@ async fn export_customers(
     let detail = format!(
         "{} buyers with phone and address{}",
         rows.len(),
-        if what.is_empty() { String::new() } else { format!(" ({})", what.join(", ")) }
+        if what.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", what.join(", "))
+        }
     );
     state
         .store
@@ -514,7 +540,14 @@ async fn export_customers(
         p.format.unwrap_or_default(),
         &format!("customers-{date}"),
         || crate::sheet::write_csv(&EXPORT_HEADER, &rows),
-        || crate::sheet::write_xlsx("customers", &EXPORT_HEADER, &[18., 10., 14., 40., 16., 20., 8., 18., 18.], &rows),
+        || {
+            crate::sheet::write_xlsx(
+                "customers",
+                &EXPORT_HEADER,
+                &[18., 10., 14., 40., 16., 20., 8., 18., 18.],
+                &rows,
+            )
+        },
     )
 }
 

@@ -77,6 +77,7 @@ async fn order_of(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Orde
 }
 
 /// Sends the reminder, if the rules allow it now. `None` when another sender claimed it first.
+#[allow(clippy::too_many_arguments)]
 async fn send(
     state: &AppState,
     shop: &Shop,
@@ -141,7 +142,9 @@ async fn remind(
     Json(body): Json<RemindRequest>,
 ) -> ApiResult<(StatusCode, Json<Reminded>)> {
     if caller.account.role == Role::Supervisor {
-        return Err(ApiError::Forbidden("supervisors read chats; an agent sends reminders".into()));
+        return Err(ApiError::Forbidden(
+            "supervisors read chats; an agent sends reminders".into(),
+        ));
     }
     let reason = parse_reason(body.reason.trim())?;
     let shop_id = caller.shop();
@@ -151,7 +154,11 @@ async fn remind(
     let records = state.store.reminders_of(shop_id, order.id).await?;
     let now = state.clock.now();
     if let Err(why) = may_remind(&order, &history(&records), &settings, now) {
-        return Err(refusal(&why, &settings, next_allowed(&order, &history(&records), &settings, now)));
+        return Err(refusal(
+            &why,
+            &settings,
+            next_allowed(&order, &history(&records), &settings, now),
+        ));
     }
     let by = Some((caller.account.id, caller.account.display_name.clone()));
     let Some(record) = send(&state, &shop, &settings, &order, &records, reason, by, now).await? else {
