@@ -203,6 +203,105 @@ pub fn asks_to_opt_out(text: &str) -> bool {
     matches!(t.as_str(), "TD" | "T" | "退订" | "取消订阅" | "不要再发了" | "别再发了") || t.starts_with("退订")
 }
 
+/// A tag staff put on a buyer (e.g. 老客户, 讲价型): 1–20 characters, no control characters;
+/// kept trimmed. A buyer has at most [`MAX_TAGS`] tags, each once.
+pub const MAX_TAG_CHARS: usize = 20;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_NOTE_CHARS: usize = 500;
+pub const MAX_GROUP_NAME_CHARS: usize = 20;
+
+fn short_text(field: &str, value: &str, max: usize, multiline: bool) -> Result<String, ValidationError> {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n == 0 {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if n > max {
+        return Err(ValidationError::new(field, format!("is longer than {max} characters")));
+    }
+    if v.chars().any(|c| c.is_control() && !(multiline && c == '\n')) {
+        return Err(ValidationError::new(field, "must not contain control characters"));
+    }
+    Ok(v.to_owned())
+}
+
+/// The buyer's tags as they are kept: trimmed, each once, in the order given.
+pub fn clean_tags(tags: &[String]) -> Result<Vec<String>, ValidationError> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, t) in tags.iter().enumerate() {
+        let t = short_text(&format!("tags[{i}]"), t, MAX_TAG_CHARS, false)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(ValidationError::new("tags", format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(out)
+}
+
+/// A note on a buyer (备注: what they asked about, what was promised): 1–500 characters.
+pub fn clean_note(text: &str) -> Result<String, ValidationError> {
+    short_text("text", &text.replace("\r\n", "\n"), MAX_NOTE_CHARS, true)
+}
+
+/// A custom group's name: 1–20 characters.
+pub fn clean_group_name(name: &str) -> Result<String, ValidationError> {
+    short_text("name", name, MAX_GROUP_NAME_CHARS, false)
+}
+
+/// What the privacy audit log records (SPEC §3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// A buyer's phone and address shown whole to someone.
+    Reveal,
+    /// Buyers' data written to a file.
+    Export,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Reveal => "reveal",
+            AuditKind::Export => "export",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditKind> {
+        [AuditKind::Reveal, AuditKind::Export]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+
+    #[test]
+    fn tags_notes_and_group_names_are_checked() {
+        assert_eq!(
+            clean_tags(&[" 老客户 ".into(), "讲价型".into(), "老客户".into()]).unwrap(),
+            vec!["老客户", "讲价型"]
+        );
+        assert_eq!(clean_tags(&["".into()]).unwrap_err().field, "tags[0]");
+        assert_eq!(clean_tags(&["a".into(), "x".repeat(21)]).unwrap_err().field, "tags[1]");
+        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        assert_eq!(clean_tags(&many).unwrap_err().field, "tags");
+        assert_eq!(
+            clean_note(" 问过XMA-LT-001的尺码\r\n要80码 ").unwrap(),
+            "问过XMA-LT-001的尺码\n要80码"
+        );
+        assert!(clean_note("  ").is_err());
+        assert!(clean_note(&"字".repeat(501)).is_err());
+        assert!(clean_group_name("双十一\u{7}").is_err());
+        assert_eq!(clean_group_name(" VIP ").unwrap(), "VIP");
+        assert_eq!(AuditKind::parse("export"), Some(AuditKind::Export));
+        assert_eq!(AuditKind::parse("read"), None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,3 +84,7 @@ id_type!(
     /// A review or complaint ticket (中差评 / 投诉 处理单).
     ServiceTicketId
 );
+id_type!(
+    /// A shop's own customer group (自定义分组), beside the lifecycle groups.
+    CustomerGroupId
+);

@@ -95,6 +95,10 @@ pub struct ReminderRules {
     /// Quiet time after 拍下. Default 30 minutes.
     pub wait_after_order_minutes: u32,
     pub templates: ReminderTemplates,
+    /// Whether the scheduler sends due reminders by itself (default off: agents remind).
+    pub auto: bool,
+    /// The template automatic reminders use: nobody asked the buyer why. Default `forgot`.
+    pub auto_reason: UnpaidReason,
 }
 
 impl Default for ReminderRules {
@@ -104,6 +108,8 @@ impl Default for ReminderRules {
             min_gap_minutes: 240,
             wait_after_order_minutes: 30,
             templates: ReminderTemplates::default(),
+            auto: false,
+            auto_reason: UnpaidReason::Forgot,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod bots;
 pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub widget_limits: Arc<limits::WidgetLimits>,
     /// The chat sockets connected to this node.
     pub hub: Arc<chat::hub::Hub>,
+    /// What time it is for reminders and outreach; tests set it.
+    pub clock: Arc<clock::Clock>,
 }
 
 /// A server ready to serve: store open and migrated, demo loaded if asked.
@@ -80,6 +83,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
             bots: Arc::new(bots::Bots::new(semantic)),
             widget_limits: Default::default(),
             hub: Default::default(),
+            clock: Default::default(),
         },
         demo,
     })
@@ -94,6 +98,7 @@ pub async fn serve(
     tokio::spawn(warm_bots(prepared.state.clone()));
     tokio::spawn(close_idle_chats(prepared.state.clone()));
     tokio::spawn(close_unpaid_orders(prepared.state.clone()));
+    tokio::spawn(send_due_reminders(prepared.state.clone()));
     let app = api::router(prepared.state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
@@ -133,10 +138,24 @@ async fn close_unpaid_orders(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match api::close_unpaid(&state, kefu_store::now(), 500).await {
+        match api::close_unpaid(&state, state.clock.now(), 500).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(closed = n, "closed unpaid orders"),
             Err(e) => tracing::warn!(error = format!("{e:#}"), "closing unpaid orders"),
+        }
+    }
+}
+
+/// Sends due automatic payment reminders every minute (SPEC §4.7), for shops that turned
+/// them on; the store's claim makes each go out once however many nodes run this.
+async fn send_due_reminders(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match api::reminders::send_due(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "sent automatic payment reminders"),
+            Err(e) => tracing::warn!(error = %e, "sending automatic payment reminders"),
         }
     }
 }

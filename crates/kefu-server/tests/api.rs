@@ -91,6 +91,19 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/chat/agents",
         "/api/v1/chat/presence",
         "/api/v1/shop/widget-secret",
+        "/api/v1/customers/{id}/reveal",
+        "/api/v1/customers/{id}/notes",
+        "/api/v1/customers/{id}/tags",
+        "/api/v1/customers/{id}/opt-out",
+        "/api/v1/customers/export",
+        "/api/v1/customer-groups",
+        "/api/v1/customer-groups/{id}",
+        "/api/v1/customer-groups/{id}/members",
+        "/api/v1/outreach",
+        "/api/v1/audit",
+        "/api/v1/orders/{id}/remind",
+        "/api/v1/orders/{id}/reminders",
+        "/api/v1/reminders/stats",
     ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
@@ -767,6 +780,33 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         team_phrase["id"].as_str().unwrap().to_string(),
         own_phrase["id"].as_str().unwrap().to_string(),
     ];
+    // A custom group of the demo shop with that buyer in it.
+    let (status, demo_group) = app
+        .call(
+            Method::POST,
+            "/api/v1/customer-groups",
+            &demo_owner,
+            Some(json!({"name": "VIP"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{demo_group}");
+    let demo_group = demo_group["id"].as_str().unwrap().to_string();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/customer-groups/{demo_group}/members"),
+            &demo_owner,
+            Some(json!({"add": [demo_customer]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let demo_unpaid = app
+        .get("/api/v1/orders?state=awaiting_payment&limit=1", &demo_owner)
+        .await
+        .1["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let entry_body = json!({"category_id": demo_category, "question": "被改了", "answer": "被改了"});
     let denied = [
         (
@@ -845,6 +885,53 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         ),
         (
             Method::POST,
+            format!("/api/v1/customers/{demo_customer}/reveal"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/customers/{demo_customer}/notes"),
+            Some(json!({"text": "被改了"})),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/customers/{demo_customer}/tags"),
+            Some(json!({"tags": ["被改了"]})),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/customers/{demo_customer}/opt-out"),
+            Some(json!({"opted_out": true})),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/customer-groups/{demo_group}"),
+            Some(json!({"name": "被改了"})),
+        ),
+        (Method::DELETE, format!("/api/v1/customer-groups/{demo_group}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/customer-groups/{demo_group}/members"),
+            Some(json!({"remove": [demo_customer]})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/customer-groups/{their}/members".replace("{their}", &demo_group),
+            Some(json!({"add": [catalog.customers[0].id]})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/outreach".to_string(),
+            Some(json!({"custom_group": demo_group, "text": "被改了"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/orders/{demo_unpaid}/remind"),
+            Some(json!({"reason": "forgot"})),
+        ),
+        (Method::GET, format!("/api/v1/orders/{demo_unpaid}/reminders"), None),
+        (
+            Method::POST,
             "/api/v1/bot/suggestions/accept".to_string(),
             Some(json!({"questions": [asked["question_id"]], "action": {"kind": "dismiss"}})),
         ),
@@ -882,6 +969,39 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         false
     );
     app.login("demo", "xiaomei", AGENT_PW).await;
+    let (_, demo_profile) = app
+        .get(&format!("/api/v1/customers/{demo_customer}"), &demo_owner)
+        .await;
+    assert!(demo_profile["notes"].as_array().unwrap().is_empty(), "{demo_profile}");
+    assert_eq!(demo_profile["tags"], json!([]));
+    assert_eq!(demo_profile["opted_out"], false);
+    assert_eq!(demo_profile["custom_groups"], json!([demo_group]));
+    let (_, demo_groups) = app.get("/api/v1/customer-groups", &demo_owner).await;
+    assert_eq!(
+        (demo_groups[0]["name"].as_str(), demo_groups[0]["members"].as_i64()),
+        (Some("VIP"), Some(1))
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/orders/{demo_unpaid}/reminders"), &demo_owner)
+            .await
+            .1["reminders"],
+        json!([])
+    );
+    // The other shop's customer lists, groups, audit log and statistics hold nothing of the demo's.
+    assert_eq!(app.get("/api/v1/customer-groups", &boss).await.1, json!([]));
+    assert_eq!(app.get("/api/v1/audit", &boss).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/reminders/stats", &boss).await.1["sent"], 0);
+    assert_eq!(app.get("/api/v1/customers?group=dealt", &boss).await.1["total"], 0);
+    let customers_export = app
+        .req(Method::GET, "/api/v1/customers/export", &boss)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(customers_export.lines().count(), 2, "{customers_export}");
+    assert!(customers_export.contains("别家买家"), "{customers_export}");
     let entry = app
         .get(&format!("/api/v1/kb/entries/{demo_entry}"), &demo_owner)
         .await
@@ -987,6 +1107,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
 
     // And the other way round, for each kind of row the other shop has.
     let theirs = [
+        format!("/api/v1/orders/{}/reminders", catalog.orders[0].id),
         format!("/api/v1/products/{}", catalog.products[0].id),
         format!("/api/v1/customers/{}", catalog.customers[0].id),
         format!("/api/v1/orders/{}", catalog.orders[0].id),

@@ -5,6 +5,7 @@
 //! and a macro instantiates it for both pools.
 
 mod chat_sql;
+mod customer_sql;
 mod error;
 mod order_sql;
 mod postgres;
@@ -13,6 +14,11 @@ mod sql;
 mod sqlite;
 mod sqlite_appends;
 
+pub use customer_sql::{
+    AuditEntry, AuditQuery, CustomerFacts, CustomerFilter, CustomerGroup, CustomerNote, CustomerStore, NewOutreach,
+    NewReminder, REFUSED_CAP_REACHED, REFUSED_NOT_AWAITING, REFUSED_OPTED_OUT, ReasonStats, ReminderRecord,
+    ReminderStats, buyer_visitor,
+};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -143,7 +149,7 @@ pub struct Listed<T> {
 /// Everything kefu keeps. Every method that reads or writes shop data takes the shop id,
 /// and every query filters by it: a caller cannot reach another shop's rows by guessing ids.
 #[async_trait]
-pub trait Store: ChatStore + OrderStore + Send + Sync + 'static {
+pub trait Store: ChatStore + OrderStore + CustomerStore + Send + Sync + 'static {
     /// "sqlite" or "postgres", for logs and health output.
     fn engine(&self) -> &'static str;
     /// Checks the database answers.

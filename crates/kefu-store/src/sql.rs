@@ -79,6 +79,7 @@ macro_rules! impl_store {
             use crate::rows::*;
             use crate::sql::{bind_order_filter, bot_question_columns, customer_filter, kb_entry_columns, leave_message_columns, order_filter, product_filter};
             use crate::chat_sql::{agent_status_query, chat_helpers, chat_impl, conversation_columns};
+            use crate::customer_sql::customer_impl;
             use crate::{Appended, ChatStore, NewEvent};
             use kefu_core::chat::{Conversation, ConversationState, Event, EventBody, Sender, StatEvent, StatKind, Transition};
             use kefu_core::ids::ConversationId;
@@ -118,6 +119,7 @@ macro_rules! impl_store {
         }
         chat_helpers!($store, $db);
         chat_impl!($store, $db, $engine, $begin_write, $lock_shop);
+        customer_impl!($store, $db, $begin_write);
 
         impl $store {
             async fn insert_catalog(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, c: &Catalog) -> Result<()> {

@@ -1899,3 +1899,441 @@ async fn order_saves_are_versioned_and_whole(store: Arc<dyn Store>) {
     assert_eq!(store.after_sales_steps(shop, ticket.id).await.unwrap().len(), 3);
 }
 contract!(order_saves_are_versioned_and_whole);
+
+// ---- Customers, outreach, audit and payment reminders (SPEC §3, §4.7) ----
+
+use kefu_core::customers::AuditKind;
+use kefu_core::reminders::UnpaidReason;
+use kefu_store::{
+    AuditEntry, AuditQuery, CustomerFilter, CustomerGroup, CustomerNote, NewOutreach, NewReminder, REFUSED_CAP_REACHED,
+    REFUSED_NOT_AWAITING, REFUSED_OPTED_OUT,
+};
+
+/// A shop with the small catalog; returns it and the catalog.
+async fn shop_with_catalog(store: &Arc<dyn Store>, slug: &str) -> (ShopId, Catalog) {
+    let mut s = new_shop(slug);
+    s.catalog = catalog(s.shop.id);
+    store.create_shop(&s).await.unwrap();
+    (s.shop.id, s.catalog)
+}
+
+async fn customers_have_facts_tags_notes_and_groups(store: Arc<dyn Store>) {
+    let (shop, cat) = shop_with_catalog(&store, "cust-a").await;
+    let (other, other_cat) = shop_with_catalog(&store, "cust-b").await;
+    let (wang, lily) = (&cat.customers[0], &cat.customers[1]);
+
+    // A signed buyer's chat: visitor buyer:<nick>, with product cards from both sides.
+    let mut c = Conversation::new(shop, "buyer:tb_小王".into(), "tb_小王".into(), "web".into(), at(2, 1));
+    c.last_activity_at = at(2, 1);
+    store.create_conversation(&c).await.unwrap();
+    for (sender, sku, hour) in [
+        (Sender::Buyer, "SKU-2", 2),
+        (Sender::System, "SKU-3", 3),
+        (Sender::Buyer, "SKU-2", 4),
+    ] {
+        let e = NewEvent {
+            sender,
+            client_id: None,
+            body: EventBody::Message {
+                content: Content::Product {
+                    sku: sku.into(),
+                    card: None,
+                },
+            },
+            at: at(2, hour),
+        };
+        store.append_event(shop, c.id, &e).await.unwrap();
+    }
+    assert_eq!(
+        store.asked_about(shop, wang.id).await.unwrap(),
+        vec![cat.products[1].id, cat.products[2].id]
+    );
+    assert!(store.asked_about(shop, lily.id).await.unwrap().is_empty());
+    assert!(store.asked_about(other, wang.id).await.unwrap().is_empty());
+
+    let all = store.customer_facts(shop, &CustomerFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let w = all.iter().find(|f| f.customer.id == wang.id).unwrap();
+    assert_eq!(w.first_contact, Some(at(2, 1)));
+    assert_eq!(w.last_contact, Some(at(2, 4)));
+    assert_eq!(
+        w.order_states,
+        vec![OrderState::AwaitingPayment, OrderState::Shipped, OrderState::Closed]
+    );
+    let l = all.iter().find(|f| f.customer.id == lily.id).unwrap();
+    assert!(!l.chatted());
+    assert_eq!(l.order_states, vec![OrderState::Paid, OrderState::Completed]);
+
+    // ensure_customer makes a chatting stranger a customer, once.
+    let new = store.ensure_customer(shop, "tb_新客", now()).await.unwrap();
+    assert_eq!(store.ensure_customer(shop, "tb_新客", now()).await.unwrap(), new);
+    assert_eq!((new.name.as_str(), new.phone.as_str()), ("", ""));
+    assert_eq!(
+        store
+            .customer_facts(shop, &CustomerFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Tags: replaced as a set; filter by tag and text.
+    store
+        .set_customer_tags(shop, wang.id, &["老客户".into(), "讲价型".into()])
+        .await
+        .unwrap();
+    store
+        .set_customer_tags(shop, wang.id, &["老客户".into()])
+        .await
+        .unwrap();
+    store
+        .set_customer_tags(shop, lily.id, &["老客户".into()])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.set_customer_tags(other, wang.id, &["x".into()]).await,
+        Err(StoreError::NotFound)
+    ));
+    let tagged = |tag: &str| CustomerFilter {
+        tag: Some(tag.into()),
+        ..Default::default()
+    };
+    assert_eq!(store.customer_facts(shop, &tagged("老客户")).await.unwrap().len(), 2);
+    assert!(store.customer_facts(shop, &tagged("讲价型")).await.unwrap().is_empty());
+    let by_text = CustomerFilter {
+        text: Some("lily".into()),
+        ..Default::default()
+    };
+    let found = store.customer_facts(shop, &by_text).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].tags, vec!["老客户"]);
+
+    // Notes: appended, oldest first; never onto another shop's buyer.
+    for (i, text) in ["问过80码", "答应到货通知"].iter().enumerate() {
+        let n = CustomerNote {
+            id: uuid::Uuid::now_v7(),
+            customer_id: wang.id,
+            author_id: None,
+            author_name: "小美".into(),
+            text: text.to_string(),
+            created_at: at(3, i as u32),
+        };
+        store.add_customer_note(shop, &n).await.unwrap();
+    }
+    let foreign = CustomerNote {
+        id: uuid::Uuid::now_v7(),
+        customer_id: other_cat.customers[0].id,
+        author_id: None,
+        author_name: "小美".into(),
+        text: "x".into(),
+        created_at: now(),
+    };
+    assert!(matches!(
+        store.add_customer_note(shop, &foreign).await,
+        Err(StoreError::NotFound)
+    ));
+    let notes = store.customer_notes(shop, wang.id).await.unwrap();
+    assert_eq!(
+        notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
+        ["问过80码", "答应到货通知"]
+    );
+    assert!(store.customer_notes(other, wang.id).await.unwrap().is_empty());
+
+    // Custom groups: names unique per shop; members all or nothing.
+    let group = CustomerGroup {
+        id: CustomerGroupId::new(),
+        shop_id: shop,
+        name: "双十一回访".into(),
+        created_at: now(),
+        members: 0,
+    };
+    store.create_customer_group(&group).await.unwrap();
+    let twin = CustomerGroup {
+        id: CustomerGroupId::new(),
+        ..group.clone()
+    };
+    assert!(matches!(
+        store.create_customer_group(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let elsewhere = CustomerGroup {
+        id: CustomerGroupId::new(),
+        shop_id: other,
+        ..group.clone()
+    };
+    store.create_customer_group(&elsewhere).await.unwrap();
+    store
+        .change_group_members(shop, group.id, &[wang.id, lily.id], &[], now())
+        .await
+        .unwrap();
+    // Another shop's buyer in the list: nothing changes.
+    assert!(matches!(
+        store
+            .change_group_members(shop, group.id, &[new.id, other_cat.customers[0].id], &[wang.id], now())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.change_group_members(other, group.id, &[], &[], now()).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .change_group_members(shop, group.id, &[lily.id], &[wang.id], now())
+        .await
+        .unwrap();
+    let groups = store.customer_groups(shop).await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].members, 1);
+    let in_group = CustomerFilter {
+        custom_group: Some(group.id),
+        ..Default::default()
+    };
+    let members = store.customer_facts(shop, &in_group).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].customer.id, lily.id);
+    assert_eq!(members[0].custom_groups, vec![group.id]);
+    assert!(matches!(
+        store.rename_customer_group(other, group.id, "x").await,
+        Err(StoreError::NotFound)
+    ));
+    store.rename_customer_group(shop, group.id, "回访").await.unwrap();
+    assert_eq!(store.customer_groups(shop).await.unwrap()[0].name, "回访");
+    assert!(matches!(
+        store.delete_customer_group(other, group.id).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_customer_group(shop, group.id).await.unwrap();
+    assert!(store.customer_groups(shop).await.unwrap().is_empty());
+    assert_eq!(store.customer_groups(other).await.unwrap().len(), 1);
+}
+contract!(customers_have_facts_tags_notes_and_groups);
+
+async fn outreach_is_capped_and_opt_outs_hold(store: Arc<dyn Store>) {
+    let (shop, cat) = shop_with_catalog(&store, "reach-a").await;
+    let (other, _) = shop_with_catalog(&store, "reach-b").await;
+    let (wang, lily) = (&cat.customers[0], &cat.customers[1]);
+    let send = |customer: CustomerId, hour: u32, max: u8| NewOutreach {
+        customer,
+        text: "亲,您看过的宝贝今天特价哦".into(),
+        by: None,
+        at: at(10, hour),
+        max,
+        since: at(10, hour) - Duration::days(7),
+    };
+    // Lily never chatted: the message opens a closed conversation she sees when she comes.
+    let a = store.send_outreach(shop, &send(lily.id, 2, 2)).await.unwrap();
+    assert_eq!(a.conversation.visitor, "buyer:tb_lily");
+    assert_eq!(a.conversation.state, ConversationState::Closed);
+    assert_eq!(a.event.sender, Sender::System);
+    let b = store.send_outreach(shop, &send(lily.id, 3, 2)).await.unwrap();
+    assert_eq!(b.conversation.id, a.conversation.id, "the same chat");
+    assert_eq!(b.event.seq, a.event.seq + 1);
+    match store.send_outreach(shop, &send(lily.id, 4, 2)).await {
+        Err(StoreError::Refused(why)) => assert_eq!(why, REFUSED_CAP_REACHED),
+        other => panic!("{other:?}"),
+    }
+    let events = store.events_after(shop, a.conversation.id, 0, 10).await.unwrap();
+    assert_eq!(events.len(), 2, "the refused one left nothing");
+    assert_eq!(store.outreach_sent(shop, at(1, 0)).await.unwrap().len(), 2);
+    assert!(store.outreach_sent(shop, at(10, 2)).await.unwrap().len() == 1);
+    assert!(store.outreach_sent(other, at(1, 0)).await.unwrap().is_empty());
+    assert!(matches!(
+        store.send_outreach(other, &send(wang.id, 2, 2)).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // 回复TD: the buyer's chat opts them out; staff can clear it.
+    assert!(store.opt_out_visitor(shop, "buyer:tb_小王", now()).await.unwrap());
+    assert!(
+        !store.opt_out_visitor(shop, "buyer:tb_小王", now()).await.unwrap(),
+        "once"
+    );
+    assert!(
+        !store
+            .opt_out_visitor(shop, "anonymous-visitor-0001", now())
+            .await
+            .unwrap()
+    );
+    // The other shop's tb_小王 is its own buyer: opting out there is separate.
+    assert!(store.opt_out_visitor(other, "buyer:tb_小王", now()).await.unwrap());
+    match store.send_outreach(shop, &send(wang.id, 2, 2)).await {
+        Err(StoreError::Refused(why)) => assert_eq!(why, REFUSED_OPTED_OUT),
+        other => panic!("{other:?}"),
+    }
+    let facts = store.customer_facts(shop, &CustomerFilter::default()).await.unwrap();
+    assert!(facts.iter().find(|f| f.customer.id == wang.id).unwrap().opted_out);
+    store.set_opted_out(shop, wang.id, false, now()).await.unwrap();
+    store.send_outreach(shop, &send(wang.id, 2, 2)).await.unwrap();
+    store.set_opted_out(shop, lily.id, true, now()).await.unwrap();
+    store.set_opted_out(shop, lily.id, true, now()).await.unwrap();
+    assert!(matches!(
+        store.set_opted_out(other, lily.id, true, now()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+contract!(outreach_is_capped_and_opt_outs_hold);
+
+async fn reminders_are_claimed_once_and_counted(store: Arc<dyn Store>) {
+    let (shop, cat) = shop_with_catalog(&store, "remind-a").await;
+    let (other, _) = shop_with_catalog(&store, "remind-b").await;
+    let unpaid = &cat.orders[0];
+    assert_eq!(unpaid.state, OrderState::AwaitingPayment);
+    let remind = |order: OrderId, number: u32, hour: u32| NewReminder {
+        order,
+        number,
+        reason: UnpaidReason::Forgot,
+        text: "亲,您拍下的订单还没有付款哦".into(),
+        by: None,
+        at: at(1, hour),
+    };
+    // Two senders at once (two nodes, or an agent and the scheduler): one wins.
+    let (first, again) = (remind(unpaid.id, 1, 9), remind(unpaid.id, 1, 9));
+    let (x, y) = tokio::join!(store.send_reminder(shop, &first), store.send_reminder(shop, &again));
+    assert!(x.is_ok() != y.is_ok(), "{x:?} {y:?}");
+    let (record, appended) = x.or(y).unwrap();
+    assert!(matches!(
+        y_or_conflict(&store, shop, &remind(unpaid.id, 1, 10)).await,
+        StoreError::Conflict(_)
+    ));
+    assert_eq!(record.number, 1);
+    assert_eq!(appended.event.sender, Sender::System);
+    assert_eq!(appended.conversation.visitor, "buyer:tb_小王");
+    let events = store.events_after(shop, appended.conversation.id, 0, 10).await.unwrap();
+    assert_eq!(events.len(), 1, "the loser's message rolled back");
+    assert_eq!(store.reminders_of(shop, unpaid.id).await.unwrap(), vec![record.clone()]);
+    assert!(store.reminders_of(other, unpaid.id).await.unwrap().is_empty());
+    // The second reminder (when a shop allows more) is its own claim.
+    let mut second = remind(unpaid.id, 2, 14);
+    second.reason = UnpaidReason::Bargaining;
+    second.by = Some(AccountId::new());
+    store.send_reminder(shop, &second).await.unwrap();
+    // Paid orders, and other shops' orders, are not reminded.
+    let paid = &cat.orders[1];
+    assert!(
+        matches!(store.send_reminder(shop, &remind(paid.id, 1, 9)).await, Err(StoreError::Refused(w)) if w == REFUSED_NOT_AWAITING)
+    );
+    assert!(matches!(
+        store.send_reminder(other, &remind(unpaid.id, 3, 9)).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let stats = store.reminder_stats(shop, None, None).await.unwrap();
+    assert_eq!(
+        (stats.sent, stats.automatic, stats.orders, stats.paid_after),
+        (2, 1, 1, 0)
+    );
+    assert_eq!(stats.by_reason.len(), 2);
+    assert_eq!(store.reminder_stats(shop, Some(at(1, 12)), None).await.unwrap().sent, 1);
+    assert_eq!(store.reminder_stats(other, None, None).await.unwrap().sent, 0);
+}
+contract!(reminders_are_claimed_once_and_counted);
+
+async fn y_or_conflict(store: &Arc<dyn Store>, shop: ShopId, r: &NewReminder) -> StoreError {
+    store.send_reminder(shop, r).await.unwrap_err()
+}
+
+async fn audit_entries_filter_and_page(store: Arc<dyn Store>) {
+    let (shop, cat) = shop_with_catalog(&store, "audit-a").await;
+    let (other, _) = shop_with_catalog(&store, "audit-b").await;
+    for (i, kind) in [AuditKind::Reveal, AuditKind::Export, AuditKind::Reveal]
+        .iter()
+        .enumerate()
+    {
+        store
+            .record_audit(&AuditEntry {
+                id: uuid::Uuid::now_v7(),
+                shop_id: shop,
+                at: at(5, i as u32),
+                account_id: None,
+                account_name: "老板".into(),
+                kind: *kind,
+                customer_id: (*kind == AuditKind::Reveal).then_some(cat.customers[0].id),
+                detail: format!("entry {i}"),
+            })
+            .await
+            .unwrap();
+    }
+    let all = store.audit_log(shop, &AuditQuery::default()).await.unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(all.items[0].detail, "entry 2", "newest first");
+    let reveals = AuditQuery {
+        kind: Some(AuditKind::Reveal),
+        ..Default::default()
+    };
+    assert_eq!(store.audit_log(shop, &reveals).await.unwrap().total, 2);
+    let window = AuditQuery {
+        from: Some(at(5, 1)),
+        until: Some(at(5, 2)),
+        ..Default::default()
+    };
+    let w = store.audit_log(shop, &window).await.unwrap();
+    assert_eq!((w.total, w.items[0].kind), (1, AuditKind::Export));
+    let paged = AuditQuery {
+        page: Page { limit: 1, offset: 1 },
+        ..Default::default()
+    };
+    let p = store.audit_log(shop, &paged).await.unwrap();
+    assert_eq!((p.total, p.items.len(), p.items[0].detail.as_str()), (3, 1, "entry 1"));
+    assert_eq!(store.audit_log(other, &AuditQuery::default()).await.unwrap().total, 0);
+}
+contract!(audit_entries_filter_and_page);
+
+/// Marks an order paid behind the store's back (order changes are not this suite's subject).
+async fn pay_raw(url: &str, order: OrderId, at: chrono::DateTime<Utc>) {
+    let sql = "UPDATE orders SET state = 'paid', paid_at = $1 WHERE id = $2";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(sql).bind(at).bind(order.0).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(sql).bind(at).bind(order.0).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+async fn orders_paid_after_a_reminder_are_counted(store: Arc<dyn Store>, url: String) {
+    let (shop, cat) = shop_with_catalog(&store, "paid-after").await;
+    let unpaid = &cat.orders[0];
+    let r = NewReminder {
+        order: unpaid.id,
+        number: 1,
+        reason: UnpaidReason::Worried,
+        text: "亲,有顾虑随时问我哦".into(),
+        by: None,
+        at: at(1, 9),
+    };
+    store.send_reminder(shop, &r).await.unwrap();
+    let before = store.reminder_stats(shop, None, None).await.unwrap();
+    assert_eq!((before.sent, before.paid_after), (1, 0));
+    pay_raw(&url, unpaid.id, at(1, 10)).await;
+    let after = store.reminder_stats(shop, None, None).await.unwrap();
+    assert_eq!((after.sent, after.orders, after.paid_after), (1, 1, 1));
+    assert_eq!(after.by_reason[0].reason, UnpaidReason::Worried);
+    assert_eq!(after.by_reason[0].paid_after, 1);
+}
+
+mod orders_paid_after_a_reminder_are_counted {
+    #[tokio::test]
+    async fn sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("kefu.db").display());
+        let store = kefu_store::open(&url).await.unwrap();
+        super::orders_paid_after_a_reminder_are_counted(store, url).await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        let url = kefu_store::testing::scratch_postgres().await.unwrap();
+        let store = kefu_store::open(&url).await.unwrap();
+        let outcome = tokio::spawn(super::orders_paid_after_a_reminder_are_counted(
+            store.clone(),
+            url.clone(),
+        ))
+        .await;
+        drop(store);
+        kefu_store::testing::drop_postgres(&url).await.unwrap();
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}

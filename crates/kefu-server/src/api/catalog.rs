@@ -1,5 +1,5 @@
-//! Products and buyers, read-only for now (orders and their actions: `orders.rs`). Buyers' phone and address are masked for
-//! staff without the privacy permission (SPEC §3.4; owners and admins have it).
+//! Products, read-only for now; buyers are in `customers.rs`, orders and their actions in
+//! `orders.rs`.
 
 use crate::AppState;
 use crate::api::page;
@@ -7,8 +7,8 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use axum::extract::State;
-use kefu_core::catalog::{Customer, Product};
-use kefu_core::ids::{CustomerId, ProductId};
+use kefu_core::catalog::Product;
+use kefu_core::ids::ProductId;
 use kefu_store::ProductQuery;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,8 +19,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_products))
         .routes(routes!(get_product))
-        .routes(routes!(list_customers))
-        .routes(routes!(get_customer))
 }
 
 /// A page of rows and how many match in all.
@@ -41,14 +39,6 @@ impl<T: ToSchema> From<kefu_store::Listed<T>> for ListOf<T> {
 
 fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-fn privacy(caller: &Caller, c: Customer) -> Customer {
-    if caller.account.role.is_manager() {
-        c
-    } else {
-        c.masked()
-    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -90,49 +80,4 @@ async fn get_product(State(state): State<AppState>, caller: Caller, Path(id): Pa
             .await?
             .ok_or(ApiError::NotFound("product"))?,
     ))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerParams {
-    /// Part of the buyer's nick or name.
-    q: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-/// Search the shop's buyers.
-#[utoipa::path(get, path = "/customers", tag = "catalog", params(CustomerParams),
-    responses((status = 200, body = ListOf<Customer>), (status = 400, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn list_customers(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(p): Query<CustomerParams>,
-) -> ApiResult<Json<ListOf<Customer>>> {
-    let listed = state
-        .store
-        .customers(caller.shop(), non_empty(p.q).as_deref(), page(p.limit, p.offset)?)
-        .await?;
-    let items = listed.items.into_iter().map(|c| privacy(&caller, c)).collect();
-    Ok(Json(ListOf {
-        items,
-        total: listed.total,
-    }))
-}
-
-/// One buyer.
-#[utoipa::path(get, path = "/customers/{id}", tag = "catalog", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Customer), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
-async fn get_customer(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Customer>> {
-    let c = state
-        .store
-        .customer(caller.shop(), CustomerId(id))
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
-    Ok(Json(privacy(&caller, c)))
 }

@@ -9,9 +9,11 @@ mod catalog;
 mod orders;
 pub use orders::close_unpaid;
 mod chat;
+mod customers;
 mod kb;
 mod messages;
 mod phrases;
+pub mod reminders;
 mod shop;
 pub(crate) mod widget;
 
@@ -39,8 +41,10 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "auth", description = "Login, logout, password"),
         (name = "shop", description = "The caller's shop and its settings (SPEC §6.2)"),
         (name = "accounts", description = "Sub-accounts, roles, skill groups and routing (SPEC §6.1)"),
-        (name = "catalog", description = "Products and buyers"),
+        (name = "catalog", description = "Products"),
         (name = "orders", description = "Orders and their actions, after-sales cases, reviews and complaints (SPEC §4)"),
+        (name = "customers", description = "Buyers' profiles, lifecycle and custom groups, tags and notes, outreach, privacy reveals and their audit log (SPEC §3)"),
+        (name = "reminders", description = "Payment reminders (催付) for unpaid orders, by agents or the scheduler, and their statistics (SPEC §4.7)"),
         (name = "knowledge base", description = "Categories, entries, import and export (SPEC §1.1)"),
         (name = "bot", description = "Dictionary and synonyms, test console, learning loop (SPEC §1.2, §1.4, §1.5)"),
         (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
@@ -78,6 +82,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(accounts::router())
                 .merge(catalog::router())
                 .merge(orders::router())
+                .merge(customers::router())
+                .merge(reminders::router())
                 .merge(kb::router())
                 .merge(bot::router())
                 .merge(messages::router())

@@ -210,7 +210,7 @@ async fn order_action(
         .ok_or(ApiError::NotFound("order"))?;
     let applied = current
         .value
-        .apply(&action, actor(&caller), &settings, kefu_store::now())?;
+        .apply(&action, actor(&caller), &settings, state.clock.now())?;
     state.store.save_order(shop, &applied, current.version).await?;
     Ok(Json(order_view(&state, &caller, applied.order).await?))
 }
@@ -329,7 +329,7 @@ async fn open_after_sales(
     let received = received_at(&order.order, tracking.as_ref());
     let refunded = state.store.refunded(shop, order.order.id, None).await?;
     let (ticket, step) =
-        AfterSalesTicket::request(&req, &order, actor(&caller), received, refunded, kefu_store::now())?;
+        AfterSalesTicket::request(&req, &order, actor(&caller), received, refunded, state.clock.now())?;
     state.store.save_after_sales(shop, &ticket, &step, None, None).await?;
     Ok((
         axum::http::StatusCode::CREATED,
@@ -401,7 +401,7 @@ async fn after_sales_action(
     Json(action): Json<TicketAction>,
 ) -> ApiResult<Json<AfterSalesView>> {
     let shop = caller.shop();
-    let now = kefu_store::now();
+    let now = state.clock.now();
     let ticket = state
         .store
         .after_sales(shop, AfterSalesId(id))
@@ -504,7 +504,7 @@ async fn open_service_ticket(
         body.reason,
         &body.content,
         actor(&caller),
-        kefu_store::now(),
+        state.clock.now(),
     )?;
     state.store.save_service_ticket(shop, &ticket, &record, None).await?;
     Ok((
@@ -560,7 +560,7 @@ async fn service_ticket_action(
         .service_ticket(shop, ServiceTicketId(id))
         .await?
         .ok_or(ApiError::NotFound("case"))?;
-    let (next, record) = t.value.apply(&action, actor(&caller), kefu_store::now())?;
+    let (next, record) = t.value.apply(&action, actor(&caller), state.clock.now())?;
     state
         .store
         .save_service_ticket(shop, &next, &record, Some(t.version))
@@ -590,7 +590,7 @@ async fn import_orders(
     if body.orders.is_empty() || body.orders.len() > MAX_BATCH {
         return Err(ValidationError::new("orders", format!("send 1 to {MAX_BATCH} orders")).into());
     }
-    let now = kefu_store::now();
+    let now = state.clock.now();
     let mut rows = Vec::with_capacity(body.orders.len());
     let mut seen = std::collections::HashSet::new();
     for (i, o) in body.orders.into_iter().enumerate() {
@@ -703,7 +703,7 @@ async fn hook_event(
         };
         match (e.action(), e) {
             (Some((action, actor)), _) => {
-                let applied = o.value.apply(&action, actor, settings, kefu_store::now())?;
+                let applied = o.value.apply(&action, actor, settings, state.clock.now())?;
                 match state.store.save_order(shop, &applied, o.version).await {
                     Err(kefu_store::StoreError::Stale) => continue,
                     other => other?,

@@ -81,6 +81,11 @@ pub async fn buyer_conversation(
     let mut c = Conversation::new(shop, visitor.to_string(), nick, channel.to_string(), now);
     c.skill_group = group;
     state.store.create_conversation(&c).await?;
+    // A signed buyer is the shop's customer of that nick (SPEC §3.1): their first chat makes
+    // them one, so they show in 咨询组 before they order.
+    if let Some(buyer) = visitor.strip_prefix("buyer:") {
+        state.store.ensure_customer(shop, buyer, now).await?;
+    }
     let settings = state.store.settings(shop).await?;
     let text = if settings.is_open(now) {
         settings.auto_replies.greeting
@@ -163,10 +168,10 @@ pub async fn buyer_message(
         body: EventBody::Message { content },
         at: kefu_store::now(),
     };
-    match state.store.append_event(shop, conversation, &event).await {
+    let stored = match state.store.append_event(shop, conversation, &event).await {
         Ok(a) => {
             publish(state, &a);
-            Ok(a)
+            a
         }
         // Writing to a closed chat reopens it with the bot (SPEC §2.5).
         Err(kefu_store::StoreError::Refused(_)) => {
@@ -177,10 +182,35 @@ pub async fn buyer_message(
             publish(state, &reopened);
             let a = state.store.append_event(shop, conversation, &event).await?;
             publish(state, &a);
-            Ok(a)
+            a
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    opt_out_if_asked(state, &stored).await?;
+    Ok(stored)
+}
+
+/// 回复TD退订: a signed buyer's message asking for no more outreach opts them out (SPEC §3.3).
+/// A string check first, so ordinary messages cost nothing more.
+async fn opt_out_if_asked(state: &AppState, a: &Appended) -> ApiResult<()> {
+    if a.duplicate || !a.conversation.visitor.starts_with("buyer:") {
+        return Ok(());
     }
+    if let EventBody::Message {
+        content: Content::Text { text },
+    } = &a.event.body
+        && kefu_core::customers::asks_to_opt_out(text)
+    {
+        let shop = a.conversation.shop_id;
+        if state
+            .store
+            .opt_out_visitor(shop, &a.conversation.visitor, state.clock.now())
+            .await?
+        {
+            tracing::info!(shop = %shop, "a buyer opted out of outreach");
+        }
+    }
+    Ok(())
 }
 
 /// The bot's turn after a buyer's message, while the chat is still the bot's.
