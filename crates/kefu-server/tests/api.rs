@@ -88,6 +88,7 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/chat/socket",
         "/api/v1/chat/conversations",
         "/api/v1/chat/conversations/{id}/events",
+        "/api/v1/chat/conversations/{id}/panel",
         "/api/v1/chat/agents",
         "/api/v1/chat/presence",
         "/api/v1/shop/widget-secret",

@@ -574,3 +574,65 @@ async fn platforms_feed_orders_by_import_and_signed_events(app: Arc<TestApp>) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "no such feed");
 }
 on_both_engines!(platforms_feed_orders_by_import_and_signed_events);
+
+async fn the_chat_panel_shows_the_buyer_and_their_orders(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let agent = app.login("demo", "xiaomei", AGENT_PW).await;
+    let shop = app
+        .store
+        .shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, buyers) = app.get("/api/v1/customers?q=tb_小雨妈妈", &owner).await;
+    let buyer = buyers["items"][0].clone();
+    let nick = buyer["nick"].as_str().unwrap();
+    let signed = kefu_core::chat::Conversation::new(
+        shop.id,
+        format!("buyer:{nick}"),
+        nick.into(),
+        "web".into(),
+        kefu_store::now(),
+    );
+    let anonymous = kefu_core::chat::Conversation::new(
+        shop.id,
+        "v-panel-0001".into(),
+        "访客".into(),
+        "h5".into(),
+        kefu_store::now(),
+    );
+    app.store.create_conversation(&signed).await.unwrap();
+    app.store.create_conversation(&anonymous).await.unwrap();
+
+    let (status, panel) = app
+        .get(&format!("/api/v1/chat/conversations/{}/panel", signed.id), &owner)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{panel}");
+    assert_eq!(panel["customer"]["nick"], nick);
+    assert!(panel["customer"]["groups"].is_array());
+    let orders = panel["orders"].as_array().unwrap();
+    assert!(!orders.is_empty(), "{panel}");
+    for o in orders {
+        assert_eq!(o["customer_id"], buyer["id"]);
+        assert!(o["actions"].as_array().unwrap().contains(&json!("set_memo")));
+        let state = o["state"].as_str().unwrap();
+        let may_ship = o["actions"].as_array().unwrap().contains(&json!("ship"));
+        assert_eq!(may_ship, state == "paid", "{state}: {}", o["actions"]);
+    }
+    let (_, panel) = app
+        .get(&format!("/api/v1/chat/conversations/{}/panel", anonymous.id), &owner)
+        .await;
+    assert_eq!((&panel["customer"], &panel["orders"]), (&Value::Null, &json!([])));
+    // Not the agent's chat; another shop's.
+    let (status, _) = app
+        .get(&format!("/api/v1/chat/conversations/{}/panel", signed.id), &agent)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    app.other_shop().await;
+    let boss = app.login("other", "boss", OWNER_PW).await;
+    let (status, _) = app
+        .get(&format!("/api/v1/chat/conversations/{}/panel", signed.id), &boss)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+on_both_engines!(the_chat_panel_shows_the_buyer_and_their_orders);

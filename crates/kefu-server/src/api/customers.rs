@@ -220,8 +220,13 @@ async fn get_customer(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CustomerProfile>> {
+    Ok(Json(profile(&state, &caller, id).await?))
+}
+
+/// A buyer's profile as the caller may see it (the workbench's panel shows the same).
+pub(crate) async fn profile(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<CustomerProfile> {
     let shop = caller.shop();
-    let f = facts(&state, &caller, id).await?;
+    let f = facts(state, caller, id).await?;
     let id = f.customer.id;
     let channel = state
         .store
@@ -243,7 +248,7 @@ async fn get_customer(
         page: Page { limit: 50, offset: 0 },
         ..Default::default()
     };
-    let whole = sees_private(&caller);
+    let whole = sees_private(caller);
     let orders = state
         .store
         .orders(shop, &q)
@@ -258,13 +263,13 @@ async fn get_customer(
         })
         .collect();
     let notes = state.store.customer_notes(shop, id).await?;
-    Ok(Json(CustomerProfile {
-        summary: summary(&caller, f),
+    Ok(CustomerProfile {
+        summary: summary(caller, f),
         channel,
         asked_about,
         orders,
         notes,
-    }))
+    })
 }
 
 fn audit(

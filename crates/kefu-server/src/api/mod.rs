@@ -7,6 +7,7 @@ pub(crate) mod auth;
 mod bot;
 mod catalog;
 mod orders;
+mod panel;
 pub use orders::close_unpaid;
 mod chat;
 mod customers;
@@ -82,6 +83,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(accounts::router())
                 .merge(catalog::router())
                 .merge(orders::router())
+                .merge(panel::router())
                 .merge(customers::router())
                 .merge(reminders::router())
                 .merge(kb::router())

@@ -138,7 +138,7 @@ pub struct OrderView {
     after_sales: Vec<AfterSalesTicket>,
 }
 
-async fn order_view(state: &AppState, caller: &Caller, order: OrderDetail) -> ApiResult<OrderView> {
+pub(crate) async fn order_view(state: &AppState, caller: &Caller, order: OrderDetail) -> ApiResult<OrderView> {
     let shop = caller.shop();
     let settings = state.store.settings(shop).await?;
     let id = order.order.id;
