@@ -20,6 +20,7 @@ pub mod links;
 pub mod lockout;
 pub mod money;
 pub mod order;
+pub mod order_answers;
 pub mod order_feed;
 pub mod phrases;
 pub mod reminders;

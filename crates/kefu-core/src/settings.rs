@@ -89,6 +89,15 @@ pub struct ShopSettings {
     /// Proactive outreach to customer groups: frequency cap (SPEC §3.3); defaults when absent.
     #[serde(default)]
     pub outreach: crate::customers::OutreachRules,
+    /// 满多少包邮: an order whose goods (without shipping) come to at least this much ships free;
+    /// `0` means everything ships free (全店包邮), none means the shop has no such rule. The bot
+    /// quotes it (SPEC §1.6, `order_answers`). Absent in settings saved before it existed.
+    #[serde(default)]
+    pub free_shipping_threshold: Option<crate::money::Fen>,
+    /// The shop's own words on invoices (发票), added to the bot's invoice answer, e.g.
+    /// "本店可开电子普通发票，确认收货后开具". Empty: the bot answers generically.
+    #[serde(default)]
+    pub invoice_note: String,
 }
 
 fn default_item_link_forms() -> Vec<String> {
@@ -105,6 +114,8 @@ pub const MAX_IDLE_CLOSE_MINUTES: u32 = 24 * 60;
 fn default_idle_close_minutes() -> u32 {
     30
 }
+
+pub const MAX_INVOICE_NOTE_CHARS: usize = 200;
 
 pub const MIN_UNPAID_TIMEOUT_MINUTES: u32 = 10;
 pub const MAX_UNPAID_TIMEOUT_MINUTES: u32 = 15 * 24 * 60;
@@ -140,6 +151,8 @@ impl Default for ShopSettings {
             bot: crate::bot::BotSettings::default(),
             reminders: Default::default(),
             outreach: Default::default(),
+            free_shipping_threshold: None,
+            invoice_note: String::new(),
         }
     }
 }
@@ -260,6 +273,27 @@ impl ShopSettings {
                     ),
                 ));
             }
+        }
+        if self
+            .free_shipping_threshold
+            .is_some_and(|t| t < crate::money::Fen::ZERO)
+        {
+            return Err(ValidationError::new(
+                "free_shipping_threshold",
+                "must not be negative (0 means everything ships free)",
+            ));
+        }
+        if self.invoice_note.chars().count() > MAX_INVOICE_NOTE_CHARS {
+            return Err(ValidationError::new(
+                "invoice_note",
+                format!("is longer than {MAX_INVOICE_NOTE_CHARS} characters"),
+            ));
+        }
+        if self.invoice_note.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                "invoice_note",
+                "must be one line without control characters",
+            ));
         }
         self.reminders.validate(self.unpaid_timeout_minutes)?;
         self.outreach.validate()?;
@@ -438,6 +472,45 @@ mod tests {
         let partial: crate::reminders::ReminderRules = serde_json::from_str(r#"{"max_per_order": 2}"#).unwrap();
         assert_eq!(partial.max_per_order, 2);
         assert_eq!(partial.templates, Default::default());
+    }
+
+    #[test]
+    fn settings_saved_before_shipping_and_invoice_fields_load_without_them() {
+        let mut v = serde_json::to_value(ShopSettings::default()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        assert!(o.remove("free_shipping_threshold").is_some());
+        assert!(o.remove("invoice_note").is_some());
+        let s: ShopSettings = serde_json::from_value(v).unwrap();
+        assert_eq!((s.free_shipping_threshold, s.invoice_note.as_str()), (None, ""));
+        assert_eq!(s, ShopSettings::default());
+        let with: ShopSettings = serde_json::from_value({
+            let mut v = serde_json::to_value(ShopSettings::default()).unwrap();
+            v["free_shipping_threshold"] = 9900.into();
+            v["invoice_note"] = "可开电子普通发票".into();
+            v
+        })
+        .unwrap();
+        assert_eq!(with.free_shipping_threshold, Some(crate::money::Fen(9900)));
+        with.validate().unwrap();
+    }
+
+    #[test]
+    fn free_shipping_threshold_and_invoice_note_are_checked() {
+        use crate::money::Fen;
+        assert_eq!(
+            refused(|s| s.free_shipping_threshold = Some(Fen(-1))).field,
+            "free_shipping_threshold"
+        );
+        assert_eq!(refused(|s| s.invoice_note = "票".repeat(201)).field, "invoice_note");
+        assert_eq!(refused(|s| s.invoice_note = "可开\n发票".into()).field, "invoice_note");
+        for ok in [Some(Fen(0)), Some(Fen(9900)), None] {
+            let s = ShopSettings {
+                free_shipping_threshold: ok,
+                invoice_note: "票".repeat(200),
+                ..ShopSettings::default()
+            };
+            s.validate().unwrap();
+        }
     }
 
     #[test]
