@@ -815,3 +815,74 @@ async fn the_bots_intent_picks_the_skill_group(app: Arc<TestApp>) {
         .await;
 }
 on_both_engines!(the_bots_intent_picks_the_skill_group);
+
+/// SPEC §1.6: a signed buyer asking after their parcel is answered from their own order; the
+/// same words from an anonymous visitor get the FAQ, never someone's order.
+async fn the_bot_answers_signed_buyers_from_their_orders(app: Arc<TestApp>) {
+    let owner = always_open(&app).await;
+    let (_, made) = app.call(Method::POST, "/api/v1/shop/widget-secret", &owner, None).await;
+    let secret = made["secret"].as_str().unwrap().to_string();
+    let ws_url = |q: &str| format!("{}/api/v1/widget/demo/chat?{q}", app.base.replace("http://", "ws://"));
+    let shipped = app.get("/api/v1/orders?q=297879941150572097", &owner).await.1["items"][0].clone();
+    assert_eq!(shipped["state"], "shipped");
+    let tracking = shipped["shipment"]["tracking_no"].as_str().unwrap().to_string();
+    let claims = kefu_core::buyer_token::BuyerClaims {
+        buyer: "安安妈2024".into(),
+        nick: "安安妈".into(),
+        exp: kefu_store::now().timestamp() + 3600,
+    };
+    let token = kefu_core::buyer_token::sign(&claims, secret.as_bytes());
+    let (stream, _) = tokio_tungstenite::connect_async(ws_url(&format!("token={token}")))
+        .await
+        .unwrap();
+    let mut buyer = Ws {
+        stream,
+        frames: Vec::new(),
+    };
+    buyer.until(|f| f["type"] == "welcome").await;
+    let bot_reply = |f: &Value| f["type"] == "event" && f["content"]["kind"] == "bot";
+    buyer.send(message("q1", "亲 我的快递到哪了")).await;
+    let reply = buyer.until(bot_reply).await["content"]["reply"].clone();
+    assert_eq!(reply["about_order"], "297879941150572097", "{reply}");
+    assert!(reply["text"].as_str().unwrap().contains(&tracking), "{reply}");
+    assert_eq!(reply["kind"], "answer");
+
+    // Changing the address of a shipped order: the bot says why not, from the order's state.
+    buyer.send(message("q2", "地址写错了能改吗")).await;
+    let reply = buyer
+        .until(|f| {
+            bot_reply(f)
+                && f["seq"].as_i64() > Some(0)
+                && f["content"]["reply"]["question_id"].is_string()
+                && f["content"]["reply"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("地址"))
+        })
+        .await["content"]["reply"]
+        .clone();
+    assert!(reply["about_order"].is_string(), "{reply}");
+
+    // The same question, anonymous: no order is named.
+    let (stream, _) = tokio_tungstenite::connect_async(ws_url(&format!("visitor={}", visitor(77))))
+        .await
+        .unwrap();
+    let mut stranger = Ws {
+        stream,
+        frames: Vec::new(),
+    };
+    stranger.until(|f| f["type"] == "welcome").await;
+    stranger.send(message("q1", "亲 我的快递到哪了")).await;
+    let reply = stranger.until(bot_reply).await["content"]["reply"].clone();
+    assert!(reply.get("about_order").is_none(), "{reply}");
+    assert!(!reply["text"].as_str().unwrap().contains(&tracking));
+    // Nor can the widget's HTTP call claim to be a signed buyer.
+    let r = app
+        .client
+        .post(app.url("/api/v1/widget/demo/ask"))
+        .json(&json!({"text": "我的快递到哪了", "visitor": "buyer:安安妈2024"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+on_both_engines!(the_bot_answers_signed_buyers_from_their_orders);

@@ -645,7 +645,14 @@ async fn groups_follow_the_order_as_it_moves(app: Arc<TestApp>) {
     let order = json!({"order_no": "5500000001", "buyer": {"nick": "tb_分组测试"}, "state": "awaiting_payment",
         "items": [{"sku": "XMA-SJ-001", "title": "婴儿连体衣", "unit_price": 5900, "quantity": 1}], "address": "浙江省杭州市西湖区2号",
         "placed_at": placed});
-    let (status, body) = app.call(Method::POST, "/api/v1/orders/import", &owner, Some(json!({"orders": [order]}))).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/orders/import",
+            &owner,
+            Some(json!({"orders": [order]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let groups = || async {
         let (_, c) = app.get("/api/v1/customers?q=tb_分组测试", &owner).await;
@@ -659,14 +666,27 @@ async fn groups_follow_the_order_as_it_moves(app: Arc<TestApp>) {
         let sig = kefu_core::order_feed::sign_body(secret.as_bytes(), body.as_bytes());
         let app = app.clone();
         async move {
-            let r = app.client.post(app.url("/api/v1/hooks/demo/orders/kefu")).header("x-kefu-signature", sig).body(body).send().await.unwrap();
+            let r = app
+                .client
+                .post(app.url("/api/v1/hooks/demo/orders/kefu"))
+                .header("x-kefu-signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             r.json::<Value>().await.unwrap()[0]["outcome"].clone()
         }
     };
     assert_eq!(hook("paid").await, "applied");
     assert_eq!(groups().await, json!(["shipping"]));
     let o = app.get("/api/v1/orders?q=5500000001", &owner).await.1["items"][0].clone();
-    let (status, _) = act(&app, &owner, &o, json!({"action": "ship", "carrier": "韵达快递", "tracking_no": "YD5500000001"})).await;
+    let (status, _) = act(
+        &app,
+        &owner,
+        &o,
+        json!({"action": "ship", "carrier": "韵达快递", "tracking_no": "YD5500000001"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(groups().await, json!(["shipping"]));
     assert_eq!(hook("received").await, "applied");

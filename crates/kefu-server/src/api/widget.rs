@@ -17,6 +17,8 @@ use kefu_core::catalog::Product;
 use kefu_core::chat::HandoffReason;
 use kefu_core::ids::{EntryId, ShopId};
 use kefu_core::kb::{AnswerPart, answer_parts};
+use kefu_core::order::Tracking;
+use kefu_core::order_answers::{self, BuyerOrder, BuyerOrders, DataAnswer};
 use kefu_core::routing::AgentStatus;
 use kefu_core::shop::{Shop, ShopSlug};
 use kefu_store::ProductQuery;
@@ -177,6 +179,10 @@ pub struct BotReply {
     handoff: Option<Handoff>,
     /// The bot's confidence in its best match, 0–1.
     confidence: f32,
+    /// When the bot answered from the buyer's own orders (parcel, status, address, invoice,
+    /// shipping fee, returns): the order it spoke of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    about_order: Option<String>,
 }
 
 /// Ask the bot (SPEC §1.2–1.3): it answers, suggests numbered questions, or falls back;
@@ -203,6 +209,13 @@ async fn ask(
     if visitor.chars().count() > 64 {
         return Err(ValidationError::new("visitor", "is longer than 64 characters").into());
     }
+    if visitor.starts_with("buyer:") {
+        return Err(ValidationError::new(
+            "visitor",
+            "names a signed buyer; sign in through the chat's buyer token",
+        )
+        .into());
+    }
     let now = kefu_store::now();
     let mut session = match req.session_id {
         Some(id) => state
@@ -212,7 +225,10 @@ async fn ask(
             .ok_or(ApiError::NotFound("bot session"))?,
         None => BotSession::new(shop.id, visitor, now),
     };
-    Ok(Json(bot_turn(&state, shop.id, &mut session, input, now).await?.reply))
+    // Anonymous: a buyer is only known through the chat's signed token.
+    Ok(Json(
+        bot_turn(&state, shop.id, &mut session, input, None, now).await?.reply,
+    ))
 }
 
 /// What a buyer question must be: not blank, not longer than [`MAX_QUESTION_CHARS`].
@@ -254,6 +270,7 @@ pub async fn bot_turn(
     shop: ShopId,
     session: &mut BotSession,
     input: BotInput,
+    buyer: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<BotTurn> {
     let bot = state.bots.get(&state.store, shop).await?;
@@ -271,6 +288,8 @@ pub async fn bot_turn(
                 Step::Human(text)
             } else if let Some(pos) = pick_suggestion(&text, offered.len()) {
                 Step::Picked(text, offered[pos])
+            } else if let Some(answer) = data_answer(state, shop, buyer, &text, &bot.settings, now).await? {
+                Step::Data(text, answer)
             } else {
                 let (analysis, decision) = bot.ask(&text).await?;
                 let confidence = analysis.candidates.first().map(|c| c.score).unwrap_or(0.0);
@@ -293,6 +312,8 @@ pub async fn bot_turn(
             *c,
         ),
         Step::Asked(q, Decision::Fallback, c) => (q.clone(), Outcome::Unknown, ReplyKind::Fallback, None, *c),
+        Step::Data(q, a) if a.handoff => (q.clone(), Outcome::Handoff, ReplyKind::Handoff, None, 1.0),
+        Step::Data(q, _) => (q.clone(), Outcome::Answered, ReplyKind::Answer, None, 1.0),
     };
     let suggestions: Vec<Suggestion> = match &step {
         Step::Asked(_, Decision::Suggest { keys }, _) => keys
@@ -347,7 +368,20 @@ pub async fn bot_turn(
     };
     state.store.log_bot_question(&logged).await?;
 
+    let data = match &step {
+        Step::Data(_, a) => Some(a.clone()),
+        _ => None,
+    };
     let (text, entry, parts) = match (kind, entry_key) {
+        // From the buyer's own orders (SPEC §1.6); a hand-off says what an agent will do.
+        _ if data.is_some() => {
+            let a = data.as_ref().expect("checked");
+            let text = match &handoff {
+                Some(h) if a.handoff => format!("{}\n{}", a.text, h.text),
+                _ => a.text.clone(),
+            };
+            (text.clone(), None, vec![ReplyPart::Text { text }])
+        }
         (ReplyKind::Answer, Some(key)) => {
             let e = bot.entry(key);
             let parts = render(state, shop, &e.answer).await?;
@@ -377,6 +411,7 @@ pub async fn bot_turn(
         suggestions,
         handoff,
         confidence,
+        about_order: data.as_ref().and_then(|a| a.order_no.clone()),
     };
     Ok(BotTurn {
         reply,
@@ -388,6 +423,66 @@ enum Step {
     Human(String),
     Picked(String, usize),
     Asked(String, Decision, f32),
+    Data(String, DataAnswer),
+}
+
+/// Orders the bot looks at for a data answer, newest first.
+const DATA_ORDERS: i64 = 5;
+
+/// SPEC §1.6: a signed buyer asking about their parcel, order, address, invoice, shipping fee
+/// or returns is answered from their own orders. `buyer` is the nick a verified buyer token
+/// named — never what an anonymous client says. A buyer with no orders gets the FAQ.
+async fn data_answer(
+    state: &AppState,
+    shop: ShopId,
+    buyer: Option<&str>,
+    text: &str,
+    settings: &kefu_core::settings::ShopSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Option<DataAnswer>> {
+    let (Some(nick), Some(intent)) = (buyer, order_answers::detect(text)) else {
+        return Ok(None);
+    };
+    let found = state
+        .store
+        .customers(shop, Some(nick), kefu_store::Page { limit: 200, offset: 0 })
+        .await?;
+    let Some(customer) = found.items.into_iter().find(|c| c.nick == nick) else {
+        return Ok(None);
+    };
+    let q = kefu_store::OrderQuery {
+        customer_id: Some(customer.id),
+        page: kefu_store::Page {
+            limit: DATA_ORDERS,
+            offset: 0,
+        },
+        ..Default::default()
+    };
+    let details = state.store.order_details(shop, &q).await?.items;
+    if details.is_empty() {
+        return Ok(None);
+    }
+    let mut tracking = Vec::with_capacity(details.len());
+    for d in &details {
+        tracking.push(match &d.shipment {
+            Some(s) => Some(Tracking::new(s.clone(), state.store.logistics(shop, d.order.id).await?)),
+            None => None,
+        });
+    }
+    let orders: Vec<BuyerOrder> = details
+        .iter()
+        .zip(&tracking)
+        .map(|(detail, t)| BuyerOrder {
+            detail,
+            tracking: t.as_ref(),
+        })
+        .collect();
+    let data = BuyerOrders {
+        orders: &orders,
+        settings,
+        now,
+    };
+    Ok(Some(order_answers::answer(intent, &data, &settings.time_zone)))
 }
 
 async fn handoff_for(

@@ -246,7 +246,9 @@ pub async fn bot_answers(state: &AppState, c: &Conversation, input: BotInput) ->
         session.handed_off = false;
         session.failures = 0;
     }
-    let turn = bot_turn(state, shop, &mut session, input, now).await?;
+    // The chat's visitor is `buyer:<nick>` only when a signed buyer token said so.
+    let buyer = c.visitor.strip_prefix("buyer:");
+    let turn = bot_turn(state, shop, &mut session, input, buyer, now).await?;
     let reply = serde_json::to_value(&turn.reply).map_err(|e| ApiError::Internal(e.into()))?;
     let event = NewEvent {
         sender: Sender::Bot,
