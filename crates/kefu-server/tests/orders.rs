@@ -693,3 +693,189 @@ async fn groups_follow_the_order_as_it_moves(app: Arc<TestApp>) {
     assert_eq!(groups().await, json!(["dealt"]));
 }
 on_both_engines!(groups_follow_the_order_as_it_moves);
+
+/// Returns and exchanges step by step; the 7-day window from receipt and who pays the parcel
+/// back (buyer, 运费险, seller); a partial refund leaves the trade open.
+async fn returns_exchanges_and_the_seven_day_rule(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let ago = |days: i64| (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339();
+    let completed = |no: &str, received_days_ago: i64, insured: bool| {
+        json!({"order_no": no, "buyer": {"nick": "tb_退换测试"}, "state": "completed", "address": "浙江省杭州市西湖区3号",
+            "items": [{"sku": "XMA-SJ-001", "title": "婴儿连体衣", "unit_price": 5900, "quantity": 2}],
+            "placed_at": ago(received_days_ago + 3), "paid_at": ago(received_days_ago + 3), "shipped_at": ago(received_days_ago + 2),
+            "completed_at": ago(received_days_ago), "carrier": "中通快递", "tracking_no": format!("ZT{no}"), "shipping_insurance": insured})
+    };
+    let batch = json!({"orders": [completed("6600000001", 2, false), completed("6600000002", 2, true), completed("6600000003", 8, false),
+        completed("6600000004", 1, false)]});
+    let (status, body) = app
+        .call(Method::POST, "/api/v1/orders/import", &owner, Some(batch))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id_of = |no: &'static str| {
+        let (app, owner) = (app.clone(), owner.clone());
+        async move {
+            app.get(&format!("/api/v1/orders?q={no}"), &owner).await.1["items"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let open = |id: String, body: Value| {
+        let (app, owner) = (app.clone(), owner.clone());
+        async move {
+            app.call(
+                Method::POST,
+                &format!("/api/v1/orders/{id}/after-sales"),
+                &owner,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let step = |case: Value, body: Value| {
+        let (app, owner) = (app.clone(), owner.clone());
+        async move {
+            let path = format!("/api/v1/after-sales/{}/actions", case["id"].as_str().unwrap());
+            app.call(Method::POST, &path, &owner, Some(body)).await
+        }
+    };
+    let no_reason = json!({"kind": "return_refund", "reason": "no_reason", "amount": 5900});
+
+    // Within 7 days of receipt: a no-reason return, the buyer's parcel — or 运费险's.
+    let (status, plain) = open(id_of("6600000001").await, no_reason.clone()).await;
+    assert_eq!(
+        (status, &plain["return_shipping"]),
+        (StatusCode::CREATED, &json!("buyer")),
+        "{plain}"
+    );
+    let (status, insured) = open(id_of("6600000002").await, no_reason.clone()).await;
+    assert_eq!(
+        (status, &insured["return_shipping"]),
+        (StatusCode::CREATED, &json!("insurance")),
+        "{insured}"
+    );
+    // Past 7 days: no more no-reason returns; a quality problem still goes back, at the seller's cost.
+    let late = id_of("6600000003").await;
+    let (status, body) = open(late.clone(), no_reason.clone()).await;
+    assert!(
+        status == StatusCode::CONFLICT || status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{status} {body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("7"), "{body}");
+    let (status, quality) = open(
+        late,
+        json!({"kind": "return_refund", "reason": "quality_problem", "amount": 5900}),
+    )
+    .await;
+    assert_eq!(
+        (status, &quality["return_shipping"]),
+        (StatusCode::CREATED, &json!("seller")),
+        "{quality}"
+    );
+
+    // The return, step by step: agree, the buyer's parcel back, received, refunded (part of
+    // the order: the trade stays 交易成功), done.
+    assert_eq!(
+        step(plain.clone(), json!({"action": "receive"})).await.0,
+        StatusCode::CONFLICT,
+        "nothing sent back yet"
+    );
+    for (action, state) in [
+        (json!({"action": "agree"}), "agreed"),
+        (
+            json!({"action": "ship_back", "carrier": "圆通速递", "tracking_no": "YT9988776655"}),
+            "buyer_shipped",
+        ),
+        (json!({"action": "receive"}), "seller_received"),
+        (json!({"action": "refund"}), "refunded"),
+        (json!({"action": "finish"}), "done"),
+    ] {
+        let (status, body) = step(plain.clone(), action.clone()).await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (StatusCode::OK, Some(state)),
+            "{action}: {body}"
+        );
+    }
+    let v = app
+        .get(&format!("/api/v1/orders/{}", id_of("6600000001").await), &owner)
+        .await
+        .1;
+    assert_eq!(
+        v["state"], "completed",
+        "a refund after 交易成功 does not close the trade"
+    );
+
+    // An exchange: the new parcel goes out after the old one came back.
+    let (status, ex) = open(
+        id_of("6600000004").await,
+        json!({"kind": "exchange", "reason": "wrong_item"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{ex}");
+    assert_eq!(
+        step(ex.clone(), json!({"action": "refund"})).await.0,
+        StatusCode::CONFLICT,
+        "an exchange refunds nothing"
+    );
+    for (action, state) in [
+        (json!({"action": "agree"}), "agreed"),
+        (
+            json!({"action": "ship_back", "carrier": "圆通速递", "tracking_no": "YT1122334455"}),
+            "buyer_shipped",
+        ),
+        (json!({"action": "receive"}), "seller_received"),
+        (
+            json!({"action": "ship_replacement", "carrier": "顺丰速运", "tracking_no": "SF5566778899"}),
+            "exchanged",
+        ),
+        (json!({"action": "finish"}), "done"),
+    ] {
+        let (status, body) = step(ex.clone(), action.clone()).await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (StatusCode::OK, Some(state)),
+            "{action}: {body}"
+        );
+    }
+    let (_, done) = app
+        .get(&format!("/api/v1/after-sales/{}", ex["id"].as_str().unwrap()), &owner)
+        .await;
+    assert_eq!(done["steps"].as_array().unwrap().len(), 6);
+    assert_eq!(done["replacement_parcel"]["tracking_no"], "SF5566778899");
+
+    // Staff cancel an unpaid order with a reason; then it is closed for every action.
+    let unpaid = first_order(&app, &owner, "awaiting_payment").await;
+    assert_eq!(
+        act(&app, &owner, &unpaid, json!({"action": "cancel", "reason": ""}))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (status, body) = act(
+        &app,
+        &owner,
+        &unpaid,
+        json!({"action": "cancel", "reason": "买家拍错了，要求取消"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["close_reason"]),
+        (StatusCode::OK, &json!("seller_cancelled")),
+        "{body}"
+    );
+    assert_eq!(body["actions"], json!(["set_memo", "set_flag"]));
+    let (status, body) = act(
+        &app,
+        &owner,
+        &unpaid,
+        json!({"action": "change_price", "shipping_fee": 0, "reason": "包邮"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("订单处于 交易关闭"),
+        "{body}"
+    );
+}
+on_both_engines!(returns_exchanges_and_the_seven_day_rule);
