@@ -19,6 +19,7 @@ pub mod limits;
 pub mod order_feed;
 pub mod phrase_template;
 pub mod sheet;
+pub mod ui;
 
 pub use config::Config;
 

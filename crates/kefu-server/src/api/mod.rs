@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { axum::Json(doc.as_ref().clone()) }),
         )
         .route("/healthz", get(healthz))
+        .merge(crate::ui::router())
         .fallback(|| async { ApiError::NotFound("page") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
