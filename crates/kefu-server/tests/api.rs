@@ -81,6 +81,7 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/phrases/import",
         "/api/v1/phrases/template",
         "/api/v1/widget/{shop}/hello",
+        "/api/v1/widget/{shop}/faq",
         "/api/v1/widget/{shop}/ask",
         "/api/v1/widget/{shop}/feedback",
         "/api/v1/widget/{shop}/messages",

@@ -403,6 +403,33 @@ async fn knowledge_base_is_edited_imported_and_exported(app: Arc<TestApp>) {
     assert_eq!(s, StatusCode::OK);
     let (_, r) = ask(&app, json!({"text": "会员有什么权益?"})).await;
     assert_ne!(r["entry"]["question"], "会员有什么权益?", "{r}");
+    // Nor is it on the public help page, which lists the live ones by category.
+    let faq: Value = app
+        .client
+        .get(app.url("/api/v1/widget/demo/faq"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let questions: Vec<&str> = faq["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["entries"].as_array().unwrap())
+        .map(|e| e["question"].as_str().unwrap())
+        .collect();
+    assert!(questions.contains(&"满多少包邮?"), "{faq}");
+    assert!(!questions.contains(&"会员有什么权益?"), "an expired entry is not shown");
+    assert!(faq["categories"][0]["entries"][0]["parts"].is_array());
+    let r = app
+        .client
+        .get(app.url("/api/v1/widget/nosuchshop/faq"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let mut bad = entry("x");
     bad["valid_from"] = json!("2030-01-01T00:00:00Z");
     bad["valid_until"] = json!("2029-01-01T00:00:00Z");

@@ -41,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .max_age(std::time::Duration::from_secs(3600));
     OpenApiRouter::new()
         .routes(routes!(hello))
+        .routes(routes!(faq))
         .routes(routes!(ask))
         .routes(routes!(feedback))
         .routes(routes!(leave_message))
@@ -78,6 +79,59 @@ async fn hello(State(state): State<AppState>, Path(slug): Path<String>) -> ApiRe
         } else {
             settings.auto_replies.away
         },
+    }))
+}
+
+/// One question of the shop's public FAQ.
+#[derive(Serialize, ToSchema)]
+pub struct FaqEntry {
+    #[schema(value_type = String, format = Uuid)]
+    id: kefu_core::ids::EntryId,
+    question: String,
+    /// The answer's text, links, images and product cards, as the bot gives them.
+    parts: Vec<ReplyPart>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FaqCategory {
+    name: String,
+    entries: Vec<FaqEntry>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Faq {
+    shop_name: String,
+    categories: Vec<FaqCategory>,
+}
+
+/// The shop's self-service help page (SPEC §7.1): every live, enabled knowledge-base entry by
+/// category, in the shop's order — what the bot would answer, for buyers to read themselves.
+#[utoipa::path(get, path = "/widget/{shop}/faq", tag = "widget", params(("shop" = String, Path, description = "the shop's slug")),
+    responses((status = 200, body = Faq), (status = 404, body = ErrorBody)))]
+async fn faq(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<Faq>> {
+    let shop = shop_of(&state, &slug).await?;
+    let now = kefu_store::now();
+    let entries = state.store.kb_entries(shop.id, None).await?;
+    let mut categories = Vec::new();
+    for c in state.store.kb_categories(shop.id).await? {
+        let mut list = Vec::new();
+        for e in entries.iter().filter(|e| e.category_id == c.id && e.is_live(now)) {
+            list.push(FaqEntry {
+                id: e.id,
+                question: e.question.clone(),
+                parts: render(&state, shop.id, &e.answer).await?,
+            });
+        }
+        if !list.is_empty() {
+            categories.push(FaqCategory {
+                name: c.name,
+                entries: list,
+            });
+        }
+    }
+    Ok(Json(Faq {
+        shop_name: shop.name,
+        categories,
     }))
 }
 
