@@ -203,7 +203,7 @@ export function preview(content) {
 /** A product card as both sides show it. */
 export function ProductCard({ sku, card, testid = 'product-card' }) {
   return html`<div class="card product-card" data-testid=${testid}>
-    <div class="card-thumb" aria-hidden="true">🛍</div>
+    <div class="card-thumb" aria-hidden="true">${t('card.product_thumb')}</div>
     <div class="card-body">
       <div class="card-title">${card?.title ?? sku}</div>
       <div class="card-meta">
@@ -217,7 +217,7 @@ export function ProductCard({ sku, card, testid = 'product-card' }) {
 
 export function OrderCard({ order_no, card }) {
   return html`<div class="card order-card" data-testid="order-card">
-    <div class="card-thumb" aria-hidden="true">📦</div>
+    <div class="card-thumb" aria-hidden="true">${t('card.order_thumb')}</div>
     <div class="card-body">
       <div class="card-title">${card?.title || t('card.order')}</div>
       <div class="card-meta">

@@ -275,7 +275,8 @@ class Desk {
           c.state = 'assigned';
           c.mine = true;
           c.endedAt = null;
-          if (live) this.toast(t('desk.transferred_in', { nick: c.buyer_nick || t('desk.buyer') }), 'info');
+          // The nick comes with the list, read again just now for a chat new to us.
+          if (live) setTimeout(() => this.toast(t('desk.transferred_in', { nick: c.buyer_nick || t('desk.buyer') }) + (e.note ? ` · ${e.note}` : ''), 'info'), 600);
         } else if (e.from === this.me.id) {
           c.mine = false;
           c.endedAt = e.at;
@@ -530,13 +531,13 @@ function LinkedText({ text, links }) {
     if (!p.link) return p.text;
     const v = p.link.verdict?.kind;
     if (v === 'flagged' || !/^https?:\/\//i.test(p.link.url)) {
-      return html`<span class="link-flagged" data-testid="link-flagged" title=${t('link.flagged')}>⚠ ${p.text}</span>`;
+      return html`<span class="link-flagged" data-testid="link-flagged" title=${t('link.flagged')}><i class="warn-icon" aria-hidden="true">!</i>${p.text}</span>`;
     }
     return html`<a href=${p.link.url} target="_blank" rel="noopener noreferrer nofollow" class=${`link-${v}`}
       data-testid=${`link-${v}`}>${p.text}</a>${v === 'trusted' ? html`<span class="badge ok">${t('link.trusted')}</span>` : null}`;
   })}</span>
   ${flagged.length ? html`<div class="link-warning" role="note" data-testid="link-warning">
-    ${flagged.map((l) => html`<div><b>⚠ ${t('link.flagged')}</b> <code>${l.host ?? l.url}</code>:
+    ${flagged.map((l) => html`<div><i class="warn-icon" aria-hidden="true">!</i><b>${t('link.flagged')}</b> <code>${l.host ?? l.url}</code>:
       ${(l.verdict.reasons ?? []).map((r) => t(`link.reason.${r.kind}`, { of: r.of ?? '' })).join('；')}</div>`)}
   </div>` : null}`;
 }
@@ -594,7 +595,7 @@ function EventRow({ e, c }) {
       <div class="bubble"><${MessageContent} e=${e} /></div>
       ${role === 'agent' ? html`<div class="msg-foot muted" data-testid="read-state">${c.buyerReadSeq >= e.seq ? t('read.read') : t('read.unread')}</div>` : null}
     </div>
-    ${mine ? html`<span class=${`avatar av-${role}`}>${role === 'bot' ? '🤖' : (name || '?').slice(0, 1)}</span>` : null}
+    ${mine ? html`<span class=${`avatar av-${role}`}>${role === 'bot' ? 'AI' : (name || '?').slice(0, 1)}</span>` : null}
   </div>`;
 }
 

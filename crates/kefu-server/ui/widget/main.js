@@ -168,7 +168,10 @@ class BuyerChat {
         break;
       case 'message':
         if (e.content?.kind === 'bot' && e.content.reply?.handoff?.leave_message) this.offerLeave = true;
-        if (e.sender?.role === 'agent') this.markRead();
+        if (e.sender?.role === 'agent') {
+          this.agentTypingUntil = 0;
+          this.markRead();
+        }
         break;
       default:
     }
@@ -332,7 +335,7 @@ function Message({ e, latestBot }) {
   const mine = role === 'buyer';
   const name = role === 'agent' ? (c.agentNames.get(e.sender.id) ?? t('w.agent')) : role === 'bot' ? t('w.bot') : role === 'system' ? t('w.shop') : null;
   return html`<div class=${`msg ${mine ? 'mine' : 'theirs'} from-${role}`} data-testid="widget-message" data-sender=${role} data-seq=${e.seq}>
-    ${mine ? null : html`<div class=${`avatar av-${role}`} aria-hidden="true">${role === 'bot' ? '🤖' : (name ?? '').slice(0, 1)}</div>`}
+    ${mine ? null : html`<div class=${`avatar av-${role}`} aria-hidden="true">${role === 'bot' ? 'AI' : (name ?? '').slice(0, 1)}</div>`}
     <div class="msg-col">
       ${name ? html`<div class="msg-name">${name} <span class="muted">${fmtTime(e.at)}</span></div>` : null}
       <div class="bubble">
@@ -359,7 +362,7 @@ function Pending({ m }) {
   </div>`;
 }
 
-function LeaveForm({ onDone }) {
+function LeaveForm({ onDone, onHide }) {
   const c = useChat();
   const [name, setName] = useState('');
   const [contact, setContact] = useState('');
@@ -388,7 +391,8 @@ function LeaveForm({ onDone }) {
     setBusy(false);
   };
   return html`<form class="leave-form" data-testid="widget-leave-form" onSubmit=${submit}>
-    <div class="leave-title">${t('w.leave_title')}</div>
+    <div class="row"><span class="leave-title">${t('w.leave_title')}</span><span class="spacer"></span>
+      <button type="button" class="link-btn" data-testid="widget-leave-hide" onClick=${onHide}>${t('w.leave_hide')}</button></div>
     <p class="muted small">${t('w.leave_hint')}</p>
     <input name="name" placeholder=${t('w.leave_name')} value=${name} onInput=${(e) => setName(e.target.value)} maxlength="32" />
     <input name="contact" required placeholder=${t('w.leave_contact')} value=${contact} onInput=${(e) => setContact(e.target.value)} maxlength="64" />
@@ -406,7 +410,7 @@ function QueueBar({ onLeave, leaveOpen }) {
   const pos = c.queue?.position;
   return html`<div class="queue-bar" data-testid="widget-queue" data-position=${pos ?? ''}>
     <span class="spinner" aria-hidden="true"></span>
-    <span>${pos ? (pos === 1 ? t('w.queue_next') : t('w.queue_pos', { n: pos, ahead: pos - 1 })) : t('w.n_queued')}</span>
+    <span>${!pos ? t('w.n_queued') : c.queue?.leave_message ? t('w.queue_nobody', { n: pos }) : pos === 1 ? t('w.queue_next') : t('w.queue_pos', { n: pos, ahead: pos - 1 })}</span>
     ${leaveOpen ? null : html`<button class="link-btn" onClick=${onLeave}>${t('w.leave_instead')}</button>`}
   </div>`;
 }
@@ -458,6 +462,7 @@ function Widget() {
   const [hello, setHello] = useState(null);
   const [leaveOpen, setLeaveOpen] = useState(false);
   const [leftText, setLeftText] = useState(null);
+  const [leaveHidden, setLeaveHidden] = useState(false);
   const body = useRef();
   const stick = useRef(true);
 
@@ -485,7 +490,7 @@ function Widget() {
     const el = body.current;
     stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
   };
-  const showLeave = !leftText && c.state === 'queued' && (leaveOpen || c.offerLeave || c.queue?.leave_message);
+  const showLeave = !leftText && c.state === 'queued' && (leaveOpen || (!leaveHidden && (c.offerLeave || c.queue?.leave_message)));
 
   return html`<main class="widget" data-testid="widget">
     <${Header} hello=${hello} />
@@ -500,7 +505,8 @@ function Widget() {
       ${leftText ? html`<div class="notice ok"><span>${leftText}</span></div>` : null}
     </section>
     <${QueueBar} onLeave=${() => setLeaveOpen(true)} leaveOpen=${showLeave} />
-    ${showLeave ? html`<${LeaveForm} onDone=${(text) => { setLeftText(text); setLeaveOpen(false); }} />` : null}
+    ${showLeave ? html`<${LeaveForm} onDone=${(text) => { setLeftText(text); setLeaveOpen(false); }}
+      onHide=${() => { setLeaveOpen(false); setLeaveHidden(true); }} />` : null}
     ${c.notice ? html`<div class="toast" role="alert">${c.notice}</div>` : null}
     <${Composer} />
   </main>`;
