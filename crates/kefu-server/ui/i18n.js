@@ -154,6 +154,7 @@ export const messages = {
 
     'link.flagged': '可疑链接，已禁止点击',
     'link.trusted': '本店链接',
+    'link.sep': '；',
     'link.reason.scheme': '不是普通网页链接（如 javascript:、data:），请勿打开',
     'link.reason.userinfo': '链接在 @ 前藏了文字，实际打开的是 @ 后面的网站',
     'link.reason.ip_address': '链接直接指向 IP 地址，而不是网站域名',
@@ -397,6 +398,7 @@ export const messages = {
 
     'link.flagged': 'Suspicious link, not clickable',
     'link.trusted': 'Shop link',
+    'link.sep': '; ',
     'link.reason.scheme': 'Not a web link (javascript:, data: …); do not open',
     'link.reason.userinfo': 'Text hidden before an @: the browser opens the site after it',
     'link.reason.ip_address': 'Points to a bare IP address, not a domain',

@@ -1,5 +1,5 @@
 // Shared by the three pages: ids, a WebSocket that reconnects with backoff, formatting.
-import { html } from '/ui/vendor/preact-htm.module.js';
+import { html, useRef, useEffect } from '/ui/vendor/preact-htm.module.js';
 import { t, getLang } from '/ui/i18n.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -236,4 +236,47 @@ export function Image({ url }) {
   return html`<a href=${safe} target="_blank" rel="noopener noreferrer" class="msg-image">
     <img src=${safe} alt=${t('preview.image')} loading="lazy" referrerpolicy="no-referrer" />
   </a>`;
+}
+
+/**
+ * Keeps a scrolling message list at its bottom while the reader is there: after each render,
+ * and whenever the list or its content changes size (history arriving, the composer growing,
+ * an image loading). Scrolled up to read, the reader stays put. `key` starts over at the bottom.
+ */
+export function useStickToBottom(key) {
+  const ref = useRef(null);
+  const stick = useRef(true);
+  const observed = useRef(null);
+  const observer = useRef(null);
+  const lastTop = useRef(0);
+  const toBottom = () => {
+    const el = ref.current;
+    if (el && stick.current) {
+      el.scrollTop = el.scrollHeight;
+      lastTop.current = el.scrollTop;
+    }
+  };
+  useEffect(() => { stick.current = true; toBottom(); }, [key]);
+  useEffect(() => {
+    toBottom();
+    const el = ref.current;
+    if (el === observed.current || typeof ResizeObserver === 'undefined') return;
+    observer.current?.disconnect();
+    observed.current = el;
+    if (!el) return;
+    observer.current = new ResizeObserver(toBottom);
+    observer.current.observe(el);
+    if (el.firstElementChild) observer.current.observe(el.firstElementChild);
+  });
+  useEffect(() => () => observer.current?.disconnect(), []);
+  const onScroll = () => {
+    const el = ref.current;
+    if (!el) return;
+    // Only the reader moving up lets go of the bottom; content that grew meanwhile does not.
+    if (el.scrollHeight - el.scrollTop - el.clientHeight < 80) stick.current = true;
+    else if (el.scrollTop < lastTop.current - 4) stick.current = false;
+    lastTop.current = el.scrollTop;
+    toBottom();
+  };
+  return { ref, onScroll };
 }

@@ -6,7 +6,7 @@ import { html, render, useState, useEffect, useRef, useMemo } from '/ui/vendor/p
 import { t, useLang, LangSwitch } from '/ui/i18n.js';
 import {
   LiveSocket, clientId, wsUrl, store, fmtTime, fmtWait, yuan, orderState, preview, splitByBytes,
-  ProductCard, OrderCard, Image,
+  ProductCard, OrderCard, Image, useStickToBottom,
 } from '/ui/lib.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -86,7 +86,13 @@ class Desk {
       onGiveUp: () => { api('GET', '/auth/me').catch(() => {}); },
     });
     this.retryTimer = setInterval(() => this.retryStale(), 4000);
-    this.clock = setInterval(() => this.changed(), 1000);
+    // Waiting times tick and typing marks expire: re-render each second only while there are some.
+    this.clock = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.convs.values()) {
+        if ((c.mine && c.waiting_since) || c.typingUntil > now - 1500) { this.changed(); return; }
+      }
+    }, 1000);
   }
 
   start() { this.socket.start(); }
@@ -538,7 +544,7 @@ function LinkedText({ text, links }) {
   })}</span>
   ${flagged.length ? html`<div class="link-warning" role="note" data-testid="link-warning">
     ${flagged.map((l) => html`<div><i class="warn-icon" aria-hidden="true">!</i><b>${t('link.flagged')}</b> <code>${l.host ?? l.url}</code>:
-      ${(l.verdict.reasons ?? []).map((r) => t(`link.reason.${r.kind}`, { of: r.of ?? '' })).join('；')}</div>`)}
+      ${(l.verdict.reasons ?? []).map((r) => t(`link.reason.${r.kind}`, { of: r.of ?? '' })).join(t('link.sep'))}</div>`)}
   </div>` : null}`;
 }
 
@@ -736,23 +742,14 @@ function Composer({ c, phrases, insertRef, panel }) {
 function ChatView({ phrases, insertRef, panel }) {
   const d = useDesk();
   const c = d.convs.get(d.activeId);
-  const body = useRef();
-  const stick = useRef(true);
-  useEffect(() => { stick.current = true; }, [d.activeId]);
-  useEffect(() => {
-    const el = body.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  });
+  const scroll = useStickToBottom(d.activeId);
   if (!c) {
     return html`<section class="pane middle empty-chat"><div class="muted">${t('desk.pick_chat')}</div></section>`;
   }
   const events = [...c.events.values()].sort((a, b) => a.seq - b.seq);
   const pending = d.outbox.filter((m) => m.conversation_id === c.id && !(m.acked && c.events.has(m.acked)));
   const typing = c.typingUntil > Date.now();
-  const onScroll = () => {
-    const el = body.current;
-    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
-  };
+
   return html`<section class="pane middle" data-testid="chat" data-id=${c.id}>
     <div class="chat-head">
       <span class="avatar av-buyer">${(c.buyer_nick || '?').slice(0, 1)}</span>
@@ -762,11 +759,11 @@ function ChatView({ phrases, insertRef, panel }) {
       ${c.mine && c.state === 'assigned' ? html`<button class="btn" data-testid="chat-close" title="ESC"
         onClick=${() => d.control({ type: 'close', conversation_id: c.id })}>${t('desk.close_chat')} <kbd>ESC</kbd></button>` : null}
     </div>
-    <div class="chat-body" ref=${body} onScroll=${onScroll}>
+    <div class="chat-body" ref=${scroll.ref} onScroll=${scroll.onScroll}><div class="chat-inner">
       ${events.map((e) => html`<${EventRow} key=${e.seq} e=${e} c=${c} />`)}
       ${pending.map((m) => html`<${PendingRow} key=${m.client_id} m=${m} />`)}
       ${typing ? html`<div class="typing" data-testid="chat-typing">${t('desk.buyer_typing')}<span class="dots"><i></i><i></i><i></i></span></div>` : null}
-    </div>
+    </div></div>
     <${Composer} c=${c} phrases=${phrases} insertRef=${insertRef} panel=${panel} />
   </section>`;
 }
@@ -884,7 +881,7 @@ function OrderBox({ o, onChanged, onSend }) {
       ${o.logistics?.length ? html`<span>${t('order.latest_tracking')}: ${o.logistics[o.logistics.length - 1].text}</span>` : null}
     </div>
     ${can('set_flag') ? html`<div class="flags" data-testid="order-flags"><span class="muted small">${t('order.flag')}</span>
-      ${FLAGS.map((f) => html`<button class=${`flag-dot flag-${f} ${o.flag === f ? 'on' : ''}`} data-testid=${`flag-${f}`} disabled=${busy}
+      ${FLAGS.map((f) => html`<button class=${`flag-dot flag-${f} ${o.flag === f ? 'on' : ''}`} data-testid=${`flag-${f}`} disabled=${busy || o.flag === f}
         title=${t(`flag.${f}`)} aria-label=${t(`flag.${f}`)} onClick=${() => act({ action: 'set_flag', flag: f })}></button>`)}
       ${o.flag ? html`<button class="link-btn small" disabled=${busy} onClick=${() => act({ action: 'set_flag', flag: null })}>${t('order.flag_clear')}</button>` : null}
     </div>` : null}

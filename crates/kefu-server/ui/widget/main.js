@@ -5,7 +5,7 @@
 import { html, render, useState, useEffect, useRef } from '/ui/vendor/preact-htm.module.js';
 import { t, useLang, LangSwitch } from '/ui/i18n.js';
 import {
-  LiveSocket, randomId, clientId, wsUrl, store, fmtTime, ProductCard, OrderCard, Image,
+  LiveSocket, randomId, clientId, wsUrl, store, fmtTime, ProductCard, OrderCard, Image, useStickToBottom,
 } from '/ui/lib.js';
 
 const shop = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] ?? 'demo');
@@ -463,8 +463,7 @@ function Widget() {
   const [leaveOpen, setLeaveOpen] = useState(false);
   const [leftText, setLeftText] = useState(null);
   const [leaveHidden, setLeaveHidden] = useState(false);
-  const body = useRef();
-  const stick = useRef(true);
+  const scroll = useStickToBottom(c.conversationId);
 
   useEffect(() => {
     fetch(`/api/v1/widget/${encodeURIComponent(shop)}/hello`).then((r) => (r.ok ? r.json() : null)).then((h) => {
@@ -482,28 +481,20 @@ function Widget() {
   for (const e of events) if (e.kind === 'message' && e.content?.kind === 'bot') latestBot = e.seq;
   const typing = c.agentTypingUntil > Date.now();
 
-  useEffect(() => {
-    const el = body.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  });
-  const onScroll = () => {
-    const el = body.current;
-    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
-  };
   const showLeave = !leftText && c.state === 'queued' && (leaveOpen || (!leaveHidden && (c.offerLeave || c.queue?.leave_message)));
 
   return html`<main class="widget" data-testid="widget">
     <${Header} hello=${hello} />
     ${c.socket.status === 'reconnecting' ? html`<div class="banner warn">${t('w.reconnecting')}
       <button class="link-btn" onClick=${() => c.socket.now()}>${t('w.reconnect_now')}</button></div>` : null}
-    <section class="w-body" ref=${body} onScroll=${onScroll} aria-live="polite">
+    <section class="w-body" ref=${scroll.ref} onScroll=${scroll.onScroll} aria-live="polite"><div class="w-inner">
       ${events.length === 0 && hello ? html`<div class="msg theirs from-system"><div class="avatar av-system">客</div>
         <div class="msg-col"><div class="bubble">${hello.text}</div></div></div>` : null}
       ${events.map((e) => html`<${Message} key=${e.seq} e=${e} latestBot=${latestBot} />`)}
       ${pending.map((m) => html`<${Pending} key=${m.client_id} m=${m} />`)}
       ${typing ? html`<div class="typing" data-testid="widget-typing">${t('w.typing')}<span class="dots"><i></i><i></i><i></i></span></div>` : null}
       ${leftText ? html`<div class="notice ok"><span>${leftText}</span></div>` : null}
-    </section>
+    </div></section>
     <${QueueBar} onLeave=${() => setLeaveOpen(true)} leaveOpen=${showLeave} />
     ${showLeave ? html`<${LeaveForm} onDone=${(text) => { setLeftText(text); setLeaveOpen(false); }}
       onHide=${() => { setLeaveOpen(false); setLeaveHidden(true); }} />` : null}
