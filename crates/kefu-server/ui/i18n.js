@@ -249,6 +249,7 @@ export const messages = {
     'help.still': '没有找到答案？',
     'help.sorry': '抱歉没能帮到您',
     'help.none': '没有找到相关问题',
+    'help.ask_bot': '问问智能客服',
   },
 
   en: {
@@ -492,6 +493,7 @@ export const messages = {
     'help.still': 'Didn\u2019t find an answer?',
     'help.sorry': 'Sorry we could not help',
     'help.none': 'No matching questions',
+    'help.ask_bot': 'Ask our assistant',
   },
 };
 

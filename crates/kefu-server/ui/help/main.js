@@ -1,7 +1,7 @@
 // The shop's public help page (SPEC §7.1): /help/{shop}. Self-service FAQ built from the
-// knowledge base. The public API has no listing of the knowledge base yet: when
-// `GET /api/v1/widget/{shop}/faq` exists (entries grouped by category) the page shows them all
-// and searches them as you type; until then it searches through the bot
+// knowledge base: `GET /api/v1/widget/{shop}/faq` gives every live entry by category (answers
+// as parts: text, links, images, product cards); the page lists them and filters as you type.
+// Where that listing is not there (an older server), it searches through the bot
 // (`POST /api/v1/widget/{shop}/ask`), which answers, suggests 您是不是想问, or offers a person.
 import { html, render, useState, useEffect, useMemo } from '/ui/vendor/preact-htm.module.js';
 import { t, useLang, LangSwitch } from '/ui/i18n.js';
@@ -25,20 +25,31 @@ function groupsOf(data) {
   return [...by].map(([name, entries]) => ({ name, entries }));
 }
 
-function Answer({ reply, onPick, onAsk }) {
+/** An answer's parts as the bot renders them: text, links (the shop's own), images, product cards. */
+function Parts({ parts }) {
+  return html`<div class="pre">${(parts ?? []).map((p) => {
+    switch (p.kind) {
+      case 'text': return p.text;
+      case 'link': return /^https?:\/\//i.test(p.url) ? html`<a href=${p.url} target="_blank" rel="noopener noreferrer">${p.url}</a>` : p.url;
+      case 'image': return html`<${Image} url=${p.url} />`;
+      case 'product': return html`<${ProductCard} sku=${p.sku} card=${p} />`;
+      default: return null;
+    }
+  })}</div>`;
+}
+
+/** An entry's answer as plain text, for searching. */
+function answerText(e) {
+  if (typeof e.answer === 'string') return e.answer;
+  return (e.parts ?? []).map((p) => p.text ?? p.title ?? p.url ?? '').join('');
+}
+
+function Answer({ reply, onPick }) {
   if (!reply) return null;
   const parts = reply.kind === 'answer' && reply.parts?.length ? reply.parts : [{ kind: 'text', text: reply.text }];
   return html`<div class="help-answer" data-testid="help-answer" data-kind=${reply.kind}>
     ${reply.entry ? html`<h3>${reply.entry.question}</h3>` : null}
-    <div class="pre">${parts.map((p) => {
-      switch (p.kind) {
-        case 'text': return p.text;
-        case 'link': return /^https?:\/\//i.test(p.url) ? html`<a href=${p.url} target="_blank" rel="noopener noreferrer">${p.url}</a>` : p.url;
-        case 'image': return html`<${Image} url=${p.url} />`;
-        case 'product': return html`<${ProductCard} sku=${p.sku} card=${p} />`;
-        default: return null;
-      }
-    })}</div>
+    <${Parts} parts=${parts} />
     ${reply.kind === 'suggest' ? html`<ol class="suggestions">${reply.suggestions.map((s) => html`<li>
       <button class="suggestion" data-testid="help-suggestion" onClick=${() => onPick(s)}><b>${s.n}.</b> ${s.question}</button></li>`)}</ol>` : null}
     ${reply.kind === 'fallback' || reply.kind === 'handoff' ? html`<p><a class="btn primary" href=${`/widget/${encodeURIComponent(shop)}`}>${t('help.contact')}</a></p>` : null}
@@ -73,12 +84,16 @@ function Help() {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState(null);
+  useEffect(() => { if (faq) setReply(null); }, [q]);
 
   useEffect(() => {
     fetch(`${base}/hello`).then((r) => (r.ok ? r.json() : null)).then((h) => {
       if (h) { setHello(h); document.title = `${h.shop_name} · ${t('help.title')}`; }
     }).catch(() => {});
-    fetch(`${base}/faq`).then((r) => (r.ok ? r.json() : null)).then((d) => setFaq(d ? groupsOf(d) : false)).catch(() => setFaq(false));
+    fetch(`${base}/faq`).then((r) => (r.ok ? r.json() : null)).then((d) => {
+      setFaq(d ? groupsOf(d) : false);
+      if (d?.shop_name) setHello((h) => h ?? { shop_name: d.shop_name });
+    }).catch(() => setFaq(false));
   }, []);
 
   const ask = async (body) => {
@@ -99,19 +114,19 @@ function Help() {
     setBusy(false);
     return null;
   };
-  const submit = (ev) => {
-    ev.preventDefault();
-    if (faq || !q.trim()) return;
-    ask({ text: q.trim() });
-  };
 
   const needle = q.trim().toLowerCase();
   const groups = useMemo(() => (faq || []).map((g) => ({
     ...g,
-    entries: g.entries.filter((e) => !needle || e.question.toLowerCase().includes(needle) || (e.answer ?? '').toLowerCase().includes(needle)
+    entries: g.entries.filter((e) => !needle || e.question.toLowerCase().includes(needle) || answerText(e).toLowerCase().includes(needle)
       || (e.similar ?? []).some((s) => s.toLowerCase().includes(needle))),
   })).filter((g) => g.entries.length), [faq, needle]);
 
+  const submit = (ev) => {
+    ev.preventDefault();
+    if (!q.trim() || (faq && groups.length)) return;
+    ask({ text: q.trim() });
+  };
   const topics = t('help.topics').split('|');
   return html`<main class="help" data-testid="help">
     <header class="help-head">
@@ -129,14 +144,15 @@ function Help() {
       ${faq === false ? html`<div class="topics">${topics.map((x) => html`<button class="chip" onClick=${() => { setQ(x); ask({ text: x }); }}>${x}</button>`)}</div>` : null}
     </section>
     ${error ? html`<div class="error-text" role="alert">${error}</div>` : null}
-    ${faq === false ? html`<${Answer} reply=${reply} onPick=${(s) => ask({ pick: s.entry_id })} />` : null}
+    ${faq === false || (faq && needle && groups.length === 0) ? html`<${Answer} reply=${reply} onPick=${(s) => ask({ pick: s.entry_id })} />` : null}
     ${faq ? html`<section class="faq">
       ${groups.map((g) => html`<div class="faq-group" data-testid="help-category"><h2>${g.name}</h2>
         <ul>${g.entries.map((e) => html`<li class=${`faq-item ${open === (e.id ?? e.question) ? 'open' : ''}`} data-testid="help-entry">
           <button class="faq-q" onClick=${() => setOpen(open === (e.id ?? e.question) ? null : (e.id ?? e.question))}>${e.question}</button>
-          ${open === (e.id ?? e.question) || needle ? html`<div class="faq-a pre">${e.answer}</div>` : null}
+          ${open === (e.id ?? e.question) || needle ? html`<div class="faq-a">${e.parts ? html`<${Parts} parts=${e.parts} />` : html`<span class="pre">${e.answer}</span>`}</div>` : null}
         </li>`)}</ul></div>`)}
-      ${groups.length === 0 ? html`<p class="muted">${t('help.none')}</p>` : null}
+      ${groups.length === 0 && !reply ? html`<p class="muted">${t('help.none')}
+        <button class="link-btn" data-testid="help-ask-bot" disabled=${busy} onClick=${() => ask({ text: q.trim() })}>${t('help.ask_bot')}</button></p>` : null}
     </section>` : null}
     <footer class="help-foot">
       <span class="muted">${t('help.still')}</span>
