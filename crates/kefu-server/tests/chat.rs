@@ -455,11 +455,14 @@ async fn suspend_and_transfer(app: Arc<TestApp>) {
     let told = a.until(|f| f["kind"] == "transferred").await;
     assert_eq!(
         (told["to_name"].as_str(), told["note"].as_str()),
-        (Some("小雨"), Some("退换货"))
+        (Some("小雨"), Some("")),
+        "the buyer learns who serves them, not the agents' note"
     );
     mei.until(|f| f["kind"] == "transferred").await;
-    yu.until(|f| f["kind"] == "transferred" && f["conversation_id"] == conv_a)
+    let handed = yu
+        .until(|f| f["kind"] == "transferred" && f["conversation_id"] == conv_a)
         .await;
+    assert_eq!(handed["note"], "退换货", "the new agent reads the note");
     let history = yu.seqs(&conv_a);
     assert_eq!(history, (1..=history.len() as i64).collect::<Vec<_>>());
     assert!(

@@ -221,10 +221,12 @@ impl Conn {
                 .collect(),
             _ => Vec::new(),
         };
-        let frame = ServerFrame::Event {
-            event: e.clone(),
-            links,
-        };
+        let mut event = e.clone();
+        // A transfer's note is for the agents: the buyer hears only who serves them now.
+        if let (Peer::Buyer { .. }, EventBody::Transferred { note, .. }) = (&self.peer, &mut event.body) {
+            note.clear();
+        }
+        let frame = ServerFrame::Event { event, links };
         send(ws, &frame).await?;
         self.seen.insert(e.conversation_id, e.seq);
         Ok(())
