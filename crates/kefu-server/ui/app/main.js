@@ -452,7 +452,7 @@ function Login() {
 // ---------------------------------------------------------------------------------------------
 // Top bar
 
-function TopBar({ onTransfer }) {
+function TopBar({ onTransfer, view, setView }) {
   const d = useDesk();
   const logout = async () => {
     try { await api('POST', '/auth/logout'); } catch { /* leaving anyway */ }
@@ -462,6 +462,12 @@ function TopBar({ onTransfer }) {
   return html`<header class="topbar">
     <div class="brand small-brand"><span class="logo">客</span><span class="brand-name">${t('desk.title')}</span></div>
     <span class="shop-name muted">${d.shop?.name}</span>
+    ${isManager(d.me) ? html`<nav class="top-nav" aria-label=${t('nav.label')}>
+      <button class=${view === 'desk' ? 'on' : ''} aria-current=${view === 'desk' ? 'page' : null} data-testid="nav-desk"
+        onClick=${() => setView('desk')}>${t('nav.desk')}</button>
+      <button class=${view === 'kb' ? 'on' : ''} aria-current=${view === 'kb' ? 'page' : null} data-testid="nav-kb"
+        onClick=${() => setView('kb')}>${t('nav.kb')}</button>
+    </nav>` : null}
     <span class="spacer"></span>
     <span class=${`status status-${s}`} data-testid="socket-status" data-state=${s}><i class="dot"></i>
       ${s === 'open' ? t('desk.connected') : s === 'reconnecting' ? t('desk.reconnecting') : t('desk.connecting')}</span>
@@ -474,7 +480,7 @@ function TopBar({ onTransfer }) {
         <option value="offline">${t('presence.offline')}</option>
       </select>
     </label>
-    <button class="btn" data-testid="transfer-open" disabled=${!d.convs.get(d.activeId)?.mine} onClick=${onTransfer}>${t('desk.transfer')}</button>
+    <button class="btn" data-testid="transfer-open" disabled=${view !== 'desk' || !d.convs.get(d.activeId)?.mine} onClick=${onTransfer}>${t('desk.transfer')}</button>
     <span class="me"><span class="avatar av-agent">${d.me.display_name.slice(0, 1)}</span>${d.me.display_name}</span>
     <${LangSwitch} />
     <button class="btn ghost" data-testid="logout" onClick=${logout}>${t('desk.logout')}</button>
@@ -1001,21 +1007,277 @@ function KbSearch({ onPick }) {
   </div>`;
 }
 
+/** 商品: the shop's catalogue by title part or SKU; a product goes into the open chat as a card. */
+function ProductSearch({ canSend, onSend }) {
+  const [q, setQ] = useState('');
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const [sent, setSent] = useState(null);
+  const seq = useRef(0);
+  useEffect(() => {
+    const n = ++seq.current;
+    const timer = setTimeout(() => {
+      const query = q.trim();
+      api('GET', `/products?limit=50${query ? `&q=${encodeURIComponent(query)}` : ''}`)
+        .then((r) => { if (n === seq.current) { setResult(r); setError(null); } })
+        .catch((e) => { if (n === seq.current) setError(errorMessage(e)); });
+    }, q ? 250 : 0);
+    return () => clearTimeout(timer);
+  }, [q]);
+  const items = result?.items ?? [];
+  return html`<div class="panel-body" data-testid="products">
+    <input class="search" type="search" data-testid="product-search" placeholder=${t('product.search')} value=${q}
+      onInput=${(e) => setQ(e.target.value)} />
+    ${error ? html`<div class="error-text small" role="alert">${error}</div>` : null}
+    ${result == null && !error ? html`<p class="muted pad">${t('common.loading')}</p>` : null}
+    <ul class="kb-list">${items.map((p) => html`<li class="kb-entry product-item" data-testid="product-item" data-sku=${p.sku}>
+      <div class="kb-q"><b>${p.title}</b></div>
+      <div class="row product-meta"><span class="price">${yuan(p.price)}</span>
+        <span class=${p.stock > 0 ? 'muted small' : 'error-text small'}>${p.stock > 0 ? t('card.stock', { n: p.stock }) : t('product.sold_out')}</span>
+        <span class="muted small">${p.sku}</span></div>
+      ${p.attributes && Object.keys(p.attributes).length ? html`<dl class="kv attrs">${Object.entries(p.attributes).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>` : null}
+      <div class="row"><button class="btn small" data-testid="product-send" disabled=${!canSend}
+        title=${canSend ? '' : t('product.no_chat')} onClick=${() => { onSend(p.sku); setSent(p.sku); }}>${sent === p.sku ? t('product.sent') : t('product.send')}</button></div>
+    </li>`)}</ul>
+    ${result && items.length === 0 ? html`<p class="muted small pad">${t('product.none')}</p>` : null}
+    ${result && result.total > items.length ? html`<p class="muted small pad">${t('product.more', { n: result.total })}</p>` : null}
+  </div>`;
+}
+
 function RightPane({ phrases, insertRef, panel, setPanel, reloadPanel }) {
   const d = useDesk();
   const [tab, setTab] = useState('panel');
   const c = d.convs.get(d.activeId);
   const sendOrder = (orderNo) => { if (c?.mine) d.send(c.id, { kind: 'order', order_no: orderNo }); };
+  const canSend = !!c && c.mine && c.state === 'assigned';
+  const sendProduct = (sku) => { if (canSend) d.send(c.id, { kind: 'product', sku }); };
   return html`<aside class="pane right" data-testid="panel">
     <nav class="tabs" role="tablist">
-      ${[['panel', t('tab.customer')], ['phrases', t('tab.phrases')], ['kb', t('tab.kb')]].map(([k, label]) => html`<button role="tab"
+      ${[['panel', t('tab.customer')], ['phrases', t('tab.phrases')], ['kb', t('tab.kb')], ['products', t('tab.products')]].map(([k, label]) => html`<button role="tab"
         class=${tab === k ? 'on' : ''} aria-selected=${tab === k} data-testid=${`tab-${k}`} onClick=${() => setTab(k)}>${label}</button>`)}
     </nav>
     ${tab === 'panel' ? (c ? html`<${CustomerPanel} panel=${panel} reload=${reloadPanel} setPanel=${setPanel} onSendOrder=${sendOrder} />`
       : html`<p class="muted pad">${t('desk.pick_chat')}</p>`) : null}
     ${tab === 'phrases' ? html`<${PhraseList} phrases=${phrases} onPick=${(p) => insertRef.current?.(p)} />` : null}
     ${tab === 'kb' ? html`<${KbSearch} onPick=${(text) => insertRef.current?.(text)} />` : null}
+    ${tab === 'products' ? html`<${ProductSearch} canSend=${canSend} onSend=${sendProduct} />` : null}
   </aside>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 知识库管理 (owners and admins): entries by category, the editor, the bot's test console
+
+const isManager = (account) => account?.role === 'owner' || account?.role === 'admin';
+
+/** An RFC 3339 instant as a `datetime-local` value in the browser's zone, and back. */
+function toLocalInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+function fromLocalInput(v) {
+  if (!v) return null;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? v : d.toISOString();
+}
+
+function entryForm(e, categoryId) {
+  return {
+    id: e?.id ?? null,
+    category_id: e?.category_id ?? categoryId ?? '',
+    question: e?.question ?? '',
+    similar: (e?.similar ?? []).join('\n'),
+    answer: e?.answer ?? '',
+    enabled: e?.enabled ?? true,
+    valid_from: toLocalInput(e?.valid_from),
+    valid_until: toLocalInput(e?.valid_until),
+  };
+}
+
+function EntryEditor({ form, setForm, cats, onSaved, onCancel }) {
+  const [error, setError] = useState(null);
+  const [saved, setSaved] = useState(false);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => { setError(null); setSaved(false); }, [form.id]);
+  const set = (k, v) => { setForm({ ...form, [k]: v }); setSaved(false); };
+  const bad = (k) => error?.field === k;
+  const save = async (ev) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    setSaved(false);
+    const body = {
+      category_id: form.category_id,
+      question: form.question,
+      similar: form.similar.split('\n').map((x) => x.trim()).filter(Boolean),
+      answer: form.answer,
+      enabled: form.enabled,
+      valid_from: fromLocalInput(form.valid_from),
+      valid_until: fromLocalInput(form.valid_until),
+    };
+    try {
+      const entry = form.id ? await api('PUT', `/kb/entries/${form.id}`, body) : await api('POST', '/kb/entries', body);
+      setForm(entryForm(entry));
+      setSaved(true);
+      onSaved(entry);
+    } catch (e) {
+      setError({ text: errorMessage(e), field: e.field ?? null });
+    }
+    setBusy(false);
+  };
+  const label = (k, text) => html`<span class=${bad(k) ? 'error-text' : ''}>${text}</span>`;
+  return html`<form class="box kb-editor" data-testid="kb-editor" onSubmit=${save} noValidate>
+    <div class="box-head"><b>${form.id ? t('kba.edit') : t('kba.new')}</b></div>
+    <label class="block-label">${label('category_id', t('kba.category'))}
+      <select data-testid="kb-edit-category" value=${form.category_id} aria-invalid=${bad('category_id')}
+        onChange=${(e) => set('category_id', e.target.value)}>
+        ${form.category_id ? null : html`<option value="">${t('kba.pick_category')}</option>`}
+        ${cats.map((c) => html`<option value=${c.id}>${c.name}</option>`)}
+      </select></label>
+    <label class="block-label">${label('question', t('kba.question'))}
+      <input data-testid="kb-edit-question" value=${form.question} aria-invalid=${bad('question')}
+        class=${bad('question') ? 'invalid' : ''} onInput=${(e) => set('question', e.target.value)} /></label>
+    <label class="block-label">${label('similar', t('kba.similar'))}
+      <textarea data-testid="kb-edit-similar" rows="5" value=${form.similar} aria-invalid=${bad('similar')}
+        class=${bad('similar') ? 'invalid' : ''} placeholder=${t('kba.similar_hint')} onInput=${(e) => set('similar', e.target.value)}></textarea></label>
+    <label class="block-label">${label('answer', t('kba.answer'))}
+      <textarea data-testid="kb-edit-answer" rows="5" value=${form.answer} aria-invalid=${bad('answer')}
+        class=${bad('answer') ? 'invalid' : ''} onInput=${(e) => set('answer', e.target.value)}></textarea>
+      <span class="muted small">${t('kba.answer_hint')}</span></label>
+    <label class="check"><input type="checkbox" data-testid="kb-edit-enabled" checked=${form.enabled}
+      onChange=${(e) => set('enabled', e.target.checked)} /> ${t('kba.enabled')}</label>
+    <div class="row kb-dates">
+      <label class="block-label">${label('valid_from', t('kba.valid_from'))}
+        <input type="datetime-local" data-testid="kb-edit-from" value=${form.valid_from} aria-invalid=${bad('valid_from')}
+          class=${bad('valid_from') ? 'invalid' : ''} onInput=${(e) => set('valid_from', e.target.value)} /></label>
+      <label class="block-label">${label('valid_until', t('kba.valid_until'))}
+        <input type="datetime-local" data-testid="kb-edit-until" value=${form.valid_until} aria-invalid=${bad('valid_until')}
+          class=${bad('valid_until') ? 'invalid' : ''} onInput=${(e) => set('valid_until', e.target.value)} /></label>
+    </div>
+    ${error ? html`<div class="error-text small" role="alert" data-testid="kb-edit-error" data-field=${error.field ?? ''}>
+      ${error.field ? html`<b>${t(`kba.field.${error.field}`)}</b>: ` : null}${error.text}</div>` : null}
+    ${saved ? html`<div class="ok-text small" role="status" data-testid="kb-edit-saved">${t('kba.saved')}</div>` : null}
+    <div class="row end">
+      <button type="button" class="btn small" onClick=${onCancel}>${t('common.cancel')}</button>
+      <button type="submit" class="btn small primary" data-testid="kb-save" disabled=${busy}>${t('kba.save')}</button>
+    </div>
+  </form>`;
+}
+
+function BotConsole() {
+  const [q, setQ] = useState('');
+  const [r, setR] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const run = async (ev) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      setR(await api('POST', '/bot/console', { question: q }));
+    } catch (e) {
+      setR(null);
+      setError(errorMessage(e));
+    }
+    setBusy(false);
+  };
+  const dec = r?.decision;
+  const byKey = new Map((r?.candidates ?? []).map((c) => [c.key, c]));
+  const fmt = (x) => (typeof x === 'number' ? x.toFixed(3) : '');
+  return html`<section class="box bot-console" data-testid="bot-console">
+    <div class="box-head"><b>${t('kba.console')}</b> <span class="muted small">${t('kba.console_hint')}</span></div>
+    <form class="row" onSubmit=${run}>
+      <input data-testid="console-input" value=${q} placeholder=${t('kba.console_placeholder')} onInput=${(e) => setQ(e.target.value)} />
+      <button class="btn small primary" type="submit" data-testid="console-run" disabled=${busy}>${t('kba.console_run')}</button>
+    </form>
+    ${error ? html`<div class="error-text small" role="alert">${error}</div>` : null}
+    ${r ? html`<div class="console-result">
+      <div class="small"><span class="muted">${t('kba.tokens')}</span> ${(r.tokens ?? []).map((w) => html`<span class="tag token">${w}</span>`)}
+        ${r.normalized && r.normalized !== q ? html`<span class="muted"> · ${t('kba.normalized')} ${r.normalized}</span>` : null}</div>
+      <div class=${`console-decision decision-${dec?.kind}`} data-testid="console-decision" data-kind=${dec?.kind ?? ''}>
+        <b>${t('kba.decision')}</b> ${dec ? t(`bot.kind.${dec.kind}`) : ''}
+        ${dec?.confidence != null ? html` <span class="muted">${t('kba.confidence')} ${fmt(dec.confidence)}</span>` : null}
+        ${dec?.key != null && byKey.get(dec.key) ? html` → ${byKey.get(dec.key).question}` : null}
+        ${r.wants_human ? html` <span class="tag">${t('kba.wants_human')}</span>` : null}
+      </div>
+      ${r.thresholds ? html`<div class="muted small">${t('kba.thresholds', r.thresholds)}</div>` : null}
+      <table class="candidates"><thead><tr><th>${t('kba.cand_question')}</th><th>${t('kba.cand_matched')}</th>
+        <th>${t('kba.cand_score')}</th><th class="muted">bm25 · words · chars · cover</th></tr></thead>
+      <tbody>${(r.candidates ?? []).slice(0, 5).map((c) => html`<tr data-testid="console-candidate" data-entry=${c.entry_id}
+        class=${dec?.key === c.key ? 'chosen' : ''}>
+        <td><b>${c.question}</b> <span class="tag">${c.category}</span></td><td>${c.matched}</td>
+        <td class="score">${fmt(c.score)}</td>
+        <td class="muted small">${fmt(c.bm25)} · ${fmt(c.words)} · ${fmt(c.chars)} · ${fmt(c.cover)}</td></tr>`)}</tbody></table>
+      ${(r.candidates ?? []).length === 0 ? html`<p class="muted small">${t('kba.no_candidates')}</p>` : null}
+    </div>` : null}
+  </section>`;
+}
+
+function KbAdmin() {
+  useLang();
+  const [cats, setCats] = useState([]);
+  const [entries, setEntries] = useState(null);
+  const [cat, setCat] = useState(null);
+  const [q, setQ] = useState('');
+  const [form, setForm] = useState(null);
+  const [error, setError] = useState(null);
+  const load = () => Promise.all([api('GET', '/kb/categories'), api('GET', '/kb/entries')])
+    .then(([c, e]) => { setCats(c); setEntries(e); setError(null); })
+    .catch((e) => setError(errorMessage(e)));
+  useEffect(() => { load(); }, []);
+  const catName = useMemo(() => new Map(cats.map((c) => [c.id, c.name])), [cats]);
+  const count = useMemo(() => {
+    const m = new Map();
+    for (const e of entries ?? []) m.set(e.category_id, (m.get(e.category_id) ?? 0) + 1);
+    return m;
+  }, [entries]);
+  const needle = q.trim().toLowerCase();
+  const shown = (entries ?? []).filter((e) => (!cat || e.category_id === cat) && (!needle
+    || e.question.toLowerCase().includes(needle) || e.answer.toLowerCase().includes(needle)
+    || e.similar.some((s) => s.toLowerCase().includes(needle))));
+  const onSaved = (entry) => {
+    setEntries((list) => {
+      const all = list ?? [];
+      return all.some((x) => x.id === entry.id) ? all.map((x) => (x.id === entry.id ? entry : x)) : [...all, entry];
+    });
+  };
+  const expired = (e) => e.valid_until && new Date(e.valid_until) < new Date();
+  return html`<div class="kb-admin" data-testid="kb-admin">
+    <aside class="pane left kb-cats">
+      <div class="pane-head"><b>${t('kba.categories')}</b></div>
+      <ul class="cat-list">
+        <li><button class=${`cat-item ${cat ? '' : 'active'}`} data-testid="kb-cat" onClick=${() => setCat(null)}>
+          <span>${t('kba.all')}</span><span class="muted">${entries?.length ?? ''}</span></button></li>
+        ${cats.map((c) => html`<li><button class=${`cat-item ${cat === c.id ? 'active' : ''}`} data-testid="kb-cat" data-id=${c.id}
+          onClick=${() => setCat(c.id)}><span>${c.name}</span><span class="muted">${count.get(c.id) ?? 0}</span></button></li>`)}
+      </ul>
+    </aside>
+    <section class="kb-main">
+      <div class="row kb-toolbar">
+        <input class="search" type="search" data-testid="kb-admin-search" placeholder=${t('kb.search')} value=${q} onInput=${(e) => setQ(e.target.value)} />
+        <button class="btn small primary" data-testid="kb-new" onClick=${() => setForm(entryForm(null, cat ?? cats[0]?.id))}>${t('kba.new')}</button>
+      </div>
+      ${error ? html`<div class="error-text small pad" role="alert">${error}</div>` : null}
+      ${entries == null && !error ? html`<p class="muted pad">${t('common.loading')}</p>` : null}
+      <ul class="kb-rows">${shown.map((e) => html`<li>
+        <button class=${`kb-row ${form?.id === e.id ? 'active' : ''} ${e.enabled ? '' : 'off'}`} data-testid="kb-entry-row" data-id=${e.id}
+          onClick=${() => setForm(entryForm(e))}>
+          <span class="kb-row-q"><b>${e.question}</b> <span class="tag">${catName.get(e.category_id) ?? ''}</span>
+            ${e.enabled ? null : html`<span class="tag">${t('kba.disabled')}</span>`}
+            ${expired(e) ? html`<span class="tag wait late">${t('kba.expired')}</span>` : null}</span>
+          <span class="kb-row-a muted small">${e.answer}</span>
+          <span class="muted small">${t('kba.row_meta', { n: e.similar.length, hits: e.stats?.hits ?? 0, up: e.stats?.helpful ?? 0, down: e.stats?.unhelpful ?? 0 })}</span>
+        </button></li>`)}</ul>
+      ${entries && shown.length === 0 ? html`<p class="muted small pad">${t('kb.none')}</p>` : null}
+    </section>
+    <aside class="kb-side">
+      ${form ? html`<${EntryEditor} form=${form} setForm=${setForm} cats=${cats} onSaved=${onSaved} onCancel=${() => setForm(null)} />`
+      : html`<p class="muted small pad">${t('kba.pick')}</p>`}
+      <${BotConsole} />
+    </aside>
+  </div>`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1025,6 +1287,7 @@ function Workbench() {
   useLang();
   const d = useDesk();
   const [transfer, setTransfer] = useState(false);
+  const [view, setView] = useState('desk');
   const [phrases, setPhrases] = useState([]);
   const [panel, setPanel] = useState(null);
   const insertRef = useRef(null);
@@ -1069,6 +1332,7 @@ function Workbench() {
     const onKey = (e) => {
       if (e.key !== 'Escape' || e.isComposing || e.keyCode === 229) return;
       if (transfer) { setTransfer(false); return; }
+      if (view !== 'desk') return; // ESC ends a chat only where the chat is shown
       const c = d.convs.get(d.activeId);
       if (c && c.mine && c.state === 'assigned') {
         e.preventDefault();
@@ -1077,17 +1341,17 @@ function Workbench() {
     };
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
-  }, [transfer]);
+  }, [transfer, view]);
 
   return html`<div class="desk" data-testid="workbench">
-    <${TopBar} onTransfer=${() => setTransfer(true)} />
+    <${TopBar} onTransfer=${() => setTransfer(true)} view=${view} setView=${setView} />
     ${d.socket.status === 'reconnecting' ? html`<div class="banner warn">${t('desk.reconnecting_banner')}
       <button class="link-btn" onClick=${() => d.socket.now()}>${t('w.reconnect_now')}</button></div>` : null}
-    <div class="panes">
+    ${view === 'kb' && isManager(d.me) ? html`<${KbAdmin} />` : html`<div class="panes">
       <${ChatList} />
       <${ChatView} phrases=${phrases} insertRef=${insertRef} panel=${panel} />
       <${RightPane} phrases=${phrases} insertRef=${insertRef} panel=${panel} setPanel=${setPanel} reloadPanel=${reloadPanel} />
-    </div>
+    </div>`}
     ${transfer ? html`<${TransferDialog} onClose=${() => setTransfer(false)} />` : null}
     <div class="toasts">${d.toasts.map((x) => html`<div class=${`toast ${x.kind}`} role=${x.kind === 'error' ? 'alert' : 'status'}>${x.text}</div>`)}</div>
   </div>`;
