@@ -3,7 +3,7 @@
 // save shows the server's own message next to the field to blame.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { browser, page, shot, login } from './lib.mjs';
+import { BASE, browser, page, shot, login } from './lib.mjs';
 
 let b;
 before(async () => { b = await browser(); });
@@ -44,6 +44,38 @@ test('an agent searches products in the 商品 tab', async () => {
   }, null, { timeout: 10000 });
   await shot(p, 'workbench-products');
   assert.deepEqual(p.errors, []);
+});
+
+test('a product from the 商品 tab reaches the buyer as a card', async () => {
+  const agent = await page(b, { viewport: { width: 1280, height: 800 } });
+  await login(agent, 'xiaomei');
+  await agent.getByTestId('presence').selectOption('online');
+  await agent.waitForFunction(() => document.querySelector('[data-testid=presence]')?.value === 'online');
+  const buyer = await page(b, { viewport: { width: 375, height: 667 } });
+  await buyer.goto(`${BASE}/widget/demo`);
+  await buyer.getByTestId('widget-input').waitFor();
+  await buyer.getByTestId('widget-handoff').click();
+  const item = agent.getByTestId('chat-item').first();
+  await item.waitFor({ timeout: 15000 });
+  await item.click();
+  await agent.getByTestId('chat-input').waitFor();
+  await agent.getByTestId('tab-products').click();
+  await agent.getByTestId('product-search').fill('XMA-LT-004');
+  const product = agent.getByTestId('product-item').filter({ hasText: '竹纤维' }).first();
+  await product.waitFor({ timeout: 10000 });
+  await agent.waitForFunction(() => !document.querySelector('[data-testid=product-item] [data-testid=product-send]')?.disabled);
+  await product.getByTestId('product-send').click();
+  await buyer.getByTestId('product-card').filter({ hasText: '竹纤维' }).first().waitFor({ timeout: 10000 });
+  await agent.locator('[data-testid=chat-message][data-sender=agent] [data-testid=product-card]').first().waitFor();
+  // End the chat and go offline, leaving xiaomei as the other tests expect her.
+  await agent.getByTestId('chat-input').press('Escape');
+  await agent.getByTestId('chat-notice').filter({ hasText: '客服结束了会话' }).first().waitFor({ timeout: 10000 });
+  await agent.getByTestId('presence').selectOption('offline');
+  await agent.waitForFunction(() => document.querySelector('[data-testid=presence]')?.value === 'offline');
+  assert.deepEqual(agent.errors, []);
+  assert.deepEqual(buyer.errors, []);
+  await agent.context().close();
+  await buyer.context().close();
 });
 
 test('the owner tests the bot, edits an entry, and sees the server refuse an empty question', async () => {
