@@ -452,7 +452,7 @@ function Login() {
 // ---------------------------------------------------------------------------------------------
 // Top bar
 
-function TopBar({ onTransfer, view, setView }) {
+function TopBar({ onTransfer, view, setView, openCount }) {
   const d = useDesk();
   const logout = async () => {
     try { await api('POST', '/auth/logout'); } catch { /* leaving anyway */ }
@@ -462,12 +462,16 @@ function TopBar({ onTransfer, view, setView }) {
   return html`<header class="topbar">
     <div class="brand small-brand"><span class="logo">客</span><span class="brand-name">${t('desk.title')}</span></div>
     <span class="shop-name muted">${d.shop?.name}</span>
-    ${isManager(d.me) ? html`<nav class="top-nav" aria-label=${t('nav.label')}>
+    <nav class="top-nav" aria-label=${t('nav.label')}>
       <button class=${view === 'desk' ? 'on' : ''} aria-current=${view === 'desk' ? 'page' : null} data-testid="nav-desk"
         onClick=${() => setView('desk')}>${t('nav.desk')}</button>
-      <button class=${view === 'kb' ? 'on' : ''} aria-current=${view === 'kb' ? 'page' : null} data-testid="nav-kb"
-        onClick=${() => setView('kb')}>${t('nav.kb')}</button>
-    </nav>` : null}
+      <button class=${view === 'messages' ? 'on' : ''} aria-current=${view === 'messages' ? 'page' : null} data-testid="nav-messages"
+        title=${openCount != null ? t('msg.open_count', { n: openCount }) : null} onClick=${() => setView('messages')}>${t('nav.messages')}
+        ${openCount != null ? html`<span class=${`nav-count ${openCount ? '' : 'zero'}`} data-testid="messages-count"
+          data-count=${openCount}>${openCount > 99 ? '99+' : openCount}</span>` : null}</button>
+      ${isManager(d.me) ? html`<button class=${view === 'kb' ? 'on' : ''} aria-current=${view === 'kb' ? 'page' : null} data-testid="nav-kb"
+        onClick=${() => setView('kb')}>${t('nav.kb')}</button>` : null}
+    </nav>
     <span class="spacer"></span>
     <span class=${`status status-${s}`} data-testid="socket-status" data-state=${s}><i class="dot"></i>
       ${s === 'open' ? t('desk.connected') : s === 'reconnecting' ? t('desk.reconnecting') : t('desk.connecting')}</span>
@@ -1281,6 +1285,99 @@ function KbAdmin() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 留言: messages buyers left when nobody could take the chat (SPEC §1.3)
+
+const MESSAGES_PAGE = 200;
+
+function MessageRow({ m, onDone }) {
+  const [note, setNote] = useState(m.note ?? '');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const done = async (ev) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const updated = await api('PATCH', `/messages/${m.id}`, { status: 'done', note });
+      setBusy(false);
+      onDone(updated);
+    } catch (e) {
+      setBusy(false);
+      setError(errorMessage(e));
+    }
+  };
+  const open = m.status === 'open';
+  return html`<li class=${`box msg-row ${open ? '' : 'done'}`} data-testid="message-row" data-id=${m.id} data-status=${m.status}>
+    <div class="msg-head">
+      <b class="msg-name">${m.name || t('msg.anonymous')}</b>
+      <span class="msg-contact" data-testid="message-contact">${m.contact}</span>
+      <span class="spacer"></span>
+      <time class="muted small" datetime=${m.created_at}>${fmtTime(m.created_at)}</time>
+      <span class=${`tag ${open ? 'wait' : ''}`}>${t(`msg.status.${m.status}`)}</span>
+    </div>
+    <p class="msg-text">${m.text}</p>
+    ${open ? html`<form class="msg-action" onSubmit=${done}>
+      <textarea data-testid="message-note" rows="2" maxLength="1000" value=${note} aria-label=${t('msg.note')}
+        placeholder=${t('msg.note_hint')} onInput=${(e) => setNote(e.target.value)}></textarea>
+      <button type="submit" class="btn small primary" data-testid="message-done" disabled=${busy}>${t('msg.mark_done')}</button>
+    </form>` : html`<div class="muted small msg-handled">
+      ${t('msg.handled_at', { time: fmtTime(m.handled_at) })}${m.note ? html` · <span data-testid="message-note-text">${m.note}</span>` : null}</div>`}
+    ${error ? html`<div class="error-text small" role="alert" data-testid="message-error">${error}</div>` : null}
+  </li>`;
+}
+
+function MessagesView({ onChanged }) {
+  useLang();
+  const [status, setStatus] = useState('open');
+  const [list, setList] = useState(null);
+  const [error, setError] = useState(null);
+  const want = useRef(status);
+  const load = async (st) => {
+    const q = `/messages?status=${st}&limit=${MESSAGES_PAGE}`;
+    try {
+      // The server lists oldest first: take the newest page, shown newest first.
+      let r = await api('GET', q);
+      if (r.total > r.items.length) r = await api('GET', `${q}&offset=${Math.max(0, r.total - MESSAGES_PAGE)}`);
+      if (want.current !== st) return;
+      const items = [...r.items].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+      setList({ items, total: r.total });
+      setError(null);
+    } catch (e) {
+      if (want.current === st) setError(errorMessage(e));
+    }
+  };
+  useEffect(() => {
+    want.current = status;
+    setList(null);
+    load(status);
+    const timer = setInterval(() => load(status), 30000);
+    return () => clearInterval(timer);
+  }, [status]);
+  const onDone = (updated) => {
+    setList((l) => {
+      if (!l) return l;
+      const items = updated.status === status ? l.items.map((x) => (x.id === updated.id ? updated : x)) : l.items.filter((x) => x.id !== updated.id);
+      return { items, total: l.total - (l.items.length - items.length) };
+    });
+    onChanged?.();
+    load(status);
+  };
+  const tab = (st) => html`<button class=${status === st ? 'on' : ''} aria-pressed=${status === st}
+    data-testid=${`messages-filter-${st}`} onClick=${() => setStatus(st)}>${t(`msg.filter.${st}`)}</button>`;
+  return html`<section class="msg-view" data-testid="messages-view" data-status=${status}>
+    <div class="row msg-toolbar">
+      <b>${t('msg.title')}</b>
+      <div class="seg" role="group" aria-label=${t('msg.filter')}>${tab('open')}${tab('done')}</div>
+      <span class="muted small">${list ? t('msg.total', { n: list.total }) : ''}</span>
+    </div>
+    ${error ? html`<div class="error-text small" role="alert">${error}</div>` : null}
+    ${list == null && !error ? html`<p class="muted">${t('common.loading')}</p>` : null}
+    <ul class="msg-list">${(list?.items ?? []).map((m) => html`<${MessageRow} key=${m.id} m=${m} onDone=${onDone} />`)}</ul>
+    ${list && list.items.length === 0 ? html`<p class="muted small">${t(`msg.none.${status}`)}</p>` : null}
+  </section>`;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The workbench
 
 function Workbench() {
@@ -1290,8 +1387,17 @@ function Workbench() {
   const [view, setView] = useState('desk');
   const [phrases, setPhrases] = useState([]);
   const [panel, setPanel] = useState(null);
+  const [openCount, setOpenCount] = useState(null);
   const insertRef = useRef(null);
   const panelFor = useRef(null);
+
+  // The 留言 badge: open messages, read again every 30 s and after each action.
+  const loadCount = () => api('GET', '/messages?status=open&limit=1').then((r) => setOpenCount(r?.total ?? 0)).catch(() => {});
+  useEffect(() => {
+    loadCount();
+    const timer = setInterval(loadCount, 30000);
+    return () => clearInterval(timer);
+  }, []);
 
   const loadPhrases = () => api('GET', '/phrases').then(setPhrases).catch(() => {});
   const reloadPanel = () => {
@@ -1344,10 +1450,11 @@ function Workbench() {
   }, [transfer, view]);
 
   return html`<div class="desk" data-testid="workbench">
-    <${TopBar} onTransfer=${() => setTransfer(true)} view=${view} setView=${setView} />
+    <${TopBar} onTransfer=${() => setTransfer(true)} view=${view} setView=${setView} openCount=${openCount} />
     ${d.socket.status === 'reconnecting' ? html`<div class="banner warn">${t('desk.reconnecting_banner')}
       <button class="link-btn" onClick=${() => d.socket.now()}>${t('w.reconnect_now')}</button></div>` : null}
-    ${view === 'kb' && isManager(d.me) ? html`<${KbAdmin} />` : html`<div class="panes">
+    ${view === 'messages' ? html`<${MessagesView} onChanged=${loadCount} />`
+    : view === 'kb' && isManager(d.me) ? html`<${KbAdmin} />` : html`<div class="panes">
       <${ChatList} />
       <${ChatView} phrases=${phrases} insertRef=${insertRef} panel=${panel} />
       <${RightPane} phrases=${phrases} insertRef=${insertRef} panel=${panel} setPanel=${setPanel} reloadPanel=${reloadPanel} />
