@@ -279,10 +279,13 @@ async fn buyer_bot_handoff_agent_close(app: Arc<TestApp>) {
 on_both_engines!(buyer_bot_handoff_agent_close);
 
 async fn buyer_in(app: &TestApp, n: usize, group: &str) -> (Ws, Value) {
+    buyer_as(app, &visitor(n), group).await
+}
+
+async fn buyer_as(app: &TestApp, visitor: &str, group: &str) -> (Ws, Value) {
     let url = format!(
-        "{}/api/v1/widget/demo/chat?visitor={}&group={group}",
+        "{}/api/v1/widget/demo/chat?visitor={visitor}&group={group}",
         app.base.replace("http://", "ws://"),
-        visitor(n)
     );
     let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("buyer socket");
     let mut ws = Ws {
@@ -404,10 +407,24 @@ async fn suspend_and_transfer(app: Arc<TestApp>) {
     mei.send(json!({"type": "presence", "status": "suspended"})).await;
     mei.until(|f| f["type"] == "presence" && f["status"] == "suspended")
         .await;
-    let (mut b, conv_b) = buyer_in(&app, 2, "售前").await;
+    let b_visitor = visitor(2);
+    let (mut b, conv_b) = buyer_as(&app, &b_visitor, "售前").await;
     b.send(message("h", "转人工")).await;
     let waiting = b.until(|f| f["type"] == "queue").await;
     assert_eq!(waiting["position"], 1);
+    assert_eq!(
+        waiting["leave_message"], true,
+        "nobody online takes chats: 留言 is offered"
+    );
+    // Reconnecting, the buyer is told again where they stand and that 留言 is offered.
+    let mut b2 = Ws::buyer(&app, &b_visitor, 0).await;
+    let welcome = b2.until(|f| f["type"] == "welcome").await;
+    assert_eq!(welcome["conversation_id"], conv_b);
+    assert_eq!(
+        (welcome["queue_position"].as_i64(), &welcome["leave_message"]),
+        (Some(1), &json!(true))
+    );
+    drop(b2);
     // A second waiting buyer gives up and leaves a message instead: out of the queue.
     let (mut c, conv_c) = buyer_in(&app, 4, "售前").await;
     c.send(message("h", "转人工")).await;

@@ -348,21 +348,32 @@ pub async fn route(state: &AppState, shop: ShopId) -> ApiResult<()> {
     }
     let queue = state.store.queued_conversations(shop).await?;
     if !queue.is_empty() {
-        let settings = state.store.settings(shop).await?;
-        let agents = state.store.agent_loads(shop).await?;
-        let nobody = !settings.is_open(now) || !agents.iter().any(AgentStatus::on_duty);
+        let nobody = nobody_there(state, shop, now).await?;
         for (i, c) in queue.iter().enumerate() {
             state.hub.to_buyer(
                 c.id,
                 ServerFrame::Queue {
                     conversation_id: c.id,
                     position: i + 1,
-                    leave_message: nobody || i >= 3,
+                    leave_message: offers_leave_message(nobody, i + 1),
                 },
             );
         }
     }
     Ok(())
+}
+
+/// Out of business hours, or no agent online or suspended: nobody will answer soon.
+pub async fn nobody_there(state: &AppState, shop: ShopId, now: chrono::DateTime<chrono::Utc>) -> ApiResult<bool> {
+    let settings = state.store.settings(shop).await?;
+    let agents = state.store.agent_loads(shop).await?;
+    Ok(!settings.is_open(now) || !agents.iter().any(AgentStatus::on_duty))
+}
+
+/// Whether a buyer waiting at `position` (1 = next) is offered 留言 instead of waiting
+/// (SPEC §1.3, §2.2): when nobody is there, or with three or more ahead of them.
+pub fn offers_leave_message(nobody: bool, position: usize) -> bool {
+    nobody || position > 3
 }
 
 /// The agent serving a chat, as the buyer sees them.

@@ -83,6 +83,8 @@ pub enum ServerFrame {
         last_seq: i64,
         /// Place in the shop's queue (1 = next), when waiting.
         queue_position: Option<usize>,
+        /// Whether to offer 留言 while waiting, as the last `queue` frame said.
+        leave_message: bool,
         /// The agent serving the chat, when one is.
         agent: Option<AgentCard>,
     },

@@ -152,11 +152,18 @@ impl Conn {
                 let (shop, conversation) = (*shop, *conversation);
                 let c = super::conversation(&state, shop, conversation).await?;
                 let position = super::queue_position(&state, shop, conversation).await?;
+                let leave_message = match position {
+                    Some(p) => {
+                        super::offers_leave_message(super::nobody_there(&state, shop, kefu_store::now()).await?, p)
+                    }
+                    None => false,
+                };
                 let frame = ServerFrame::Welcome {
                     conversation_id: c.id,
                     state: c.state,
                     last_seq: c.last_seq,
                     queue_position: position,
+                    leave_message,
                     agent: super::agent_card(&state, &c).await?,
                 };
                 send(ws, &frame).await?;

@@ -78,7 +78,8 @@ class BuyerChat {
       case 'welcome':
         this.conversationId = f.conversation_id;
         this.state = f.state;
-        this.queue = f.queue_position ? { position: f.queue_position, leave_message: this.queue?.leave_message ?? false } : null;
+        this.queue = f.queue_position ? { position: f.queue_position, leave_message: !!f.leave_message } : null;
+        if (f.queue_position && f.leave_message) this.offerLeave = true;
         if (f.agent) this.agent = f.agent;
         else if (f.state !== 'assigned') this.agent = null;
         // What was never acknowledged goes again, with the same client ids.
