@@ -190,6 +190,8 @@ pub trait CustomerStore: Send + Sync {
     /// The customer with this nick, created (no name, phone or address) if the shop has none:
     /// a signed buyer's first chat makes them a customer (咨询组).
     async fn ensure_customer(&self, shop: ShopId, nick: &str, now: DateTime<Utc>) -> Result<Customer>;
+    /// The customer with exactly this nick (a signed buyer's), if the shop has one.
+    async fn customer_by_nick(&self, shop: ShopId, nick: &str) -> Result<Option<Customer>>;
     /// Every buyer the filter matches, by nick, with what their groups are computed from.
     async fn customer_facts(&self, shop: ShopId, filter: &CustomerFilter) -> Result<Vec<CustomerFacts>>;
     /// The products that appeared as cards in the buyer's chats (either side), first first.
@@ -431,6 +433,9 @@ macro_rules! customer_impl {
             }
         }
 
+        const CUSTOMER_BY_NICK: &str =
+            "SELECT id, shop_id, nick, name, phone, address, created_at FROM customers WHERE shop_id = $1 AND nick = $2";
+
         #[async_trait]
         impl crate::customer_sql::CustomerStore for $store {
             async fn ensure_customer(&self, shop: ShopId, nick: &str, now: DateTime<Utc>) -> Result<Customer> {
@@ -439,9 +444,15 @@ macro_rules! customer_impl {
                      ON CONFLICT (shop_id, nick) DO NOTHING",
                 )
                 .bind(Uuid::now_v7()).bind(shop.0).bind(nick).bind(now).execute(&self.writer).await?;
-                sqlx::query_as::<_, CustomerRow>("SELECT id, shop_id, nick, name, phone, address, created_at FROM customers WHERE shop_id = $1 AND nick = $2")
+                sqlx::query_as::<_, CustomerRow>(CUSTOMER_BY_NICK)
                     .bind(shop.0).bind(nick).fetch_optional(&self.writer).await?
                     .map(Customer::from).ok_or(StoreError::NotFound)
+            }
+
+            async fn customer_by_nick(&self, shop: ShopId, nick: &str) -> Result<Option<Customer>> {
+                Ok(sqlx::query_as::<_, CustomerRow>(CUSTOMER_BY_NICK)
+                    .bind(shop.0).bind(nick).fetch_optional(&self.pool).await?
+                    .map(Customer::from))
             }
 
             async fn customer_facts(&self, shop: ShopId, f: &crate::customer_sql::CustomerFilter) -> Result<Vec<crate::customer_sql::CustomerFacts>> {

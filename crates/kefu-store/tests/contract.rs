@@ -1967,6 +1967,15 @@ async fn customers_have_facts_tags_notes_and_groups(store: Arc<dyn Store>) {
     // ensure_customer makes a chatting stranger a customer, once.
     let new = store.ensure_customer(shop, "tb_新客", now()).await.unwrap();
     assert_eq!(store.ensure_customer(shop, "tb_新客", now()).await.unwrap(), new);
+    assert_eq!(
+        store.customer_by_nick(shop, "tb_新客").await.unwrap(),
+        Some(new.clone())
+    );
+    assert_eq!(
+        store.customer_by_nick(shop, "tb_新").await.unwrap(),
+        None,
+        "the exact nick only"
+    );
     assert_eq!((new.name.as_str(), new.phone.as_str()), ("", ""));
     assert_eq!(
         store

@@ -2,7 +2,7 @@
 //! `orders.rs`.
 
 use crate::AppState;
-use crate::api::page;
+use crate::api::{non_empty, page};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
@@ -35,10 +35,6 @@ impl<T: ToSchema> From<kefu_store::Listed<T>> for ListOf<T> {
             total: l.total,
         }
     }
-}
-
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 #[derive(Deserialize, IntoParams)]

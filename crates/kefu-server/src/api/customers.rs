@@ -8,7 +8,7 @@
 
 use crate::AppState;
 use crate::api::kb::{Format, attachment};
-use crate::api::page;
+use crate::api::{non_empty, page};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
@@ -68,16 +68,12 @@ impl<T: ToSchema> From<Listed<T>> for ListOf<T> {
 }
 
 /// Whether the caller sees buyers' phone and address whole (SPEC §3.4).
-fn sees_private(caller: &Caller) -> bool {
+pub(crate) fn sees_private(caller: &Caller) -> bool {
     caller.account.role.is_manager()
 }
 
 fn privacy(caller: &Caller, c: Customer) -> Customer {
     if sees_private(caller) { c } else { c.masked() }
-}
-
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 /// A buyer as lists show them.

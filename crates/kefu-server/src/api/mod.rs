@@ -132,6 +132,11 @@ async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError
     }))
 }
 
+/// A search parameter as typed, or `None` when it holds only spaces.
+pub(crate) fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
 /// Turns a list endpoint's `limit` and `offset` parameters into a page (default 50 rows).
 pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<kefu_store::Page, ApiError> {
     let limit = limit.unwrap_or(50);

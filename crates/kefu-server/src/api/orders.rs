@@ -8,7 +8,7 @@
 
 use crate::AppState;
 use crate::api::catalog::ListOf;
-use crate::api::page;
+use crate::api::{non_empty, page};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
@@ -24,6 +24,7 @@ use kefu_core::order::{
 };
 use kefu_core::order_feed::{FeedEvent, ImportedOrder, MAX_BATCH, OrderImportSummary, verify_body};
 use kefu_core::service_tickets::{IssueReason, ServiceAction, ServiceRecord, ServiceTicket, ServiceTicketKind};
+use kefu_core::settings::ShopSettings;
 use kefu_store::{OrderQuery, TicketQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -55,10 +56,21 @@ fn actor(caller: &Caller) -> Actor {
     }
 }
 
-/// Staff without the privacy permission see addresses masked (SPEC §3.4), here as in the
-/// buyer's profile: the order's, and those in its record of address changes.
+/// Staff without the privacy permission (`customers::sees_private`) see addresses masked
+/// here as in the buyer's profile (SPEC §3.4): the order's, and those in its record.
 fn private(caller: &Caller) -> bool {
-    !caller.account.role.is_manager()
+    !crate::api::customers::sees_private(caller)
+}
+
+/// When the order's parcel left: tracking events can only follow that.
+fn shipped_at(order: &OrderDetail) -> ApiResult<DateTime<Utc>> {
+    // Orders imported as shipped may have no parcel recorded here, but they have a time.
+    order.order.shipped_at.ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "订单处于 {}，还没有发货，没有物流可记",
+            order.order.state.label_zh()
+        ))
+    })
 }
 
 fn mask_order(mut o: OrderDetail) -> OrderDetail {
@@ -72,10 +84,6 @@ fn mask_record(mut r: OrderRecord) -> OrderRecord {
         *after = mask_address(after);
     }
     r
-}
-
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -138,9 +146,13 @@ pub struct OrderView {
     after_sales: Vec<AfterSalesTicket>,
 }
 
-pub(crate) async fn order_view(state: &AppState, caller: &Caller, order: OrderDetail) -> ApiResult<OrderView> {
+pub(crate) async fn order_view(
+    state: &AppState,
+    caller: &Caller,
+    settings: &ShopSettings,
+    order: OrderDetail,
+) -> ApiResult<OrderView> {
     let shop = caller.shop();
-    let settings = state.store.settings(shop).await?;
     let id = order.order.id;
     let records = state.store.order_records(shop, id).await?;
     let logistics = state.store.logistics(shop, id).await?;
@@ -159,7 +171,7 @@ pub(crate) async fn order_view(state: &AppState, caller: &Caller, order: OrderDe
     Ok(OrderView {
         total: order.order.total().unwrap_or(Fen::ZERO),
         state_label: order.order.state.label_zh(),
-        payment_deadline: payment_deadline(&order.order, &settings),
+        payment_deadline: payment_deadline(&order.order, settings),
         actions: order.staff_actions(),
         records: if masked {
             records.into_iter().map(mask_record).collect()
@@ -181,7 +193,8 @@ async fn get_order(State(state): State<AppState>, caller: Caller, Path(id): Path
         .order_detail(caller.shop(), OrderId(id))
         .await?
         .ok_or(ApiError::NotFound("order"))?;
-    Ok(Json(order_view(&state, &caller, o.value).await?))
+    let settings = state.store.settings(caller.shop()).await?;
+    Ok(Json(order_view(&state, &caller, &settings, o.value).await?))
 }
 
 /// Act on an order (SPEC §4.1, §4.3, §4.4): `{"action": "change_price", "shipping_fee": 0,
@@ -212,7 +225,7 @@ async fn order_action(
         .value
         .apply(&action, actor(&caller), &settings, state.clock.now())?;
     state.store.save_order(shop, &applied, current.version).await?;
-    Ok(Json(order_view(&state, &caller, applied.order).await?))
+    Ok(Json(order_view(&state, &caller, &settings, applied.order).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -251,13 +264,7 @@ async fn add_logistics(
         .await?
         .ok_or(ApiError::NotFound("order"))?
         .value;
-    // Orders imported as shipped may have no parcel recorded here, but they have a time.
-    let Some(shipped_at) = order.order.shipped_at else {
-        return Err(ApiError::Conflict(format!(
-            "订单处于 {}，还没有发货，没有物流可记",
-            order.order.state.label_zh()
-        )));
-    };
+    let shipped_at = shipped_at(&order)?;
     if body.events.is_empty() || body.events.len() > 100 {
         return Err(ValidationError::new("events", "send 1 to 100 events").into());
     }
@@ -693,7 +700,7 @@ async fn order_hook(
 async fn hook_event(
     state: &AppState,
     shop: kefu_core::ids::ShopId,
-    settings: &kefu_core::settings::ShopSettings,
+    settings: &ShopSettings,
     e: &FeedEvent,
 ) -> ApiResult<Option<()>> {
     // A version that moved on (staff acting at the same moment) is read again, once.
@@ -710,12 +717,7 @@ async fn hook_event(
                 }
             }
             (None, FeedEvent::Logistics { events, .. }) => {
-                if o.value.order.shipped_at.is_none() {
-                    return Err(ApiError::Conflict(format!(
-                        "订单处于 {}，还没有发货，没有物流可记",
-                        o.value.order.state.label_zh()
-                    )));
-                }
+                shipped_at(&o.value)?;
                 state.store.add_logistics(shop, o.value.order.id, events).await?;
             }
             (None, _) => {}

@@ -49,13 +49,7 @@ async fn chat_panel(
         return Err(ApiError::Forbidden("this chat is not with you".into()));
     }
     let customer = match c.visitor.strip_prefix("buyer:") {
-        Some(nick) => {
-            let found = state
-                .store
-                .customers(shop, Some(nick), Page { limit: 200, offset: 0 })
-                .await?;
-            found.items.into_iter().find(|x| x.nick == nick)
-        }
+        Some(nick) => state.store.customer_by_nick(shop, nick).await?,
         None => None,
     };
     let (customer, orders) = match customer {
@@ -68,9 +62,10 @@ async fn chat_panel(
                 },
                 ..Default::default()
             };
+            let settings = state.store.settings(shop).await?;
             let mut orders = Vec::new();
             for o in state.store.order_details(shop, &q).await?.items {
-                orders.push(order_view(&state, &caller, o).await?);
+                orders.push(order_view(&state, &caller, &settings, o).await?);
             }
             (Some(profile(&state, &caller, cu.id.0).await?), orders)
         }

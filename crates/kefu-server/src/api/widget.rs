@@ -497,11 +497,7 @@ async fn data_answer(
     let (Some(nick), Some(intent)) = (buyer, order_answers::detect(text)) else {
         return Ok(None);
     };
-    let found = state
-        .store
-        .customers(shop, Some(nick), kefu_store::Page { limit: 200, offset: 0 })
-        .await?;
-    let Some(customer) = found.items.into_iter().find(|c| c.nick == nick) else {
+    let Some(customer) = state.store.customer_by_nick(shop, nick).await? else {
         return Ok(None);
     };
     let q = kefu_store::OrderQuery {
