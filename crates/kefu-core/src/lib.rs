@@ -28,5 +28,6 @@ pub mod routing;
 pub mod service_tickets;
 pub mod settings;
 pub mod shop;
+pub mod stats;
 
 pub use error::{RuleError, ValidationError};
