@@ -133,7 +133,10 @@ impl Period {
         if days > max {
             return Err(crate::ValidationError::new(
                 "to",
-                format!("a report covers at most {max} days by {}", if by == By::Day { "day" } else { "hour" }),
+                format!(
+                    "a report covers at most {max} days by {}",
+                    if by == By::Day { "day" } else { "hour" }
+                ),
             ));
         }
         Ok(Period { from, to, by, zone })
@@ -146,7 +149,8 @@ impl Period {
 
     /// The first instant after the period.
     pub fn end(&self) -> DateTime<Utc> {
-        self.zone.instant(self.to + Duration::days(1), crate::clock::ClockTime::MIDNIGHT)
+        self.zone
+            .instant(self.to + Duration::days(1), crate::clock::ClockTime::MIDNIGHT)
     }
 
     /// The bucket an instant falls in: `2026-11-23` or `2026-11-23 14:00`.
@@ -178,13 +182,17 @@ impl Period {
     /// The next bucket boundary after `at` (for splitting presence spans).
     fn next_boundary(&self, at: DateTime<Utc>) -> DateTime<Utc> {
         let date = self.zone.local_date(at);
-        let midnight = self.zone.instant(date + Duration::days(1), crate::clock::ClockTime::MIDNIGHT);
+        let midnight = self
+            .zone
+            .instant(date + Duration::days(1), crate::clock::ClockTime::MIDNIGHT);
         match self.by {
             By::Day => midnight,
             By::Hour => {
                 let (_, t) = self.zone.local(at);
                 let next_hour = (t.minutes() / 60 + 1) * 60;
-                self.zone.instant(date, crate::clock::ClockTime::hm(next_hour / 60, 0)).min(midnight)
+                self.zone
+                    .instant(date, crate::clock::ClockTime::hm(next_hour / 60, 0))
+                    .min(midnight)
             }
         }
     }
@@ -329,6 +337,48 @@ pub struct Report {
     pub sales: SalesFigures,
 }
 
+/// Longest comment on a rating.
+pub const MAX_RATING_COMMENT: usize = 200;
+
+/// The buyer's rating of a chat (SPEC §5.6: the survey at chat end), credited to the chat's
+/// agent. Only a chat an agent answered can be rated: the bot's chats have their own
+/// "was this helpful".
+pub fn rate(
+    c: &crate::chat::Conversation,
+    score: u8,
+    comment: &str,
+    now: DateTime<Utc>,
+) -> Result<Rating, crate::RuleError> {
+    if !(1..=5).contains(&score) {
+        return Err(crate::ValidationError::new("score", "must be 1 (very dissatisfied) to 5 (very satisfied)").into());
+    }
+    let comment = comment.trim();
+    if comment.chars().count() > MAX_RATING_COMMENT {
+        return Err(
+            crate::ValidationError::new("comment", format!("must be at most {MAX_RATING_COMMENT} characters")).into(),
+        );
+    }
+    let (Some(agent), true) = (c.agent_id, c.agent_answered) else {
+        let state = if c.agent_id.is_some() {
+            "客服未回复"
+        } else {
+            "机器人接待"
+        };
+        return Err(crate::RuleError::conflict(
+            "会话",
+            state,
+            "只有客服回复过的会话才能评价",
+        ));
+    };
+    Ok(Rating {
+        conversation_id: c.id,
+        account_id: Some(agent),
+        score,
+        comment: comment.to_string(),
+        at: now,
+    })
+}
+
 fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
@@ -342,7 +392,8 @@ pub fn report(period: &Period, inputs: &Inputs, agent: Option<AccountId>) -> Rep
 
     let mut team = Figures::default();
     let mut agents: HashMap<AccountId, Figures> = HashMap::new();
-    let mut buckets: BTreeMap<String, Figures> = period.buckets().into_iter().map(|b| (b, Figures::default())).collect();
+    let mut buckets: BTreeMap<String, Figures> =
+        period.buckets().into_iter().map(|b| (b, Figures::default())).collect();
 
     // Each closure-free helper below updates the three places a figure counts in.
     fn each<'a>(
@@ -384,9 +435,15 @@ pub fn report(period: &Period, inputs: &Inputs, agent: Option<AccountId>) -> Rep
             }
             "transferred" => {
                 if mine(e.account) {
-                    each(&mut team, &mut agents, &mut buckets, &bucket, e.account, |f| f.transferred += 1);
+                    each(&mut team, &mut agents, &mut buckets, &bucket, e.account, |f| {
+                        f.transferred += 1
+                    });
                 }
-                let to = e.data.as_deref().and_then(|d| d.parse::<uuid::Uuid>().ok()).map(AccountId);
+                let to = e
+                    .data
+                    .as_deref()
+                    .and_then(|d| d.parse::<uuid::Uuid>().ok())
+                    .map(AccountId);
                 if let Some(to) = to.filter(|t| mine(Some(*t))) {
                     agents.entry(to).or_default().received += 1;
                     if agent.is_some() {
@@ -399,16 +456,22 @@ pub fn report(period: &Period, inputs: &Inputs, agent: Option<AccountId>) -> Rep
             }
             "first_response" if mine(e.account) => {
                 if let Some(ms) = e.value_ms {
-                    each(&mut team, &mut agents, &mut buckets, &bucket, e.account, |f| f.first_response.add(ms));
+                    each(&mut team, &mut agents, &mut buckets, &bucket, e.account, |f| {
+                        f.first_response.add(ms)
+                    });
                 }
             }
             "reply_wait" if mine(e.account) => {
                 if let Some(ms) = e.value_ms {
-                    each(&mut team, &mut agents, &mut buckets, &bucket, e.account, |f| f.reply_wait.add(ms));
+                    each(&mut team, &mut agents, &mut buckets, &bucket, e.account, |f| {
+                        f.reply_wait.add(ms)
+                    });
                 }
             }
             "presence_span" if mine(e.account) => {
-                let (Some(ms), Some(state)) = (e.value_ms, e.data.as_deref()) else { continue };
+                let (Some(ms), Some(state)) = (e.value_ms, e.data.as_deref()) else {
+                    continue;
+                };
                 if state != "online" && state != "suspended" {
                     continue;
                 }
@@ -457,14 +520,21 @@ pub fn report(period: &Period, inputs: &Inputs, agent: Option<AccountId>) -> Rep
 
     for r in inputs.ratings.iter().filter(|r| inside(r.at) && mine(r.account_id)) {
         let bucket = period.bucket(r.at);
-        each(&mut team, &mut agents, &mut buckets, &bucket, r.account_id, |f| f.satisfaction.add(r.score));
+        each(&mut team, &mut agents, &mut buckets, &bucket, r.account_id, |f| {
+            f.satisfaction.add(r.score)
+        });
     }
 
     let mut agents: Vec<AgentFigures> = agents
         .into_iter()
         .map(|(account_id, figures)| AgentFigures { account_id, figures })
         .collect();
-    agents.sort_by(|a, b| b.figures.received.cmp(&a.figures.received).then(a.account_id.0.cmp(&b.account_id.0)));
+    agents.sort_by(|a, b| {
+        b.figures
+            .received
+            .cmp(&a.figures.received)
+            .then(a.account_id.0.cmp(&b.account_id.0))
+    });
 
     Report {
         from: period.from,
@@ -472,7 +542,10 @@ pub fn report(period: &Period, inputs: &Inputs, agent: Option<AccountId>) -> Rep
         by: period.by,
         team,
         agents,
-        buckets: buckets.into_iter().map(|(label, figures)| Bucket { label, figures }).collect(),
+        buckets: buckets
+            .into_iter()
+            .map(|(label, figures)| Bucket { label, figures })
+            .collect(),
         bot: bot_figures(inputs.bot.iter().filter(|q| inside(q.at))),
         sales: sales_figures(period, &inputs.consultations, &inputs.orders),
     }
@@ -547,7 +620,13 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 23, h, m, s).unwrap() - Duration::hours(8)
     }
 
-    fn counted(kind: &str, when: DateTime<Utc>, account: Option<AccountId>, ms: Option<i64>, data: Option<&str>) -> Counted {
+    fn counted(
+        kind: &str,
+        when: DateTime<Utc>,
+        account: Option<AccountId>,
+        ms: Option<i64>,
+        data: Option<&str>,
+    ) -> Counted {
         Counted {
             kind: kind.into(),
             at: when,
@@ -604,7 +683,15 @@ mod tests {
         let nine = r.buckets.iter().find(|b| b.label == "2026-11-23 09:00").unwrap();
         assert_eq!(nine.figures.received, 1);
         assert_eq!(nine.figures.reply_wait.count, 2);
-        assert_eq!(r.buckets.iter().find(|b| b.label == "2026-11-23 11:00").unwrap().figures.received, 0);
+        assert_eq!(
+            r.buckets
+                .iter()
+                .find(|b| b.label == "2026-11-23 11:00")
+                .unwrap()
+                .figures
+                .received,
+            0
+        );
 
         // One agent's view: their chats are the team's.
         let only_b = report(&day(), &inputs, Some(b));
@@ -659,9 +746,21 @@ mod tests {
         let inputs = Inputs {
             counted: vec![
                 // Online 08:30–10:15.
-                counted("presence_span", at(10, 15, 0), Some(a), Some(105 * 60_000), Some("online")),
+                counted(
+                    "presence_span",
+                    at(10, 15, 0),
+                    Some(a),
+                    Some(105 * 60_000),
+                    Some("online"),
+                ),
                 // Suspended from 23:50 the day before until 00:10: only 10 minutes count.
-                counted("presence_span", at(0, 10, 0), Some(a), Some(20 * 60_000), Some("suspended")),
+                counted(
+                    "presence_span",
+                    at(0, 10, 0),
+                    Some(a),
+                    Some(20 * 60_000),
+                    Some("suspended"),
+                ),
                 counted("presence_span", at(12, 0, 0), Some(a), Some(60_000), Some("offline")),
             ],
             ..Inputs::default()
@@ -669,8 +768,18 @@ mod tests {
         let r = report(&day(), &inputs, None);
         assert_eq!(r.team.online_ms, 105 * 60_000);
         assert_eq!(r.team.suspended_ms, 10 * 60_000);
-        let hour = |h: &str| r.buckets.iter().find(|b| b.label == format!("2026-11-23 {h}:00")).unwrap().figures.online_ms;
-        assert_eq!((hour("08"), hour("09"), hour("10")), (30 * 60_000, 60 * 60_000, 15 * 60_000));
+        let hour = |h: &str| {
+            r.buckets
+                .iter()
+                .find(|b| b.label == format!("2026-11-23 {h}:00"))
+                .unwrap()
+                .figures
+                .online_ms
+        };
+        assert_eq!(
+            (hour("08"), hour("09"), hour("10")),
+            (30 * 60_000, 60 * 60_000, 15 * 60_000)
+        );
     }
 
     #[test]
@@ -694,6 +803,29 @@ mod tests {
     }
 
     #[test]
+    fn only_a_chat_an_agent_answered_is_rated_and_credited_to_them() {
+        let now = at(15, 0, 0);
+        let mut c = crate::chat::Conversation::new(
+            crate::ids::ShopId::new(),
+            "v".repeat(16),
+            "买家".into(),
+            "web".into(),
+            now,
+        );
+        let e = rate(&c, 5, "", now).unwrap_err();
+        assert_eq!(e.status(), 409);
+        let a = AccountId::new();
+        c.agent_id = Some(a);
+        assert!(rate(&c, 5, "", now).is_err(), "assigned but not answered yet");
+        c.agent_answered = true;
+        let r = rate(&c, 4, "  很耐心 ", now).unwrap();
+        assert_eq!((r.account_id, r.score, r.comment.as_str()), (Some(a), 4, "很耐心"));
+        assert_eq!(rate(&c, 0, "", now).unwrap_err().status(), 422);
+        assert_eq!(rate(&c, 6, "", now).unwrap_err().status(), 422);
+        assert_eq!(rate(&c, 3, &"长".repeat(201), now).unwrap_err().status(), 422);
+    }
+
+    #[test]
     fn bot_figures_by_session_and_outcome() {
         let (s1, s2, s3) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         let q = |o: &str, s, h| BotQuestion {
@@ -713,7 +845,10 @@ mod tests {
             ..Inputs::default()
         };
         let b = report(&day(), &inputs, None).bot;
-        assert_eq!((b.questions, b.answered, b.unknown, b.suggested, b.asked_for_human), (5, 2, 1, 1, 1));
+        assert_eq!(
+            (b.questions, b.answered, b.unknown, b.suggested, b.asked_for_human),
+            (5, 2, 1, 1, 1)
+        );
         assert_eq!((b.sessions, b.handed_off, b.resolved_without_human), (3, 1, 2));
         assert_eq!(b.unknown_rate, Some(0.2));
         assert!((b.transfer_rate.unwrap() - 1.0 / 3.0).abs() < 1e-9);
@@ -728,13 +863,23 @@ mod tests {
             paid_at: p,
         };
         let inputs = Inputs {
-            consultations: vec![c("甲", at(10, 0, 0)), c("甲", at(12, 0, 0)), c("乙", at(10, 0, 0)), c("丙", at(10, 0, 0)), c("丁", at(10, 0, 0))],
+            consultations: vec![
+                c("甲", at(10, 0, 0)),
+                c("甲", at(12, 0, 0)),
+                c("乙", at(10, 0, 0)),
+                c("丙", at(10, 0, 0)),
+                c("丁", at(10, 0, 0)),
+            ],
             orders: vec![
                 o("甲", at(11, 0, 0), Some(at(11, 5, 0))),
                 // The next day, before midnight: counts, unpaid.
                 o("乙", at(23, 0, 0) + Duration::days(1), None),
                 // Two days later: too late.
-                o("丙", at(1, 0, 0) + Duration::days(2), Some(at(1, 0, 0) + Duration::days(2))),
+                o(
+                    "丙",
+                    at(1, 0, 0) + Duration::days(2),
+                    Some(at(1, 0, 0) + Duration::days(2)),
+                ),
                 // Before the chat: not a consequence of it.
                 o("丁", at(9, 0, 0), Some(at(9, 1, 0))),
             ],

@@ -906,3 +906,164 @@ async fn the_bot_answers_signed_buyers_from_their_orders(app: Arc<TestApp>) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 on_both_engines!(the_bot_answers_signed_buyers_from_their_orders);
+
+/// Statistics, the live monitor and the satisfaction survey (SPEC §5), from one real chat.
+async fn statistics_monitor_and_rating(app: Arc<TestApp>) {
+    let owner = always_open(&app).await;
+    let (token, mut agent) = online(&app, "xiaomei").await;
+    let mut buyer = Ws::buyer(&app, &visitor(7), 0).await;
+    let conv = buyer.until(|f| f["type"] == "welcome").await["conversation_id"].clone();
+    buyer.send(message("s-1", "满多少包邮啊")).await;
+    buyer
+        .until(|f| f["type"] == "event" && f["sender"]["role"] == "bot")
+        .await;
+    buyer.send(message("s-2", "转人工")).await;
+    agent.until(|f| f["type"] == "event" && f["kind"] == "assigned").await;
+    buyer.send(message("s-3", "在吗？")).await;
+    agent
+        .until(|f| f["type"] == "event" && f["content"]["text"] == "在吗？")
+        .await;
+
+    // The monitor: who is online with what load, and the buyer waiting for a reply.
+    let (status, m) = app.get("/api/v1/chat/monitor", &owner).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    let mei = m["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["display_name"] == "小美")
+        .unwrap();
+    assert_eq!(
+        (mei["presence"].as_str(), mei["load"].as_i64()),
+        (Some("online"), Some(1))
+    );
+    assert_eq!(
+        (m["online"].as_i64(), m["serving"].as_i64(), m["queue_length"].as_i64()),
+        (Some(1), Some(1), Some(0))
+    );
+    assert_eq!(m["waiting"][0]["conversation_id"], conv);
+    assert_eq!(m["waiting"][0]["state"], "assigned");
+    assert_eq!(m["today"]["received"], 1);
+    let (status, e) = app.get("/api/v1/chat/monitor", &token).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+
+    // No rating before the agent has answered; then once.
+    buyer.send(json!({"type": "rate", "score": 5})).await;
+    let e = buyer.until(|f| f["type"] == "error").await;
+    assert_eq!(e["error"], "conflict", "{e}");
+    let mut reply = message("s-a1", "亲，满99包邮哦");
+    reply["conversation_id"] = conv.clone();
+    agent.send(reply).await;
+    agent.until(|f| f["type"] == "ack").await;
+    agent.send(json!({"type": "close", "conversation_id": conv})).await;
+    buyer.until(|f| f["type"] == "event" && f["kind"] == "closed").await;
+    buyer.send(json!({"type": "rate", "score": 9})).await;
+    assert_eq!(buyer.until(|f| f["type"] == "error").await["error"], "invalid_value");
+    buyer
+        .send(json!({"type": "rate", "score": 4, "comment": "回复很快"}))
+        .await;
+    let rated = buyer.until(|f| f["type"] == "rated").await;
+    assert_eq!(
+        (rated["conversation_id"].clone(), rated["score"].as_i64()),
+        (conv.clone(), Some(4))
+    );
+    buyer.send(json!({"type": "rate", "score": 1})).await;
+    assert_eq!(
+        buyer.until(|f| f["type"] == "error").await["error"],
+        "conflict",
+        "rated once"
+    );
+
+    // Today's report: the chat, its first response, the rating, the bot.
+    let (status, r) = app.get("/api/v1/stats", &owner).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["team"]["received"], 1);
+    assert_eq!(r["team"]["handled"], 1);
+    assert_eq!(r["team"]["messages"], 1);
+    assert_eq!(r["team"]["first_response"]["count"], 1);
+    assert_eq!(r["team"]["first_response"]["target_ms"], 10_000);
+    assert_eq!(r["team"]["reply_wait"]["count"], 1);
+    assert!(r["team"]["online_ms"].as_i64().is_some());
+    let id = r["staff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["display_name"] == "小美")
+        .unwrap()["account_id"]
+        .clone();
+    let row = r["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == id)
+        .unwrap();
+    assert_eq!(
+        (row["received"].as_i64(), row["satisfaction"]["ratings"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(row["satisfaction"]["share_satisfied"], 1.0);
+    assert!(r["bot"]["questions"].as_i64().unwrap() >= 1, "{}", r["bot"]);
+    assert_eq!(r["bot"]["handed_off"], 1);
+    assert_eq!(r["sales"]["consulted"], 1);
+    assert_eq!(r["buckets"].as_array().unwrap().len(), 1);
+    let (_, hourly) = app.get("/api/v1/stats?by=hour", &owner).await;
+    assert_eq!(hourly["buckets"].as_array().unwrap().len(), 24);
+    let in_hours: i64 = hourly["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["received"].as_i64().unwrap())
+        .sum();
+    assert_eq!(in_hours, 1);
+
+    // An agent sees their own figures only.
+    let (_, mine) = app.get("/api/v1/stats", &token).await;
+    assert_eq!(mine["team"]["received"], 1);
+    assert_eq!(
+        mine["bot"]["questions"], 0,
+        "the shop's bot figures are the team's business"
+    );
+    let other = uuid::Uuid::now_v7();
+    let (status, _) = app.get(&format!("/api/v1/stats?agent={other}"), &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Bad periods are refused.
+    for bad in [
+        "from=2026-11-02&to=2026-11-01",
+        "from=2026-01-01&to=2026-12-01",
+        "by=hour&from=2026-11-01&to=2026-11-09",
+        "by=week",
+        "from=yesterday",
+    ] {
+        let (status, e) = app.get(&format!("/api/v1/stats?{bad}"), &owner).await;
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
+            "{bad}: {status} {e}"
+        );
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{bad}: {e}");
+    }
+
+    // Export: the same figures as CSV (with a BOM for Excel) and as .xlsx.
+    let r = app
+        .req(Method::GET, "/api/v1/stats/export", &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with('\u{feff}'), "BOM");
+    assert!(csv.lines().next().unwrap().contains("接待量"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("客服,小美,1,1,0,1,")), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("合计,")), "{csv}");
+    let r = app
+        .req(Method::GET, "/api/v1/stats/export?format=xlsx", &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().starts_with(b"PK"), "an .xlsx is a zip");
+}
+on_both_engines!(statistics_monitor_and_rating);

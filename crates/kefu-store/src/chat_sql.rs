@@ -378,6 +378,104 @@ macro_rules! chat_impl {
             .bind(shop.0).bind(since).fetch_all(&self.pool).await?
             .into_iter().map(StatEvent::from).collect())
         }
+
+        async fn stats_inputs(
+            &self,
+            shop: ShopId,
+            from: DateTime<Utc>,
+            until: DateTime<Utc>,
+            orders_until: DateTime<Utc>,
+        ) -> Result<kefu_core::stats::Inputs> {
+            use kefu_core::stats::*;
+            let counted = sqlx::query_as::<_, StatEventRow>(
+                "SELECT kind, at, conversation_id, account_id, value_ms, data FROM stat_events
+                 WHERE shop_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id",
+            )
+            .bind(shop.0).bind(from).bind(until).fetch_all(&self.pool).await?
+            .into_iter()
+            .map(|r| Counted {
+                kind: r.kind,
+                at: r.at,
+                conversation: r.conversation_id.map(ConversationId),
+                account: r.account_id.map(AccountId),
+                value_ms: r.value_ms,
+                data: r.data,
+            })
+            .collect();
+            let messages = sqlx::query_as::<_, (Uuid, Uuid, DateTime<Utc>)>(
+                "SELECT sender_id, conversation_id, at FROM conversation_events
+                 WHERE shop_id = $1 AND sender = 'agent' AND at >= $2 AND at < $3
+                   AND sender_id IS NOT NULL AND body ->> 'kind' = 'message'",
+            )
+            .bind(shop.0).bind(from).bind(until).fetch_all(&self.pool).await?
+            .into_iter()
+            .map(|(a, c, at)| AgentMessage { account: AccountId(a), conversation: ConversationId(c), at })
+            .collect();
+            let ratings = sqlx::query_as::<_, (Uuid, Option<Uuid>, i64, String, DateTime<Utc>)>(
+                "SELECT conversation_id, account_id, CAST(score AS BIGINT), comment, at FROM chat_ratings
+                 WHERE shop_id = $1 AND at >= $2 AND at < $3",
+            )
+            .bind(shop.0).bind(from).bind(until).fetch_all(&self.pool).await?
+            .into_iter()
+            .map(|(c, a, score, comment, at)| Rating {
+                conversation_id: ConversationId(c),
+                account_id: a.map(AccountId),
+                score: score.clamp(1, 5) as u8,
+                comment,
+                at,
+            })
+            .collect();
+            let bot = sqlx::query_as::<_, (DateTime<Utc>, String, Uuid, bool)>(
+                "SELECT q.asked_at, q.outcome, q.session_id, s.handed_off FROM bot_questions q
+                 JOIN bot_sessions s ON s.id = q.session_id AND s.shop_id = q.shop_id
+                 WHERE q.shop_id = $1 AND q.asked_at >= $2 AND q.asked_at < $3",
+            )
+            .bind(shop.0).bind(from).bind(until).fetch_all(&self.pool).await?
+            .into_iter()
+            .map(|(at, outcome, session, handed_off)| BotQuestion { at, outcome, session, handed_off })
+            .collect();
+            let consultations = sqlx::query_as::<_, (String, DateTime<Utc>)>(
+                "SELECT buyer_nick, created_at FROM conversations WHERE shop_id = $1 AND created_at >= $2 AND created_at < $3",
+            )
+            .bind(shop.0).bind(from).bind(until).fetch_all(&self.pool).await?
+            .into_iter()
+            .map(|(buyer, at)| Consultation { buyer, at })
+            .collect();
+            let orders = sqlx::query_as::<_, (String, DateTime<Utc>, Option<DateTime<Utc>>)>(
+                "SELECT c.nick, o.created_at, o.paid_at FROM orders o JOIN customers c ON c.id = o.customer_id
+                 WHERE o.shop_id = $1 AND o.created_at >= $2 AND o.created_at < $3",
+            )
+            .bind(shop.0).bind(from).bind(orders_until).fetch_all(&self.pool).await?
+            .into_iter()
+            .map(|(buyer, created_at, paid_at)| OrderTimes { buyer, created_at, paid_at })
+            .collect();
+            Ok(Inputs { counted, messages, ratings, bot, consultations, orders })
+        }
+
+        async fn rate_conversation(&self, shop: ShopId, r: &kefu_core::stats::Rating) -> Result<()> {
+            let done = sqlx::query(
+                "INSERT INTO chat_ratings (conversation_id, shop_id, account_id, score, comment, at)
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND shop_id = $2)
+                 ON CONFLICT (conversation_id) DO NOTHING",
+            )
+            .bind(r.conversation_id.0).bind(shop.0).bind(r.account_id.map(|a| a.0)).bind(i64::from(r.score))
+            .bind(&r.comment).bind(r.at)
+            .execute(&self.writer).await?;
+            if done.rows_affected() == 0 {
+                return match self.conversation(shop, r.conversation_id).await? {
+                    None => Err(StoreError::NotFound),
+                    Some(_) => Err(StoreError::Conflict("this chat has been rated already".into())),
+                };
+            }
+            Ok(())
+        }
+
+        async fn assigned_conversations(&self, shop: ShopId) -> Result<Vec<Conversation>> {
+            sqlx::query_as::<_, ConversationRow>(concat!("SELECT ", conversation_columns!(),
+                " FROM conversations WHERE shop_id = $1 AND state = 'assigned' ORDER BY buyer_waiting_since, assigned_at, id"))
+                .bind(shop.0).fetch_all(&self.pool).await?
+                .into_iter().map(Conversation::try_from).collect()
+        }
         }
     };
 }

@@ -398,6 +398,20 @@ pub trait ChatStore: Send + Sync {
     async fn idle_conversations(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Conversation>>;
     /// Counted events for statistics, oldest first.
     async fn stat_events(&self, shop: ShopId, since: DateTime<Utc>) -> Result<Vec<StatEvent>>;
+    /// What a statistics report is computed from (SPEC §5): counted events, agents' messages,
+    /// ratings, bot questions and chats' starts in `[from, until)`, and orders placed in
+    /// `[from, orders_until)`.
+    async fn stats_inputs(
+        &self,
+        shop: ShopId,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        orders_until: DateTime<Utc>,
+    ) -> Result<kefu_core::stats::Inputs>;
+    /// Stores a buyer's rating of a chat (SPEC §5.6); `Conflict` when it was rated already.
+    async fn rate_conversation(&self, shop: ShopId, rating: &kefu_core::stats::Rating) -> Result<()>;
+    /// The shop's chats with an agent now, for the live monitor.
+    async fn assigned_conversations(&self, shop: ShopId) -> Result<Vec<Conversation>>;
 }
 
 /// An event to store; the store gives it its sequence number.

@@ -16,6 +16,7 @@ mod messages;
 mod phrases;
 pub mod reminders;
 mod shop;
+mod stats;
 pub(crate) mod widget;
 
 pub use kb::{Format as KbFormat, export_file as export_kb_file, import_file as import_kb_file};
@@ -51,6 +52,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
         (name = "chat", description = "Real-time chat over WebSocket, the agent's chats, presence and teammates (SPEC §2); protocol in docs/chat-protocol.md"),
         (name = "quick phrases", description = "Team and personal quick phrases: groups, places, shortcuts, variables, import and export (快捷短语, SPEC §2.7)"),
+        (name = "stats", description = "Statistics per agent, team, day and hour, with export; the live monitor (SPEC §5)"),
         (name = "widget", description = "What the buyer's widget calls, without login: greeting, the bot, feedback, leave a message")
     )
 )]
@@ -91,7 +93,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(messages::router())
                 .merge(phrases::router())
                 .merge(widget::router())
-                .merge(chat::router()),
+                .merge(chat::router())
+                .merge(stats::router()),
         )
         .split_for_parts()
 }

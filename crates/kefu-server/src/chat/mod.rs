@@ -435,6 +435,14 @@ pub async fn agent_message(
     Ok(a)
 }
 
+/// The buyer's satisfaction rating of their chat (SPEC §5.6).
+pub async fn rate(state: &AppState, shop: ShopId, id: ConversationId, score: u8, comment: &str) -> ApiResult<()> {
+    let c = conversation(state, shop, id).await?;
+    let rating = kefu_core::stats::rate(&c, score, comment, state.clock.now())?;
+    state.store.rate_conversation(shop, &rating).await?;
+    Ok(())
+}
+
 pub async fn close(state: &AppState, by: &Account, conversation: ConversationId, reason: CloseReason) -> ApiResult<()> {
     let shop = by.shop_id;
     let c = self::conversation(state, shop, conversation).await?;

@@ -50,6 +50,13 @@ pub enum ClientFrame {
     },
     /// Buyer: the 转人工 button.
     Handoff,
+    /// Buyer: the satisfaction survey at chat end (SPEC §5.6), once per chat an agent
+    /// answered: 5 非常满意 … 1 非常不满意. Answered with `rated`.
+    Rate {
+        score: u8,
+        #[serde(default)]
+        comment: String,
+    },
     /// Agent: 在线 / 挂起 / 离线.
     Presence {
         status: Presence,
@@ -93,6 +100,12 @@ pub enum ServerFrame {
         #[schema(value_type = String, format = Uuid)]
         conversation_id: ConversationId,
         agent: AgentCard,
+    },
+    /// Buyer: the rating was stored.
+    Rated {
+        #[schema(value_type = String, format = Uuid)]
+        conversation_id: ConversationId,
+        score: u8,
     },
     /// First frame on an agent's socket.
     AgentWelcome {

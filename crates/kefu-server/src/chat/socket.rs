@@ -436,6 +436,20 @@ impl Conn {
                     _ => Ok(()),
                 }
             }
+            ClientFrame::Rate { score, comment } => {
+                let Peer::Buyer { conversation, .. } = self.peer else {
+                    return Err(bad("bad_frame", "only buyers rate chats"));
+                };
+                super::rate(&state, shop, conversation, score, &comment).await?;
+                send(
+                    ws,
+                    &ServerFrame::Rated {
+                        conversation_id: conversation,
+                        score,
+                    },
+                )
+                .await
+            }
             ClientFrame::Presence { status } => match &self.peer {
                 Peer::Agent(a) => super::set_presence(&state, a, status).await,
                 Peer::Buyer { .. } => Err(bad("bad_frame", "only agents have a presence")),
