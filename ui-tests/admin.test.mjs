@@ -1,4 +1,4 @@
-// The workbench's 商品 tab (an agent finds products by title) and the owners' 知识库管理: the
+// The workbench's 商品 tab (an agent finds products by title) and the owners' 管理 → 知识库: the
 // bot's test console explains a question, an entry's answer is edited and saved, and a refused
 // save shows the server's own message next to the field to blame.
 import { test, after, before } from 'node:test';
@@ -81,7 +81,8 @@ test('a product from the 商品 tab reaches the buyer as a card', async () => {
 test('the owner tests the bot, edits an entry, and sees the server refuse an empty question', async () => {
   const p = await page(b, { viewport: { width: 1366, height: 860 } });
   await login(p, 'owner', 'demo-owner-123');
-  await p.getByTestId('nav-kb').click();
+  await p.getByTestId('nav-admin').click();
+  await p.getByTestId('admin-nav-kb').click();
   await p.getByTestId('kb-admin').waitFor();
 
   // The test console: segmentation, candidates with scores, the decision.
@@ -132,9 +133,10 @@ test('the owner tests the bot, edits an entry, and sees the server refuse an emp
   assert.deepEqual(p.errors, []);
 });
 
-test('an agent is not offered 知识库管理', async () => {
+test('an agent is not offered 管理 (nor 知识库管理 in it)', async () => {
   const p = await page(b);
   await login(p, 'xiaoyu');
-  assert.equal(await p.getByTestId('nav-kb').count(), 0);
+  assert.equal(await p.getByTestId('nav-admin').count(), 0);
+  assert.equal(await p.getByTestId('kb-admin').count(), 0);
   assert.deepEqual(p.errors, []);
 });

@@ -8,59 +8,8 @@ import {
   LiveSocket, clientId, wsUrl, store, fmtTime, fmtWait, yuan, orderState, preview, splitByBytes,
   ProductCard, OrderCard, Image, useStickToBottom,
 } from '/ui/lib.js';
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-
-let auth = null;
-try { auth = JSON.parse(store.get('session', 'kefu_auth') ?? 'null'); } catch { auth = null; }
-const authListeners = new Set();
-function setAuth(a) {
-  auth = a;
-  store.set('session', 'kefu_auth', a ? JSON.stringify(a) : null);
-  for (const fn of authListeners) fn(a);
-}
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super(body?.message || `HTTP ${status}`);
-    this.status = status;
-    this.code = body?.error;
-    this.field = body?.field;
-  }
-}
-
-async function api(method, path, body) {
-  const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (auth?.token) headers.authorization = `Bearer ${auth.token}`;
-  let r;
-  try {
-    r = await fetch(`/api/v1${path}`, {
-      method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, { error: 'network', message: t('err.network') });
-  }
-  const text = await r.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (r.status === 401 && path !== '/auth/login' && auth) setAuth(null);
-  if (!r.ok) {
-    const e = new ApiError(r.status, data);
-    e.retryAfter = Number(r.headers.get('retry-after')) || null;
-    throw e;
-  }
-  return data;
-}
-
-/** What to tell the agent about a refused call: the server's own words for 409 and 422. */
-function errorMessage(e) {
-  if (e.status === 0) return t('err.network');
-  if (e.status === 403) return e.message || t('err.forbidden');
-  if (e.status === 429) return t('err.too_many');
-  return e.message || t('err.generic');
-}
+import { auth, authListeners, setAuth, api, errorMessage, isManager } from '/ui/app/api.js';
+import { AdminView, ADMIN_SECTIONS } from '/ui/app/admin.js';
 
 // ---------------------------------------------------------------------------------------------
 // The desk: conversations, events, the socket
@@ -469,8 +418,8 @@ function TopBar({ onTransfer, view, setView, openCount }) {
         title=${openCount != null ? t('msg.open_count', { n: openCount }) : null} onClick=${() => setView('messages')}>${t('nav.messages')}
         ${openCount != null ? html`<span class=${`nav-count ${openCount ? '' : 'zero'}`} data-testid="messages-count"
           data-count=${openCount}>${openCount > 99 ? '99+' : openCount}</span>` : null}</button>
-      ${isManager(d.me) ? html`<button class=${view === 'kb' ? 'on' : ''} aria-current=${view === 'kb' ? 'page' : null} data-testid="nav-kb"
-        onClick=${() => setView('kb')}>${t('nav.kb')}</button>` : null}
+      ${isManager(d.me) ? html`<button class=${view === 'admin' ? 'on' : ''} aria-current=${view === 'admin' ? 'page' : null} data-testid="nav-admin"
+        onClick=${() => setView('admin')}>${t('nav.admin')}</button>` : null}
     </nav>
     <span class="spacer"></span>
     <span class=${`status status-${s}`} data-testid="socket-status" data-state=${s}><i class="dot"></i>
@@ -1069,222 +1018,6 @@ function RightPane({ phrases, insertRef, panel, setPanel, reloadPanel }) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 知识库管理 (owners and admins): entries by category, the editor, the bot's test console
-
-const isManager = (account) => account?.role === 'owner' || account?.role === 'admin';
-
-/** An RFC 3339 instant as a `datetime-local` value in the browser's zone, and back. */
-function toLocalInput(iso) {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-function fromLocalInput(v) {
-  if (!v) return null;
-  const d = new Date(v);
-  return Number.isNaN(d.getTime()) ? v : d.toISOString();
-}
-
-function entryForm(e, categoryId) {
-  return {
-    id: e?.id ?? null,
-    category_id: e?.category_id ?? categoryId ?? '',
-    question: e?.question ?? '',
-    similar: (e?.similar ?? []).join('\n'),
-    answer: e?.answer ?? '',
-    enabled: e?.enabled ?? true,
-    valid_from: toLocalInput(e?.valid_from),
-    valid_until: toLocalInput(e?.valid_until),
-  };
-}
-
-function EntryEditor({ form, setForm, cats, onSaved, onCancel }) {
-  const [error, setError] = useState(null);
-  const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => { setError(null); setSaved(false); }, [form.id]);
-  const set = (k, v) => { setForm({ ...form, [k]: v }); setSaved(false); };
-  const bad = (k) => error?.field === k;
-  const save = async (ev) => {
-    ev.preventDefault();
-    setBusy(true);
-    setError(null);
-    setSaved(false);
-    const body = {
-      category_id: form.category_id,
-      question: form.question,
-      similar: form.similar.split('\n').map((x) => x.trim()).filter(Boolean),
-      answer: form.answer,
-      enabled: form.enabled,
-      valid_from: fromLocalInput(form.valid_from),
-      valid_until: fromLocalInput(form.valid_until),
-    };
-    try {
-      const entry = form.id ? await api('PUT', `/kb/entries/${form.id}`, body) : await api('POST', '/kb/entries', body);
-      setForm(entryForm(entry));
-      setSaved(true);
-      onSaved(entry);
-    } catch (e) {
-      setError({ text: errorMessage(e), field: e.field ?? null });
-    }
-    setBusy(false);
-  };
-  const label = (k, text) => html`<span class=${bad(k) ? 'error-text' : ''}>${text}</span>`;
-  return html`<form class="box kb-editor" data-testid="kb-editor" onSubmit=${save} noValidate>
-    <div class="box-head"><b>${form.id ? t('kba.edit') : t('kba.new')}</b></div>
-    <label class="block-label">${label('category_id', t('kba.category'))}
-      <select data-testid="kb-edit-category" value=${form.category_id} aria-invalid=${bad('category_id')}
-        onChange=${(e) => set('category_id', e.target.value)}>
-        ${form.category_id ? null : html`<option value="">${t('kba.pick_category')}</option>`}
-        ${cats.map((c) => html`<option value=${c.id}>${c.name}</option>`)}
-      </select></label>
-    <label class="block-label">${label('question', t('kba.question'))}
-      <input data-testid="kb-edit-question" value=${form.question} aria-invalid=${bad('question')}
-        class=${bad('question') ? 'invalid' : ''} onInput=${(e) => set('question', e.target.value)} /></label>
-    <label class="block-label">${label('similar', t('kba.similar'))}
-      <textarea data-testid="kb-edit-similar" rows="5" value=${form.similar} aria-invalid=${bad('similar')}
-        class=${bad('similar') ? 'invalid' : ''} placeholder=${t('kba.similar_hint')} onInput=${(e) => set('similar', e.target.value)}></textarea></label>
-    <label class="block-label">${label('answer', t('kba.answer'))}
-      <textarea data-testid="kb-edit-answer" rows="5" value=${form.answer} aria-invalid=${bad('answer')}
-        class=${bad('answer') ? 'invalid' : ''} onInput=${(e) => set('answer', e.target.value)}></textarea>
-      <span class="muted small">${t('kba.answer_hint')}</span></label>
-    <label class="check"><input type="checkbox" data-testid="kb-edit-enabled" checked=${form.enabled}
-      onChange=${(e) => set('enabled', e.target.checked)} /> ${t('kba.enabled')}</label>
-    <div class="row kb-dates">
-      <label class="block-label">${label('valid_from', t('kba.valid_from'))}
-        <input type="datetime-local" data-testid="kb-edit-from" value=${form.valid_from} aria-invalid=${bad('valid_from')}
-          class=${bad('valid_from') ? 'invalid' : ''} onInput=${(e) => set('valid_from', e.target.value)} /></label>
-      <label class="block-label">${label('valid_until', t('kba.valid_until'))}
-        <input type="datetime-local" data-testid="kb-edit-until" value=${form.valid_until} aria-invalid=${bad('valid_until')}
-          class=${bad('valid_until') ? 'invalid' : ''} onInput=${(e) => set('valid_until', e.target.value)} /></label>
-    </div>
-    ${error ? html`<div class="error-text small" role="alert" data-testid="kb-edit-error" data-field=${error.field ?? ''}>
-      ${error.field ? html`<b>${t(`kba.field.${error.field}`)}</b>: ` : null}${error.text}</div>` : null}
-    ${saved ? html`<div class="ok-text small" role="status" data-testid="kb-edit-saved">${t('kba.saved')}</div>` : null}
-    <div class="row end">
-      <button type="button" class="btn small" onClick=${onCancel}>${t('common.cancel')}</button>
-      <button type="submit" class="btn small primary" data-testid="kb-save" disabled=${busy}>${t('kba.save')}</button>
-    </div>
-  </form>`;
-}
-
-function BotConsole() {
-  const [q, setQ] = useState('');
-  const [r, setR] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const run = async (ev) => {
-    ev.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      setR(await api('POST', '/bot/console', { question: q }));
-    } catch (e) {
-      setR(null);
-      setError(errorMessage(e));
-    }
-    setBusy(false);
-  };
-  const dec = r?.decision;
-  const byKey = new Map((r?.candidates ?? []).map((c) => [c.key, c]));
-  const fmt = (x) => (typeof x === 'number' ? x.toFixed(3) : '');
-  return html`<section class="box bot-console" data-testid="bot-console">
-    <div class="box-head"><b>${t('kba.console')}</b> <span class="muted small">${t('kba.console_hint')}</span></div>
-    <form class="row" onSubmit=${run}>
-      <input data-testid="console-input" value=${q} placeholder=${t('kba.console_placeholder')} onInput=${(e) => setQ(e.target.value)} />
-      <button class="btn small primary" type="submit" data-testid="console-run" disabled=${busy}>${t('kba.console_run')}</button>
-    </form>
-    ${error ? html`<div class="error-text small" role="alert">${error}</div>` : null}
-    ${r ? html`<div class="console-result">
-      <div class="small"><span class="muted">${t('kba.tokens')}</span> ${(r.tokens ?? []).map((w) => html`<span class="tag token">${w}</span>`)}
-        ${r.normalized && r.normalized !== q ? html`<span class="muted"> · ${t('kba.normalized')} ${r.normalized}</span>` : null}</div>
-      <div class=${`console-decision decision-${dec?.kind}`} data-testid="console-decision" data-kind=${dec?.kind ?? ''}>
-        <b>${t('kba.decision')}</b> ${dec ? t(`bot.kind.${dec.kind}`) : ''}
-        ${dec?.confidence != null ? html` <span class="muted">${t('kba.confidence')} ${fmt(dec.confidence)}</span>` : null}
-        ${dec?.key != null && byKey.get(dec.key) ? html` → ${byKey.get(dec.key).question}` : null}
-        ${r.wants_human ? html` <span class="tag">${t('kba.wants_human')}</span>` : null}
-      </div>
-      ${r.thresholds ? html`<div class="muted small">${t('kba.thresholds', r.thresholds)}</div>` : null}
-      <table class="candidates"><thead><tr><th>${t('kba.cand_question')}</th><th>${t('kba.cand_matched')}</th>
-        <th>${t('kba.cand_score')}</th><th class="muted">bm25 · words · chars · cover</th></tr></thead>
-      <tbody>${(r.candidates ?? []).slice(0, 5).map((c) => html`<tr data-testid="console-candidate" data-entry=${c.entry_id}
-        class=${dec?.key === c.key ? 'chosen' : ''}>
-        <td><b>${c.question}</b> <span class="tag">${c.category}</span></td><td>${c.matched}</td>
-        <td class="score">${fmt(c.score)}</td>
-        <td class="muted small">${fmt(c.bm25)} · ${fmt(c.words)} · ${fmt(c.chars)} · ${fmt(c.cover)}</td></tr>`)}</tbody></table>
-      ${(r.candidates ?? []).length === 0 ? html`<p class="muted small">${t('kba.no_candidates')}</p>` : null}
-    </div>` : null}
-  </section>`;
-}
-
-function KbAdmin() {
-  useLang();
-  const [cats, setCats] = useState([]);
-  const [entries, setEntries] = useState(null);
-  const [cat, setCat] = useState(null);
-  const [q, setQ] = useState('');
-  const [form, setForm] = useState(null);
-  const [error, setError] = useState(null);
-  const load = () => Promise.all([api('GET', '/kb/categories'), api('GET', '/kb/entries')])
-    .then(([c, e]) => { setCats(c); setEntries(e); setError(null); })
-    .catch((e) => setError(errorMessage(e)));
-  useEffect(() => { load(); }, []);
-  const catName = useMemo(() => new Map(cats.map((c) => [c.id, c.name])), [cats]);
-  const count = useMemo(() => {
-    const m = new Map();
-    for (const e of entries ?? []) m.set(e.category_id, (m.get(e.category_id) ?? 0) + 1);
-    return m;
-  }, [entries]);
-  const needle = q.trim().toLowerCase();
-  const shown = (entries ?? []).filter((e) => (!cat || e.category_id === cat) && (!needle
-    || e.question.toLowerCase().includes(needle) || e.answer.toLowerCase().includes(needle)
-    || e.similar.some((s) => s.toLowerCase().includes(needle))));
-  const onSaved = (entry) => {
-    setEntries((list) => {
-      const all = list ?? [];
-      return all.some((x) => x.id === entry.id) ? all.map((x) => (x.id === entry.id ? entry : x)) : [...all, entry];
-    });
-  };
-  const expired = (e) => e.valid_until && new Date(e.valid_until) < new Date();
-  return html`<div class="kb-admin" data-testid="kb-admin">
-    <aside class="pane left kb-cats">
-      <div class="pane-head"><b>${t('kba.categories')}</b></div>
-      <ul class="cat-list">
-        <li><button class=${`cat-item ${cat ? '' : 'active'}`} data-testid="kb-cat" onClick=${() => setCat(null)}>
-          <span>${t('kba.all')}</span><span class="muted">${entries?.length ?? ''}</span></button></li>
-        ${cats.map((c) => html`<li><button class=${`cat-item ${cat === c.id ? 'active' : ''}`} data-testid="kb-cat" data-id=${c.id}
-          onClick=${() => setCat(c.id)}><span>${c.name}</span><span class="muted">${count.get(c.id) ?? 0}</span></button></li>`)}
-      </ul>
-    </aside>
-    <section class="kb-main">
-      <div class="row kb-toolbar">
-        <input class="search" type="search" data-testid="kb-admin-search" placeholder=${t('kb.search')} value=${q} onInput=${(e) => setQ(e.target.value)} />
-        <button class="btn small primary" data-testid="kb-new" onClick=${() => setForm(entryForm(null, cat ?? cats[0]?.id))}>${t('kba.new')}</button>
-      </div>
-      ${error ? html`<div class="error-text small pad" role="alert">${error}</div>` : null}
-      ${entries == null && !error ? html`<p class="muted pad">${t('common.loading')}</p>` : null}
-      <ul class="kb-rows">${shown.map((e) => html`<li>
-        <button class=${`kb-row ${form?.id === e.id ? 'active' : ''} ${e.enabled ? '' : 'off'}`} data-testid="kb-entry-row" data-id=${e.id}
-          onClick=${() => setForm(entryForm(e))}>
-          <span class="kb-row-q"><b>${e.question}</b> <span class="tag">${catName.get(e.category_id) ?? ''}</span>
-            ${e.enabled ? null : html`<span class="tag">${t('kba.disabled')}</span>`}
-            ${expired(e) ? html`<span class="tag wait late">${t('kba.expired')}</span>` : null}</span>
-          <span class="kb-row-a muted small">${e.answer}</span>
-          <span class="muted small">${t('kba.row_meta', { n: e.similar.length, hits: e.stats?.hits ?? 0, up: e.stats?.helpful ?? 0, down: e.stats?.unhelpful ?? 0 })}</span>
-        </button></li>`)}</ul>
-      ${entries && shown.length === 0 ? html`<p class="muted small pad">${t('kb.none')}</p>` : null}
-    </section>
-    <aside class="kb-side">
-      ${form ? html`<${EntryEditor} form=${form} setForm=${setForm} cats=${cats} onSaved=${onSaved} onCancel=${() => setForm(null)} />`
-      : html`<p class="muted small pad">${t('kba.pick')}</p>`}
-      <${BotConsole} />
-    </aside>
-  </div>`;
-}
-
-// ---------------------------------------------------------------------------------------------
 // 留言: messages buyers left when nobody could take the chat (SPEC §1.3)
 
 const MESSAGES_PAGE = 200;
@@ -1380,11 +1113,26 @@ function MessagesView({ onChanged }) {
 // ---------------------------------------------------------------------------------------------
 // The workbench
 
+/** The page a reload comes back to: `#messages`, `#admin/<section>` (managers), else the desk. */
+function routeFromHash(me) {
+  const [v, s] = location.hash.replace(/^#/, '').split('/');
+  if (v === 'messages') return { view: 'messages', section: null };
+  if (v === 'admin' && isManager(me)) return { view: 'admin', section: ADMIN_SECTIONS.includes(s) ? s : ADMIN_SECTIONS[0] };
+  return { view: 'desk', section: null };
+}
+
 function Workbench() {
   useLang();
   const d = useDesk();
   const [transfer, setTransfer] = useState(false);
-  const [view, setView] = useState('desk');
+  const [route, setRoute] = useState(() => routeFromHash(d.me));
+  const view = route.view;
+  const setView = (v) => setRoute((r) => ({ view: v, section: v === 'admin' ? (r.section ?? ADMIN_SECTIONS[0]) : r.section }));
+  const setSection = (section) => setRoute({ view: 'admin', section });
+  useEffect(() => {
+    const hash = view === 'desk' ? '' : view === 'admin' ? `#admin/${route.section}` : `#${view}`;
+    if (location.hash !== hash) history.replaceState(null, '', hash || location.pathname + location.search);
+  }, [route]);
   const [phrases, setPhrases] = useState([]);
   const [panel, setPanel] = useState(null);
   const [openCount, setOpenCount] = useState(null);
@@ -1407,8 +1155,9 @@ function Workbench() {
       .catch((e) => { if (d.activeId === id) setPanel({ conversation: null, customer: null, orders: [], error: errorMessage(e) }); });
   };
 
+  // Back at the desk, the phrases may have changed under 管理.
+  useEffect(() => { if (view === 'desk') loadPhrases(); }, [view]);
   useEffect(() => {
-    loadPhrases();
     const onVisible = () => { if (document.visibilityState === 'visible') { d.markRead(); loadPhrases(); } };
     document.addEventListener('visibilitychange', onVisible);
     window.addEventListener('focus', onVisible);
@@ -1454,7 +1203,7 @@ function Workbench() {
     ${d.socket.status === 'reconnecting' ? html`<div class="banner warn">${t('desk.reconnecting_banner')}
       <button class="link-btn" onClick=${() => d.socket.now()}>${t('w.reconnect_now')}</button></div>` : null}
     ${view === 'messages' ? html`<${MessagesView} onChanged=${loadCount} />`
-    : view === 'kb' && isManager(d.me) ? html`<${KbAdmin} />` : html`<div class="panes">
+    : view === 'admin' && isManager(d.me) ? html`<${AdminView} me=${d.me} shop=${d.shop} section=${route.section} setSection=${setSection} />` : html`<div class="panes">
       <${ChatList} />
       <${ChatView} phrases=${phrases} insertRef=${insertRef} panel=${panel} />
       <${RightPane} phrases=${phrases} insertRef=${insertRef} panel=${panel} setPanel=${setPanel} reloadPanel=${reloadPanel} />
