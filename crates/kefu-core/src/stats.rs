@@ -110,6 +110,23 @@ pub struct Inputs {
     pub orders: Vec<OrderTimes>,
 }
 
+impl Inputs {
+    /// Counts a presence span still running (an agent online now) up to `now`, as if it had
+    /// ended then: the day's online time must not wait for the agent to log off.
+    pub fn add_open_span(&mut self, account: AccountId, state: &str, since: DateTime<Utc>, now: DateTime<Utc>) {
+        if now > since {
+            self.counted.push(Counted {
+                kind: "presence_span".into(),
+                at: now,
+                conversation: None,
+                account: Some(account),
+                value_ms: Some((now - since).num_milliseconds()),
+                data: Some(state.to_string()),
+            });
+        }
+    }
+}
+
 /// A period of local dates, both included.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Period {
@@ -768,6 +785,13 @@ mod tests {
         let r = report(&day(), &inputs, None);
         assert_eq!(r.team.online_ms, 105 * 60_000);
         assert_eq!(r.team.suspended_ms, 10 * 60_000);
+        let mut running = inputs.clone();
+        running.add_open_span(a, "online", at(14, 0, 0), at(14, 30, 0));
+        assert_eq!(
+            report(&day(), &running, None).team.online_ms,
+            135 * 60_000,
+            "an open span counts up to now"
+        );
         let hour = |h: &str| {
             r.buckets
                 .iter()

@@ -986,7 +986,11 @@ async fn statistics_monitor_and_rating(app: Arc<TestApp>) {
     assert_eq!(r["team"]["first_response"]["count"], 1);
     assert_eq!(r["team"]["first_response"]["target_ms"], 10_000);
     assert_eq!(r["team"]["reply_wait"]["count"], 1);
-    assert!(r["team"]["online_ms"].as_i64().is_some());
+    assert!(
+        r["team"]["online_ms"].as_i64().unwrap() > 0,
+        "xiaomei is online now: {}",
+        r["team"]
+    );
     let id = r["staff"]
         .as_array()
         .unwrap()

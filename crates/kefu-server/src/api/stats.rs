@@ -66,6 +66,15 @@ pub struct StatsView {
     time_zone: String,
 }
 
+/// Presence spans still running count up to now.
+fn open_spans(inputs: &mut kefu_core::stats::Inputs, loads: &[kefu_core::routing::AgentStatus], now: DateTime<Utc>) {
+    for a in loads {
+        if let (Some(since), Presence::Online | Presence::Suspended) = (a.since, a.presence) {
+            inputs.add_open_span(a.account_id, a.presence.as_str(), since, now);
+        }
+    }
+}
+
 async fn compute(state: &AppState, caller: &Caller, p: StatsParams) -> ApiResult<StatsView> {
     let shop = caller.shop();
     let settings = state.store.settings(shop).await?;
@@ -82,20 +91,19 @@ async fn compute(state: &AppState, caller: &Caller, p: StatsParams) -> ApiResult
     };
     let (start, end) = (period.start(), period.end());
     // Orders placed by the end of the day after the period's last still count (询单转化).
-    let inputs = state
+    let mut inputs = state
         .store
         .stats_inputs(shop, start, end, end + Duration::days(1))
         .await?;
+    let loads = state.store.agent_loads(shop).await?;
+    open_spans(&mut inputs, &loads, state.clock.now());
     let mut report = report(&period, &inputs, agent);
     if !watches_team(caller) {
         // The shop's bot and sales figures are the team's business.
         report.bot = Default::default();
         report.sales = Default::default();
     }
-    let staff = state
-        .store
-        .agent_loads(shop)
-        .await?
+    let staff = loads
         .into_iter()
         .filter(|a| report.agents.iter().any(|f| f.account_id == a.account_id) || agent == Some(a.account_id))
         .map(|a| StaffName {
@@ -305,11 +313,10 @@ async fn monitor(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
     }
     let shop = caller.shop();
     let now = state.clock.now();
-    let agents: Vec<MonitorAgent> = state
-        .store
-        .agent_loads(shop)
-        .await?
-        .into_iter()
+    let loads = state.store.agent_loads(shop).await?;
+    let agents: Vec<MonitorAgent> = loads
+        .iter()
+        .cloned()
         .filter(|a| !a.disabled && (a.takes_chats || a.presence != Presence::Offline || a.load > 0))
         .map(|a| MonitorAgent {
             account_id: a.account_id,
@@ -344,10 +351,11 @@ async fn monitor(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
     let settings = state.store.settings(shop).await?;
     let today = settings.time_zone.local_date(now);
     let period = Period::new(today, today, By::Day, settings.time_zone.clone())?;
-    let inputs = state
+    let mut inputs = state
         .store
         .stats_inputs(shop, period.start(), period.end(), period.end())
         .await?;
+    open_spans(&mut inputs, &loads, now);
     Ok(Json(Monitor {
         at: now,
         online: agents.iter().filter(|a| a.presence == Presence::Online).count(),

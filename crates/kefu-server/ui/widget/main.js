@@ -106,6 +106,10 @@ class BuyerChat {
           } else if (m) {
             m.sentAt = Date.now(); // retried by the timer
           }
+        } else if (this.survey?.sending) {
+          // Rated already (another tab) or refused: the survey ends with the server's words.
+          this.survey = f.error === 'conflict' ? null : { ...this.survey, sending: false };
+          this.flash(errorText(f));
         } else {
           this.flash(errorText(f));
         }
@@ -126,6 +130,10 @@ class BuyerChat {
         break;
       case 'agent':
         this.agent = f.agent;
+        break;
+      case 'rated':
+        store.set('local', `kefu_rated_${f.conversation_id}`, '1');
+        this.survey = { done: true };
         break;
       default:
         return;
@@ -163,6 +171,9 @@ class BuyerChat {
         this.queue = null;
         this.agent = null;
         this.offerLeave = false;
+        // The survey at chat end (SPEC §5.6), once per chat an agent answered.
+        if (!this.survey && [...this.events.values()].some((x) => x.kind === 'message' && x.sender?.role === 'agent')
+          && !store.get('local', `kefu_rated_${e.conversation_id}`)) this.survey = { score: 0 };
         break;
       case 'reopened':
         this.state = 'bot';
@@ -176,6 +187,16 @@ class BuyerChat {
         break;
       default:
     }
+  }
+
+  rate(score, comment) {
+    if (this.socket.send({ type: 'rate', score, comment })) this.survey = { ...this.survey, score, sending: true };
+    this.changed();
+  }
+
+  skipSurvey() {
+    this.survey = null;
+    this.changed();
   }
 
   markRead() {
@@ -457,6 +478,25 @@ function Composer() {
   </footer>`;
 }
 
+function RatingCard() {
+  const c = useChat();
+  const [score, setScore] = useState(5);
+  const [comment, setComment] = useState('');
+  if (c.survey?.done) return html`<div class="notice ok" data-testid="rating-thanks"><span>${t('rate.thanks')}</span></div>`;
+  return html`<form class="rating" data-testid="rating" onSubmit=${(e) => { e.preventDefault(); c.rate(score, comment); }}>
+    <strong>${t('rate.title')}</strong>
+    <div class="stars" role="radiogroup" aria-label=${t('rate.title')}>
+      ${[5, 4, 3, 2, 1].map((n) => html`<button type="button" role="radio" aria-checked=${score === n} class=${score === n ? 'on' : ''}
+        data-testid=${`rate-${n}`} onClick=${() => setScore(n)}>${t(`rate.${n}`)}</button>`)}
+    </div>
+    <input maxLength="200" placeholder=${t('rate.comment')} value=${comment} onInput=${(e) => setComment(e.target.value)} data-testid="rate-comment" />
+    <div class="row" style="margin-top:8px;display:flex;gap:8px">
+      <button class="btn primary" type="submit" disabled=${c.survey?.sending} data-testid="rate-submit">${t('rate.submit')}</button>
+      <button class="btn" type="button" onClick=${() => c.skipSurvey()}>${t('rate.later')}</button>
+    </div>
+  </form>`;
+}
+
 function Widget() {
   useLang();
   const c = useChat();
@@ -495,6 +535,7 @@ function Widget() {
       ${pending.map((m) => html`<${Pending} key=${m.client_id} m=${m} />`)}
       ${typing ? html`<div class="typing" data-testid="widget-typing">${t('w.typing')}<span class="dots"><i></i><i></i><i></i></span></div>` : null}
       ${leftText ? html`<div class="notice ok"><span>${leftText}</span></div>` : null}
+      ${c.state === 'closed' && c.survey ? html`<${RatingCard} />` : null}
     </div></section>
     <${QueueBar} onLeave=${() => setLeaveOpen(true)} leaveOpen=${showLeave} />
     ${showLeave ? html`<${LeaveForm} onDone=${(text) => { setLeftText(text); setLeaveOpen(false); }}
