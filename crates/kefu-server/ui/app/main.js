@@ -10,6 +10,7 @@ import {
 } from '/ui/lib.js';
 import { auth, authListeners, setAuth, api, errorMessage, isManager } from '/ui/app/api.js';
 import { AdminView, ADMIN_SECTIONS } from '/ui/app/admin.js';
+import { StatsView, MonitorView, watchesTeam } from '/ui/app/stats.js';
 
 // ---------------------------------------------------------------------------------------------
 // The desk: conversations, events, the socket
@@ -418,6 +419,10 @@ function TopBar({ onTransfer, view, setView, openCount }) {
         title=${openCount != null ? t('msg.open_count', { n: openCount }) : null} onClick=${() => setView('messages')}>${t('nav.messages')}
         ${openCount != null ? html`<span class=${`nav-count ${openCount ? '' : 'zero'}`} data-testid="messages-count"
           data-count=${openCount}>${openCount > 99 ? '99+' : openCount}</span>` : null}</button>
+      <button class=${view === 'stats' ? 'on' : ''} aria-current=${view === 'stats' ? 'page' : null} data-testid="nav-stats"
+        onClick=${() => setView('stats')}>${t('nav.stats')}</button>
+      ${watchesTeam(d.me) ? html`<button class=${view === 'monitor' ? 'on' : ''} aria-current=${view === 'monitor' ? 'page' : null} data-testid="nav-monitor"
+        onClick=${() => setView('monitor')}>${t('nav.monitor')}</button>` : null}
       ${isManager(d.me) ? html`<button class=${view === 'admin' ? 'on' : ''} aria-current=${view === 'admin' ? 'page' : null} data-testid="nav-admin"
         onClick=${() => setView('admin')}>${t('nav.admin')}</button>` : null}
     </nav>
@@ -1117,6 +1122,8 @@ function MessagesView({ onChanged }) {
 function routeFromHash(me) {
   const [v, s] = location.hash.replace(/^#/, '').split('/');
   if (v === 'messages') return { view: 'messages', section: null };
+  if (v === 'stats') return { view: 'stats', section: null };
+  if (v === 'monitor' && watchesTeam(me)) return { view: 'monitor', section: null };
   if (v === 'admin' && isManager(me)) return { view: 'admin', section: ADMIN_SECTIONS.includes(s) ? s : ADMIN_SECTIONS[0] };
   return { view: 'desk', section: null };
 }
@@ -1203,6 +1210,8 @@ function Workbench() {
     ${d.socket.status === 'reconnecting' ? html`<div class="banner warn">${t('desk.reconnecting_banner')}
       <button class="link-btn" onClick=${() => d.socket.now()}>${t('w.reconnect_now')}</button></div>` : null}
     ${view === 'messages' ? html`<${MessagesView} onChanged=${loadCount} />`
+    : view === 'stats' ? html`<${StatsView} me=${d.me} />`
+    : view === 'monitor' && watchesTeam(d.me) ? html`<${MonitorView} />`
     : view === 'admin' && isManager(d.me) ? html`<${AdminView} me=${d.me} shop=${d.shop} section=${route.section} setSection=${setSection} />` : html`<div class="panes">
       <${ChatList} />
       <${ChatView} phrases=${phrases} insertRef=${insertRef} panel=${panel} />
