@@ -88,7 +88,8 @@ function AccountEditor({ a, me, groups, onChanged, onRemoved }) {
   const [pwMsg, setPwMsg] = useState(null);
   useEffect(() => { setF(accountForm(a)); setError(null); setSaved(null); setPw(''); setPwMsg(null); }, [a.id]);
   const set = (k, v) => { setF({ ...f, [k]: v }); setSaved(null); };
-  const locked = a.role === 'owner' || (me.role === 'admin' && a.role === 'admin' && a.id !== me.id);
+  // The server lets nobody change the owner account, and admins no admin account (their own included).
+  const locked = a.role === 'owner' || (me.role === 'admin' && a.role === 'admin');
   const self = a.id === me.id;
   const save = async (ev) => {
     ev.preventDefault();

@@ -176,9 +176,9 @@ export function SettingsAdmin({ shop }) {
       <button type="button" class="btn small" disabled=${!dirty || busy} data-testid="settings-revert"
         onClick=${() => { reset(saved); setError(null); }}>${t('set.revert')}</button>
       <button type="submit" class="btn small primary" data-testid="settings-save" disabled=${!dirty || busy}>${t('set.save')}</button>
+      ${err ? html`<div class="error-text small settings-error" role="alert" data-testid="settings-error" data-field=${err.field ?? ''}>
+        ${t('set.refused')} ${err.text}</div>` : null}
     </div>
-    ${err ? html`<div class="error-text small settings-error" role="alert" data-testid="settings-error" data-field=${err.field ?? ''}>
-      ${t('set.refused')} ${err.text}</div>` : null}
 
     <div class="settings-grid">
     <${Section} title=${t('set.basic')} testid="settings-basic">
