@@ -74,7 +74,7 @@ function WidgetSetup({ shop }) {
         <option value="">${t('transfer.any_group')}</option><option value="售前">售前</option><option value="售后">售后</option></select>
     </div>
     <label class="block-label">${t('set.widget.snippet')}
-      <textarea class="mono snippet" data-testid="widget-snippet" rows="4" readonly value=${snippet} onFocus=${(e) => e.target.select()}></textarea></label>
+      <textarea class="mono snippet" data-testid="widget-snippet" rows="5" readonly value=${snippet} onFocus=${(e) => e.target.select()}></textarea></label>
     <div class="row wrap">
       <button type="button" class="btn small" data-testid="widget-copy" onClick=${() => copy(snippet, 'snippet')}>${copied === 'snippet' ? t('set.copied') : t('set.copy')}</button>
       <a class="btn small" href=${widgetUrl} target="_blank" rel="noopener" data-testid="widget-open">${t('set.widget.open')}</a>
@@ -108,8 +108,10 @@ export function SettingsAdmin({ shop }) {
   const [shopInfo, setShopInfo] = useState(shop);
   // 意图分流 rows as typed: a map would merge two rows the moment one's name matches another's.
   const [intentRows, setIntentRows] = useState([]);
+  // Numbers and one-per-line lists as typed ("0.", a blank line about to be filled), by field.
+  const [raw, setRaw] = useState({});
   const root = useRef(null);
-  const reset = (s) => { setSaved(s); setDraft(clone(s)); setIntentRows(Object.entries(s.bot?.intent_groups ?? {})); };
+  const reset = (s) => { setSaved(s); setDraft(clone(s)); setIntentRows(Object.entries(s.bot?.intent_groups ?? {})); setRaw({}); };
   useEffect(() => {
     api('GET', '/shop/settings').then(reset).catch((e) => setLoadError(errorMessage(e)));
     api('GET', '/kb/categories').then(setCats).catch(() => {});
@@ -135,13 +137,15 @@ export function SettingsAdmin({ shop }) {
       : html`<input data-testid=${id} value=${v} maxlength=${max} placeholder=${placeholder}
         aria-invalid=${!!err && err.field === pathName(path)} onInput=${(e) => put(path, e.target.value)} />`;
   };
+  const typed = (path, value, shown) => { setRaw((r) => ({ ...r, [pathName(path)]: shown })); put(path, value); };
+  const shownAs = (path, fallback) => raw[pathName(path)] ?? fallback;
   const number = (path, { min = 0, max, step, placeholder } = {}) => html`<input type="number" data-testid=${`set-${pathName(path)}`}
-    value=${at(...path) ?? ''} min=${min} max=${max} step=${step} placeholder=${placeholder}
-    aria-invalid=${!!err && err.field === pathName(path)} onInput=${(e) => put(path, num(e.target.value))} />`;
+    value=${shownAs(path, at(...path) ?? '')} min=${min} max=${max} step=${step} placeholder=${placeholder}
+    aria-invalid=${!!err && err.field === pathName(path)} onInput=${(e) => typed(path, num(e.target.value), e.target.value)} />`;
   const field = (path, label, input, hint) => html`<${Field} label=${label} name=${pathName(path)} error=${err} hint=${hint}>${input}<//>`;
   const list = (path, label, hint) => html`<${Field} label=${label} name=${pathName(path)} error=${err} hint=${hint}>
-    <textarea rows="3" data-testid=${`set-${pathName(path)}`} value=${(at(...path) ?? []).join('\n')}
-      onInput=${(e) => put(path, lines(e.target.value))}></textarea><//>`;
+    <textarea rows=${Math.max(2, (at(...path) ?? []).length + 1)} data-testid=${`set-${pathName(path)}`}
+      value=${shownAs(path, (at(...path) ?? []).join('\n'))} onInput=${(e) => typed(path, lines(e.target.value), e.target.value)}></textarea><//>`;
 
   const save = async (ev) => {
     ev?.preventDefault();
@@ -274,8 +278,8 @@ export function SettingsAdmin({ shop }) {
       <div class="grid2">
         ${field(['unpaid_timeout_minutes'], t('set.unpaid_timeout'), number(['unpaid_timeout_minutes']), t('set.unpaid_timeout_hint'))}
         ${field(['free_shipping_threshold'], t('set.free_shipping'), html`<input type="number" min="0" step="0.01" data-testid="set-free_shipping_threshold"
-          value=${fen == null ? '' : fen / 100} placeholder=${t('set.free_shipping_none')}
-          onInput=${(e) => put(['free_shipping_threshold'], e.target.value === '' ? null : Math.round(Number(e.target.value) * 100))} />`, t('set.free_shipping_hint'))}
+          value=${shownAs(['free_shipping_threshold'], fen == null ? '' : fen / 100)} placeholder=${t('set.free_shipping_none')}
+          onInput=${(e) => typed(['free_shipping_threshold'], e.target.value === '' ? null : Math.round(Number(e.target.value) * 100), e.target.value)} />`, t('set.free_shipping_hint'))}
         ${field(['outreach', 'max_per_week'], t('set.outreach'), number(['outreach', 'max_per_week']), t('set.outreach_hint'))}
       </div>
       ${field(['invoice_note'], t('set.invoice_note'), text(['invoice_note'], { rows: 2, max: 500, placeholder: t('set.invoice_note_hint') }))}
