@@ -4,7 +4,7 @@
 import { html, useState, useEffect } from '/ui/vendor/preact-htm.module.js';
 import { t, useLang } from '/ui/i18n.js';
 import { api, errorMessage } from '/ui/app/api.js';
-import { refusal, Field, FormError, fmtDateTime } from '/ui/app/admin-ui.js';
+import { refusal, Field, FormError, fmtDateTime, useKept } from '/ui/app/admin-ui.js';
 
 const SKILL_GROUPS = ['售前', '售后'];
 
@@ -20,7 +20,8 @@ function SkillGroupInput({ value, onInput, groups, error, testid }) {
 }
 
 function NewAccount({ me, groups, onCreated, onCancel }) {
-  const [f, setF] = useState({ username: '', display_name: '', role: 'agent', password: '', skill_group: '售前', takes_chats: true, capacity: '8' });
+  const blankForm = { username: '', display_name: '', role: 'agent', password: '', skill_group: '售前', takes_chats: true, capacity: '8' };
+  const [f, setF] = useKept('accounts.new', blankForm);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const set = (k, v) => setF({ ...f, [k]: v });
@@ -35,6 +36,7 @@ function NewAccount({ me, groups, onCreated, onCancel }) {
     if (f.capacity !== '') body.capacity = Number(f.capacity);
     try {
       const a = await api('POST', '/accounts', body);
+      setF(blankForm);
       onCreated(a);
     } catch (e) {
       const r = refusal(e);
@@ -229,8 +231,8 @@ export function AccountsAdmin({ me }) {
   useLang();
   const [list, setList] = useState(null);
   const [presence, setPresence] = useState(new Map());
-  const [picked, setPicked] = useState(null);
-  const [creating, setCreating] = useState(false);
+  const [picked, setPicked] = useKept('accounts.picked', null);
+  const [creating, setCreating] = useKept('accounts.creating', false);
   const [error, setError] = useState(null);
   const [note, setNote] = useState(null);
   const load = () => api('GET', '/accounts').then((l) => { setList(l); setError(null); }).catch((e) => setError(errorMessage(e)));

@@ -3,7 +3,7 @@
 import { html, useState, useEffect, useMemo } from '/ui/vendor/preact-htm.module.js';
 import { t, useLang } from '/ui/i18n.js';
 import { api, errorMessage } from '/ui/app/api.js';
-import { ImportDialog, DownloadButtons } from '/ui/app/admin-ui.js';
+import { ImportDialog, DownloadButtons, useKept } from '/ui/app/admin-ui.js';
 
 /** An RFC 3339 instant as a `datetime-local` value in the browser's zone, and back. */
 function toLocalInput(iso) {
@@ -222,10 +222,10 @@ export function KbAdmin() {
   useLang();
   const [cats, setCats] = useState([]);
   const [entries, setEntries] = useState(null);
-  const [cat, setCat] = useState(null);
-  const [q, setQ] = useState('');
-  const [sort, setSort] = useState('default');
-  const [form, setForm] = useState(null);
+  const [cat, setCat] = useKept('kb.cat', null);
+  const [q, setQ] = useKept('kb.q', '');
+  const [sort, setSort] = useKept('kb.sort', 'default');
+  const [form, setForm] = useKept('kb.form', null);
   const [error, setError] = useState(null);
   const [importing, setImporting] = useState(false);
   const load = () => Promise.all([api('GET', '/kb/categories'), api('GET', '/kb/entries')])

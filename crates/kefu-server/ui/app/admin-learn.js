@@ -5,7 +5,7 @@
 import { html, useState, useEffect, useMemo } from '/ui/vendor/preact-htm.module.js';
 import { t, useLang } from '/ui/i18n.js';
 import { api, errorMessage } from '/ui/app/api.js';
-import { refusal, FieldError, FormError, fmtDateTime } from '/ui/app/admin-ui.js';
+import { refusal, FieldError, FormError, fmtDateTime, useKept } from '/ui/app/admin-ui.js';
 
 /** The group's questions once each, with how often each was asked. */
 function distinct(questions) {
@@ -27,8 +27,9 @@ function SuggestionGroup({ g, entries, cats, onDone }) {
   const [mode, setMode] = useState(p.kind === 'add_similar' ? 'similar' : 'new');
   const [target, setTarget] = useState(p.entry_id ?? entries[0]?.id ?? '');
   const [category, setCategory] = useState(cats[0]?.id ?? '');
-  const [question, setQuestion] = useState(p.question ?? g.questions[0]?.question ?? '');
-  const [answer, setAnswer] = useState('');
+  const kept = `learn.${g.questions[0]?.id}`;
+  const [question, setQuestion] = useKept(`${kept}.question`, p.question ?? g.questions[0]?.question ?? '');
+  const [answer, setAnswer] = useKept(`${kept}.answer`, '');
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);

@@ -4,7 +4,7 @@
 import { html, useState, useEffect, useMemo, useRef } from '/ui/vendor/preact-htm.module.js';
 import { t, useLang } from '/ui/i18n.js';
 import { api, errorMessage } from '/ui/app/api.js';
-import { refusal, Field, FormError, ImportDialog, DownloadButtons } from '/ui/app/admin-ui.js';
+import { refusal, Field, FormError, ImportDialog, DownloadButtons, useKept } from '/ui/app/admin-ui.js';
 
 const VARIABLES = ['买家昵称', '订单号', '客服昵称', '店铺名'];
 
@@ -81,11 +81,11 @@ function PhraseEditor({ form, setForm, groups, onSaved, onCancel }) {
 
 export function PhrasesAdmin({ me }) {
   useLang();
-  const [scope, setScope] = useState('team');
+  const [scope, setScope] = useKept('phrases.scope', 'team');
   const [list, setList] = useState(null);
-  const [group, setGroup] = useState(null);
-  const [q, setQ] = useState('');
-  const [form, setForm] = useState(null);
+  const [group, setGroup] = useKept('phrases.group', null);
+  const [q, setQ] = useKept('phrases.q', '');
+  const [form, setForm] = useKept('phrases.form', null);
   const [error, setError] = useState(null);
   const [importing, setImporting] = useState(false);
   const want = useRef(scope);
@@ -99,7 +99,14 @@ export function PhrasesAdmin({ me }) {
       setError(errorMessage(e));
     }
   };
-  useEffect(() => { want.current = scope; setList(null); setGroup(null); setForm(null); load(scope); }, [scope]);
+  const shownScope = useRef(scope);
+  useEffect(() => {
+    want.current = scope;
+    setList(null);
+    // Another scope: another list (at the first showing, what was left open stays).
+    if (shownScope.current !== scope) { shownScope.current = scope; setGroup(null); setForm(null); }
+    load(scope);
+  }, [scope]);
   const groups = useMemo(() => [...new Set((list ?? []).map((p) => p.group))], [list]);
   const needle = q.trim().toLowerCase();
   const shown = (list ?? []).filter((p) => (!group || p.group === group)

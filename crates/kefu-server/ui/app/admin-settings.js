@@ -6,7 +6,7 @@
 import { html, useState, useEffect, useRef } from '/ui/vendor/preact-htm.module.js';
 import { t, useLang } from '/ui/i18n.js';
 import { api, errorMessage } from '/ui/app/api.js';
-import { refusal, Field, FieldError } from '/ui/app/admin-ui.js';
+import { refusal, Field, FieldError, useKept } from '/ui/app/admin-ui.js';
 
 const DAYS = [1, 2, 3, 4, 5, 6, 7];
 const REASONS = ['bargaining', 'comparing', 'worried', 'forgot'];
@@ -46,7 +46,7 @@ function TimeInput({ value, onInput, testid, label }) {
 function WidgetSetup({ shop }) {
   const [group, setGroup] = useState('');
   const [copied, setCopied] = useState(null);
-  const [secret, setSecret] = useState(null);
+  const [secret, setSecret] = useKept('settings.secret', null); // shown once: kept until copied
   const [msg, setMsg] = useState(null);
   const origin = location.origin;
   const widgetUrl = `${origin}/widget/${encodeURIComponent(shop.slug)}${group ? `?group=${encodeURIComponent(group)}` : ''}`;
@@ -98,8 +98,8 @@ function WidgetSetup({ shop }) {
 
 export function SettingsAdmin({ shop }) {
   useLang();
-  const [saved, setSaved] = useState(null);
-  const [draft, setDraft] = useState(null);
+  const [saved, setSaved] = useKept('settings.saved', null);
+  const [draft, setDraft] = useKept('settings.draft', null);
   const [cats, setCats] = useState([]);
   const [error, setError] = useState(null);
   const [loadError, setLoadError] = useState(null);
@@ -107,13 +107,15 @@ export function SettingsAdmin({ shop }) {
   const [done, setDone] = useState(false);
   const [shopInfo, setShopInfo] = useState(shop);
   // 意图分流 rows as typed: a map would merge two rows the moment one's name matches another's.
-  const [intentRows, setIntentRows] = useState([]);
+  const [intentRows, setIntentRows] = useKept('settings.intents', []);
   // Numbers and one-per-line lists as typed ("0.", a blank line about to be filled), by field.
-  const [raw, setRaw] = useState({});
+  const [raw, setRaw] = useKept('settings.raw', {});
   const root = useRef(null);
   const reset = (s) => { setSaved(s); setDraft(clone(s)); setIntentRows(Object.entries(s.bot?.intent_groups ?? {})); setRaw({}); };
   useEffect(() => {
-    api('GET', '/shop/settings').then(reset).catch((e) => setLoadError(errorMessage(e)));
+    // A draft left unsaved in another visit stays as it was; otherwise the server's settings.
+    const unsaved = draft && saved && JSON.stringify(draft) !== JSON.stringify(saved);
+    api('GET', '/shop/settings').then((s) => { if (unsaved) setSaved(s); else reset(s); }).catch((e) => setLoadError(errorMessage(e)));
     api('GET', '/kb/categories').then(setCats).catch(() => {});
     api('GET', '/shop').then(setShopInfo).catch(() => {});
   }, []);

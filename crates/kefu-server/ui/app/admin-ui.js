@@ -2,7 +2,23 @@
 // import (the server's line and reason when it refuses) and export buttons.
 import { html, useState, useRef, useEffect } from '/ui/vendor/preact-htm.module.js';
 import { t, getLang } from '/ui/i18n.js';
-import { upload, download, errorMessage } from '/ui/app/api.js';
+import { upload, download, errorMessage, authListeners } from '/ui/app/api.js';
+
+// Forms half filled in outlive their page: switching to another section (or to 接待) and back
+// finds them as they were left. Another login in this tab starts from nothing.
+const kept = new Map();
+authListeners.add(() => kept.clear());
+
+/** useState whose value is kept under `key` while the tab's login lasts. */
+export function useKept(key, initial) {
+  const [value, setValue] = useState(() => (kept.has(key) ? kept.get(key) : (typeof initial === 'function' ? initial() : initial)));
+  const set = (next) => setValue((cur) => {
+    const v = typeof next === 'function' ? next(cur) : next;
+    kept.set(key, v);
+    return v;
+  });
+  return [value, set];
+}
 
 /** A refusal as the forms keep it: the server's words and the field it blames. */
 export function refusal(e) {
