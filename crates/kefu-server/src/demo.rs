@@ -20,6 +20,7 @@ const PRODUCTS_CSV: &str = include_str!("../../../demo/products.csv");
 const CUSTOMERS_CSV: &str = include_str!("../../../demo/customers.csv");
 const ORDERS_CSV: &str = include_str!("../../../demo/orders.csv");
 const KNOWLEDGE_CSV: &str = include_str!("../../../demo/knowledge.csv");
+const PHRASES_CSV: &str = include_str!("../../../demo/phrases.csv");
 
 /// Who can log in to the demo shop.
 #[derive(Clone, Debug)]
@@ -80,6 +81,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoLogins> {
     match store.create_shop(&new).await {
         Ok(()) => {
             parcels(store, &new, now).await.context("the demo's parcels")?;
+            phrases(store, &new, now).await.context("demo/phrases.csv")?;
             Ok(DemoLogins {
                 created: true,
                 ..logins
@@ -210,6 +212,14 @@ async fn parcels(store: &dyn Store, new: &NewShop, now: DateTime<Utc>) -> anyhow
 }
 
 /// Reads the demo CSV files into a catalog, refusing anything inconsistent.
+/// The team's quick phrases (快捷短语), with the shortcuts agents type (`sc` → 实物拍摄 …).
+async fn phrases(store: &dyn Store, new: &NewShop, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let lines = crate::phrase_template::parse_csv(PHRASES_CSV.as_bytes()).map_err(|e| anyhow!("{e}"))?;
+    let rows = crate::api::phrases::check_lines(lines).map_err(|e| anyhow!("{e:?}"))?;
+    store.import_quick_phrases(new.shop.id, None, &rows, false, now).await?;
+    Ok(())
+}
+
 fn catalog(shop: ShopId, now: DateTime<Utc>) -> anyhow::Result<Catalog> {
     let products = products(shop, now)?;
     let customers = customers(shop, now)?;
@@ -506,5 +516,7 @@ mod tests {
             1
         );
         assert_eq!(new.accounts.iter().filter(|(a, _)| a.role == Role::Owner).count(), 1);
+        let phrases = crate::api::phrases::check_lines(crate::phrase_template::parse_csv(PHRASES_CSV.as_bytes()).unwrap()).unwrap();
+        assert!(phrases.len() >= 10 && phrases.iter().any(|p| p.shortcut.as_deref() == Some("sc")));
     }
 }

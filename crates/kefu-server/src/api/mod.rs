@@ -13,7 +13,7 @@ mod chat;
 mod customers;
 mod kb;
 mod messages;
-mod phrases;
+pub(crate) mod phrases;
 pub mod reminders;
 mod shop;
 mod stats;

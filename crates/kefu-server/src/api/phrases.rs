@@ -481,7 +481,7 @@ fn file_error(message: String) -> ApiError {
 }
 
 /// Checks every line as a phrase is checked; the first problem refuses the file.
-fn check_lines(lines: Vec<PhraseLine>) -> ApiResult<Vec<PhraseRow>> {
+pub(crate) fn check_lines(lines: Vec<PhraseLine>) -> ApiResult<Vec<PhraseRow>> {
     let mut shortcuts: HashMap<String, usize> = HashMap::new();
     let mut texts: HashMap<(String, String), usize> = HashMap::new();
     let mut rows = Vec::with_capacity(lines.len());

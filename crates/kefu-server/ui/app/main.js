@@ -818,7 +818,8 @@ function OrderBox({ o, onChanged, onSend }) {
   };
   const can = (a) => o.actions?.includes(a);
   const forms = {
-    change_address: [['address', t('order.address'), o.address]],
+    // The address agents see is masked (买家隐私): the new one is typed whole, the old one a hint.
+    change_address: [['address', t('order.address'), '', o.address]],
     cancel: [['reason', t('order.reason'), '']],
     ship: [['carrier', t('order.carrier'), ''], ['tracking_no', t('order.tracking_no'), '']],
     change_price: [['shipping_fee', t('order.shipping_fee_yuan'), ((o.shipping_fee ?? 0) / 100).toFixed(2)], ['reason', t('order.reason'), '']],
@@ -860,8 +861,9 @@ function OrderBox({ o, onChanged, onSend }) {
         onClick=${() => { setForm(form === a ? null : a); setMsg(null); }}>${t(`order.action.${a}`)}</button>`)}
     </div>
     ${form ? html`<form class="order-form" onSubmit=${submitForm}>
-      ${forms[form].map(([k, label, initial]) => html`<label>${label}
-        <input name=${k} value=${fields[k] ?? initial ?? ''} onInput=${(e) => setFields({ ...fields, [k]: e.target.value })} /></label>`)}
+      ${forms[form].map(([k, label, initial, hint]) => html`<label>${label}
+        <input name=${k} value=${fields[k] ?? initial ?? ''} placeholder=${hint ?? ''} required=${k === 'address'}
+          onInput=${(e) => setFields({ ...fields, [k]: e.target.value })} /></label>`)}
       <div class="row end"><button type="button" class="btn small" onClick=${() => setForm(null)}>${t('common.cancel')}</button>
         <button type="submit" class="btn small primary" disabled=${busy}>${t('common.confirm')}</button></div>
     </form>` : null}
