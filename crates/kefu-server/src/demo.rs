@@ -516,7 +516,9 @@ mod tests {
             1
         );
         assert_eq!(new.accounts.iter().filter(|(a, _)| a.role == Role::Owner).count(), 1);
-        let phrases = crate::api::phrases::check_lines(crate::phrase_template::parse_csv(PHRASES_CSV.as_bytes()).unwrap()).unwrap();
+        let phrases =
+            crate::api::phrases::check_lines(crate::phrase_template::parse_csv(PHRASES_CSV.as_bytes()).unwrap())
+                .unwrap();
         assert!(phrases.len() >= 10 && phrases.iter().any(|p| p.shortcut.as_deref() == Some("sc")));
     }
 }

@@ -316,17 +316,16 @@ async fn monitor(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
     let loads = state.store.agent_loads(shop).await?;
     let agents: Vec<MonitorAgent> = loads
         .iter()
-        .cloned()
         .filter(|a| !a.disabled && (a.takes_chats || a.presence != Presence::Offline || a.load > 0))
         .map(|a| MonitorAgent {
             account_id: a.account_id,
-            display_name: a.display_name,
+            display_name: a.display_name.clone(),
             presence: a.presence,
             since: a.since,
             takes_chats: a.takes_chats,
             load: a.load,
             capacity: a.capacity,
-            skill_group: a.skill_group.map(|g| g.as_str().to_string()),
+            skill_group: a.skill_group.as_ref().map(|g| g.as_str().to_string()),
         })
         .collect();
     let queued = state.store.queued_conversations(shop).await?;
