@@ -764,7 +764,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
             Method::POST,
             "/api/v1/phrases",
             &demo_owner,
-            Some(json!({"scope": "team", "group": "售前", "shortcut": "sc", "text": "亲,都是实物拍摄哦"})),
+            Some(json!({"scope": "team", "group": "售前", "shortcut": "isx", "text": "亲,都是实物拍摄哦"})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{team_phrase}");
@@ -1042,7 +1042,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{their_phrase}");
     assert_eq!(
-        app.get("/api/v1/phrases/expand?shortcut=sc", &xiaomei).await.1["text"],
+        app.get("/api/v1/phrases/expand?shortcut=isx", &xiaomei).await.1["text"],
         "亲,都是实物拍摄哦"
     );
     assert_eq!(

@@ -14,6 +14,18 @@ async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (StatusCod
     app.call(Method::POST, path, token, Some(body)).await
 }
 
+/// Removes the demo shop's own team phrases, so that each test counts only what it made.
+async fn without_demo_phrases(app: &TestApp) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let (s, list) = app.get("/api/v1/phrases?scope=team", &owner).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    for p in list.as_array().expect("a list of phrases") {
+        let path = format!("/api/v1/phrases/{}", p["id"].as_str().unwrap());
+        let (s, body) = app.call(Method::DELETE, &path, &owner, None).await;
+        assert!(s.is_success(), "{body}");
+    }
+}
+
 /// Creates a phrase, asserting it works, and returns it.
 async fn create(app: &TestApp, token: &str, body: Value) -> Value {
     let (s, p) = post(app, "/api/v1/phrases", token, body.clone()).await;
@@ -41,6 +53,7 @@ fn id(p: &Value) -> String {
 }
 
 async fn phrases_are_edited_placed_and_moved(app: Arc<TestApp>) {
+    without_demo_phrases(&app).await;
     let owner = app.login("demo", "owner", OWNER_PW).await;
     let team = |group: &str, text: &str| json!({"scope": "team", "group": group, "text": text});
 
@@ -222,6 +235,7 @@ async fn phrases_are_edited_placed_and_moved(app: Arc<TestApp>) {
 on_both_engines!(phrases_are_edited_placed_and_moved);
 
 async fn team_and_personal_phrases_have_their_own_readers_and_writers(app: Arc<TestApp>) {
+    without_demo_phrases(&app).await;
     let owner = app.login("demo", "owner", OWNER_PW).await;
     let xiaomei = app.login("demo", "xiaomei", AGENT_PW).await;
     let xiaoyu = app.login("demo", "xiaoyu", AGENT_PW).await;
@@ -414,6 +428,7 @@ async fn team_and_personal_phrases_have_their_own_readers_and_writers(app: Arc<T
 on_both_engines!(team_and_personal_phrases_have_their_own_readers_and_writers);
 
 async fn phrases_are_filled_with_the_conversation_s_values(app: Arc<TestApp>) {
+    without_demo_phrases(&app).await;
     let owner = app.login("demo", "owner", OWNER_PW).await;
     let xiaomei = app.login("demo", "xiaomei", AGENT_PW).await;
     let p = create(
@@ -529,6 +544,7 @@ async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
 }
 
 async fn phrases_import_and_export_in_both_formats(app: Arc<TestApp>) {
+    without_demo_phrases(&app).await;
     let owner = app.login("demo", "owner", OWNER_PW).await;
     let xiaomei = app.login("demo", "xiaomei", AGENT_PW).await;
     let file = "\u{feff}group,shortcut,text\n\
