@@ -24,7 +24,8 @@ test('the monitor shows a chat live, the buyer rates it, statistics show its fir
   await boss.waitForFunction(() => document.querySelector('[data-testid="monitor-agent-阿杰"]')?.textContent.includes('在线'));
 
   const buyer = await page(b, { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true });
-  await buyer.goto(`${BASE}/widget/demo`);
+  // The after-sales entry point: the chat goes to 阿杰, the 售后 agent, whoever else is online.
+  await buyer.goto(`${BASE}/widget/demo?group=${encodeURIComponent('售后')}`);
   await buyer.getByTestId('widget-input').waitFor();
   await buyer.getByTestId('widget-handoff').click();
   const item = agent.getByTestId('chat-item').first();
@@ -36,8 +37,10 @@ test('the monitor shows a chat live, the buyer rates it, statistics show its fir
 
   // Live, without reloading: 阿杰 serves one chat, the buyer waits for his reply.
   await boss.waitForFunction(() => document.querySelector('[data-testid="monitor-agent-阿杰"] [data-testid=monitor-load]')?.textContent.includes('1/'), null, { timeout: 10000 });
-  await boss.getByTestId('monitor-waiting-row').first().waitFor({ timeout: 10000 });
-  assert.match(await boss.getByTestId('monitor-waiting').textContent(), /等待客服回复/);
+  const waitingRow = boss.getByTestId('monitor-waiting-row').filter({ hasText: '阿杰' });
+  await waitingRow.first().waitFor({ timeout: 10000 });
+  assert.match(await waitingRow.first().textContent(), /等待客服回复/);
+  const nick = (await waitingRow.first().locator('td').first().textContent()).trim();
   await shot(boss, 'monitor');
 
   const input = agent.getByTestId('chat-input');
@@ -55,8 +58,9 @@ test('the monitor shows a chat live, the buyer rates it, statistics show its fir
   await buyer.getByTestId('rate-submit').click();
   await buyer.getByTestId('rating-thanks').waitFor({ timeout: 10000 });
 
-  // The monitor no longer lists the buyer as waiting.
-  await boss.waitForFunction(() => !document.querySelector('[data-testid=monitor-waiting-row]'), null, { timeout: 10000 });
+  // The monitor no longer lists this buyer as waiting.
+  await boss.waitForFunction((n) => ![...document.querySelectorAll('[data-testid=monitor-waiting-row] td:first-child')]
+    .some((td) => td.textContent.trim() === n), nick, { timeout: 10000 });
 
   // Statistics: today's first response of that chat, per agent and for the team; the rating.
   await boss.getByTestId('nav-stats').click();

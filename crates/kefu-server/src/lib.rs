@@ -96,6 +96,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    chat::relay::start(&prepared.state);
     tokio::spawn(warm_bots(prepared.state.clone()));
     tokio::spawn(close_idle_chats(prepared.state.clone()));
     tokio::spawn(close_unpaid_orders(prepared.state.clone()));

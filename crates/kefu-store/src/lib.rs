@@ -19,6 +19,7 @@ pub use customer_sql::{
     NewReminder, REFUSED_CAP_REACHED, REFUSED_NOT_AWAITING, REFUSED_OPTED_OUT, ReasonStats, ReminderRecord,
     ReminderStats, buyer_visitor,
 };
+pub mod broker;
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -154,6 +155,9 @@ pub trait Store: ChatStore + OrderStore + CustomerStore + Send + Sync + 'static 
     fn engine(&self) -> &'static str;
     /// Checks the database answers.
     async fn ping(&self) -> Result<()>;
+    /// How this node hears of the other nodes' chat traffic: PostgreSQL's LISTEN/NOTIFY;
+    /// None for SQLite, which serves one node.
+    fn broker(&self) -> Option<Arc<dyn broker::Broker>>;
 
     // Shops (SPEC §6.3)
     /// Creates a shop with its accounts and catalog atomically. `Conflict` if the slug is taken.

@@ -29,6 +29,10 @@ impl PgStore {
         })
     }
 
+    fn make_broker(&self) -> Option<std::sync::Arc<dyn crate::broker::Broker>> {
+        Some(std::sync::Arc::new(crate::broker::PgBroker::new(self.pool.clone())))
+    }
+
     /// SQLite's batched path for common messages; PostgreSQL takes the full transaction,
     /// whose row lock orders a conversation's writers across nodes.
     async fn append_fast(

@@ -293,6 +293,10 @@ macro_rules! impl_store {
                 $engine
             }
 
+            fn broker(&self) -> Option<std::sync::Arc<dyn crate::broker::Broker>> {
+                self.make_broker()
+            }
+
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.writer).await?;
                 Ok(())

@@ -20,6 +20,11 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// One node: nobody else to tell.
+    fn make_broker(&self) -> Option<std::sync::Arc<dyn crate::broker::Broker>> {
+        None
+    }
+
     /// Opens (creating if missing) the database file a `sqlite://` URL names and migrates it.
     pub async fn open(url: &str) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)

@@ -2,10 +2,14 @@
 //! The store is the truth; the hub only tells connected sockets that something was stored,
 //! and each socket fills any gap from the store before sending (see `socket`), so a message
 //! published out of order or dropped by a full queue is never lost, only fetched.
+//!
+//! With several nodes (PostgreSQL), what the hub delivers here it also hands to the relay
+//! (`relay.rs`), which tells the other nodes; what they tell, the relay delivers here through
+//! the `local_*` methods.
 
 use crate::chat::protocol::ServerFrame;
 use kefu_core::chat::Event;
-use kefu_core::ids::{AccountId, ConversationId};
+use kefu_core::ids::{AccountId, ConversationId, ShopId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +22,34 @@ pub enum Outbound {
     Event(Arc<Event>),
     /// A frame that is not stored (typing, read, queue position, presence).
     Frame(Arc<ServerFrame>),
+    /// Such a frame from another node, as it was written there.
+    Raw(Arc<str>),
+    /// News may have been missed (the relay's connection dropped): read every conversation
+    /// again from the store.
+    Resync,
+}
+
+/// What a node tells the others (see `relay.rs`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Note {
+    /// A stored event, whole; or, when too big to tell, its place for the store to give.
+    Event {
+        shop: ShopId,
+        conversation: ConversationId,
+        seq: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<Box<Event>>,
+        agents: Vec<AccountId>,
+    },
+    Buyer {
+        conversation: ConversationId,
+        frame: String,
+    },
+    Agent {
+        agent: AccountId,
+        frame: String,
+    },
 }
 
 /// A socket's queue. Bounded: a client that does not read is cut off (it reconnects and
@@ -29,6 +61,8 @@ pub const SOCKET_QUEUE: usize = 256;
 pub struct Hub {
     next: AtomicU64,
     inner: Mutex<Inner>,
+    /// Where notes for the other nodes go, once the relay runs.
+    relay: std::sync::OnceLock<mpsc::Sender<Note>>,
 }
 
 #[derive(Default)]
@@ -89,9 +123,35 @@ impl Hub {
         Subscription { hub: self.clone(), id }
     }
 
-    /// A stored event: to the conversation's buyer sockets and to the given agents.
-    pub fn event(&self, event: Event, agents: &[AccountId]) {
-        let out = Outbound::Event(Arc::new(event));
+    /// Hands every delivery to `relay` from now on, for the other nodes.
+    pub fn relay_to(&self, relay: mpsc::Sender<Note>) {
+        let _ = self.relay.set(relay);
+    }
+
+    fn tell(&self, note: impl FnOnce() -> Note) {
+        if let Some(relay) = self.relay.get() {
+            // Full means the database is slow or away: the other nodes' sockets resync when
+            // the relay reconnects, or fetch the gap at the next event.
+            let _ = relay.try_send(note());
+        }
+    }
+
+    /// A stored event: to the conversation's buyer sockets and to the given agents, here and
+    /// on the other nodes.
+    pub fn event(&self, shop: ShopId, event: Event, agents: &[AccountId]) {
+        let event = Arc::new(event);
+        self.tell(|| Note::Event {
+            shop,
+            conversation: event.conversation_id,
+            seq: event.seq,
+            event: Some(Box::new((*event).clone())),
+            agents: agents.to_vec(),
+        });
+        self.local_event(event, agents);
+    }
+
+    pub fn local_event(&self, event: Arc<Event>, agents: &[AccountId]) {
+        let out = Outbound::Event(event);
         let inner = self.inner.lock().expect("hub lock");
         if let Outbound::Event(e) = &out {
             send(inner.conversations.get(&e.conversation_id), &out);
@@ -102,15 +162,41 @@ impl Hub {
     }
 
     pub fn to_buyer(&self, conversation: ConversationId, frame: ServerFrame) {
+        let frame = Arc::new(frame);
+        self.tell(|| Note::Buyer {
+            conversation,
+            frame: serde_json::to_string(&*frame).expect("frames serialize"),
+        });
         let inner = self.inner.lock().expect("hub lock");
-        send(
-            inner.conversations.get(&conversation),
-            &Outbound::Frame(Arc::new(frame)),
-        );
+        send(inner.conversations.get(&conversation), &Outbound::Frame(frame));
     }
 
     pub fn to_agent(&self, agent: AccountId, frame: ServerFrame) {
+        let frame = Arc::new(frame);
+        self.tell(|| Note::Agent {
+            agent,
+            frame: serde_json::to_string(&*frame).expect("frames serialize"),
+        });
         let inner = self.inner.lock().expect("hub lock");
-        send(inner.agents.get(&agent), &Outbound::Frame(Arc::new(frame)));
+        send(inner.agents.get(&agent), &Outbound::Frame(frame));
+    }
+
+    /// A frame another node wrote for a buyer's sockets here.
+    pub fn local_buyer_frame(&self, conversation: ConversationId, frame: Arc<str>) {
+        let inner = self.inner.lock().expect("hub lock");
+        send(inner.conversations.get(&conversation), &Outbound::Raw(frame));
+    }
+
+    pub fn local_agent_frame(&self, agent: AccountId, frame: Arc<str>) {
+        let inner = self.inner.lock().expect("hub lock");
+        send(inner.agents.get(&agent), &Outbound::Raw(frame));
+    }
+
+    /// Every socket here re-reads its conversations from the store.
+    pub fn resync_all(&self) {
+        let inner = self.inner.lock().expect("hub lock");
+        for subs in inner.conversations.values().chain(inner.agents.values()) {
+            send(Some(subs), &Outbound::Resync);
+        }
     }
 }

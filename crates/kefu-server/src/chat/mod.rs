@@ -4,6 +4,7 @@
 
 pub mod hub;
 pub mod protocol;
+pub mod relay;
 pub mod socket;
 
 use crate::AppState;
@@ -39,7 +40,7 @@ pub fn publish(state: &AppState, a: &Appended) {
     if let EventBody::Transferred { from, .. } = &a.event.body {
         agents.push(*from);
     }
-    state.hub.event(a.event.clone(), &agents);
+    state.hub.event(a.conversation.shop_id, a.event.clone(), &agents);
 }
 
 fn system_text(text: &str) -> Option<NewEvent> {

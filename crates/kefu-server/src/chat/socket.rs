@@ -242,6 +242,17 @@ impl Conn {
     async fn deliver(&mut self, ws: &mut WebSocket, out: Outbound) -> ApiResult<()> {
         match out {
             Outbound::Frame(f) => send(ws, &f).await,
+            Outbound::Raw(text) => ws
+                .send(Message::Text(Utf8Bytes::from(&*text)))
+                .await
+                .map_err(|e| ApiError::Internal(e.into())),
+            Outbound::Resync => {
+                let known: Vec<(ConversationId, i64)> = self.seen.iter().map(|(c, s)| (*c, *s)).collect();
+                for (conversation, seen) in known {
+                    self.replay(ws, conversation, seen).await?;
+                }
+                Ok(())
+            }
             Outbound::Event(e) => {
                 let seen = self.seen.get(&e.conversation_id).copied().unwrap_or(0);
                 if e.seq <= seen {
