@@ -555,6 +555,20 @@ pub mod testing {
         Ok(format!("{base}/{name}"))
     }
 
+    /// Ends every connection to a database made by [`scratch_postgres`]: what a PostgreSQL
+    /// restart looks like from the nodes using it.
+    pub async fn cut_connections(url: &str) -> crate::Result<()> {
+        let name = url.rsplit('/').next().unwrap_or_default();
+        let mut conn = sqlx::PgConnection::connect(&postgres_admin_url()).await?;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(name)
+        .execute(&mut conn)
+        .await?;
+        Ok(())
+    }
+
     /// Drops a database made by [`scratch_postgres`].
     pub async fn drop_postgres(url: &str) -> crate::Result<()> {
         let name = url.rsplit('/').next().unwrap_or_default();

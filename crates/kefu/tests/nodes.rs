@@ -174,6 +174,21 @@ fn visitor(n: usize) -> String {
     format!("node-visitor-{n:04}-{}", rand::random::<u64>())
 }
 
+/// Open around the clock, so that the hour the test runs does not matter.
+async fn always_open(node: &Node) {
+    let owner = node.login("owner", "demo-owner-123").await;
+    let mut settings = node.get("/api/v1/shop/settings", &owner).await;
+    settings["business_hours"] = json!([{"days": [1, 2, 3, 4, 5, 6, 7], "open": "00:00", "close": "24:00"}]);
+    let r = reqwest::Client::new()
+        .put(format!("{}/api/v1/shop/settings", node.base))
+        .bearer_auth(&owner)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_chats_routing_and_survive_a_kill() {
     let db = kefu_store::testing::scratch_postgres()
@@ -183,18 +198,7 @@ async fn two_nodes_share_chats_routing_and_survive_a_kill() {
     let a = Node::start(&db, &dir.path().join("a")).await;
     let b = Node::start(&db, &dir.path().join("b")).await;
 
-    // Open around the clock, so that the hour the test runs does not matter.
-    let owner = a.login("owner", "demo-owner-123").await;
-    let mut settings = a.get("/api/v1/shop/settings", &owner).await;
-    settings["business_hours"] = json!([{"days": [1, 2, 3, 4, 5, 6, 7], "open": "00:00", "close": "24:00"}]);
-    let r = reqwest::Client::new()
-        .put(format!("{}/api/v1/shop/settings", a.base))
-        .bearer_auth(&owner)
-        .json(&settings)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    always_open(&a).await;
 
     // Cross-node chat: 小美 on node B, the buyer on node A.
     let mei_token = b.login("xiaomei", "demo-agent-123").await;
@@ -290,19 +294,23 @@ async fn two_nodes_share_chats_routing_and_survive_a_kill() {
     // 小美 kept her first chat; together they fill their capacity from the 16 waiting.
     assert_eq!(mei_load + yu_load, (mei_cap + yu_cap).min(17), "{loads:?}");
     let mut assigned_to: HashMap<String, HashSet<String>> = HashMap::new();
-    for agent in [&mut mei, &mut yu] {
-        // Read what has arrived; assignments reach the agent wherever the routing ran.
-        while let Ok(Some(Ok(Message::Text(t)))) =
-            tokio::time::timeout(Duration::from_millis(300), agent.stream.next()).await
-        {
-            let f: Value = serde_json::from_str(t.as_str()).unwrap();
-            if f["type"] == "event" && f["kind"] == "assigned" {
-                assigned_to
-                    .entry(f["conversation_id"].to_string())
-                    .or_default()
-                    .insert(f["agent_name"].to_string());
+    let expected = (mei_load + yu_load - 1) as usize;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    // Assignments reach each agent wherever the routing ran; read until all have arrived.
+    while assigned_to.len() < expected && Instant::now() < deadline {
+        for agent in [&mut mei, &mut yu] {
+            while let Ok(Some(Ok(Message::Text(t)))) =
+                tokio::time::timeout(Duration::from_millis(200), agent.stream.next()).await
+            {
+                let f: Value = serde_json::from_str(t.as_str()).unwrap();
+                if f["type"] == "event" && f["kind"] == "assigned" {
+                    assigned_to
+                        .entry(f["conversation_id"].to_string())
+                        .or_default()
+                        .insert(f["agent_name"].to_string());
+                }
+                agent.frames.push(f);
             }
-            agent.frames.push(f);
         }
     }
     for (conv, names) in &assigned_to {
@@ -320,5 +328,62 @@ async fn two_nodes_share_chats_routing_and_survive_a_kill() {
     drop(sockets);
     drop(b);
     drop(c);
+    kefu_store::testing::drop_postgres(&db).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_recover_when_the_database_comes_back() {
+    let db = kefu_store::testing::scratch_postgres()
+        .await
+        .expect("PostgreSQL must answer at KEFU_TEST_PG");
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(&db, &dir.path().join("a")).await;
+    let b = Node::start(&db, &dir.path().join("b")).await;
+    always_open(&a).await;
+    let mei_token = b.login("xiaomei", "demo-agent-123").await;
+    let mut mei = Ws::agent(&b, &mei_token).await;
+    let me = visitor(9);
+    let mut buyer = Ws::buyer(&a, &me, 0).await;
+    let conv = buyer.until(|f| f["type"] == "welcome").await["conversation_id"].clone();
+    buyer.send(message("r-1", "转人工")).await;
+    mei.until(|f| f["type"] == "event" && f["kind"] == "assigned" && f["conversation_id"] == conv)
+        .await;
+
+    // What a PostgreSQL restart looks like from the nodes: every connection cut at once.
+    kefu_store::testing::cut_connections(&db).await.unwrap();
+
+    // The buyer's widget resends what was not acknowledged, with the same id, until it is.
+    let mut acked = None;
+    for _ in 0..40 {
+        buyer.send(message("r-2", "数据库重启了还能聊吗")).await;
+        let f = buyer
+            .until(|f| (f["type"] == "ack" && f["client_id"] == "r-2") || f["type"] == "error")
+            .await;
+        if f["type"] == "ack" {
+            acked = Some(f);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let acked = acked.expect("the node answers again once the database does");
+    // Node B's listener reconnects by itself and delivers, or resyncs its sockets from the store.
+    mei.until(|f| f["type"] == "event" && f["seq"] == acked["seq"] && f["content"]["text"] == "数据库重启了还能聊吗")
+        .await;
+    let mut reply = message("rm-1", "可以的亲");
+    reply["conversation_id"] = conv.clone();
+    mei.send(reply).await;
+    buyer
+        .until(|f| f["type"] == "event" && f["content"]["text"] == "可以的亲")
+        .await;
+    let seqs = buyer.seqs(&conv);
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "nothing lost or doubled"
+    );
+    drop(buyer);
+    drop(mei);
+    drop(a);
+    drop(b);
     kefu_store::testing::drop_postgres(&db).await.unwrap();
 }
