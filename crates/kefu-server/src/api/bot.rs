@@ -41,7 +41,7 @@ async fn get_lexicon(State(state): State<AppState>, caller: Caller) -> ApiResult
 /// Replace the shop's words (product names, slang such as 拍下) and synonym groups (the
 /// first word of a group is the one the others count as).
 #[utoipa::path(put, path = "/bot/lexicon", tag = "bot", request_body = BotLexicon,
-    responses((status = 200, body = BotLexicon), (status = 422, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+    responses((status = 403, body = ErrorBody), (status = 200, body = BotLexicon), (status = 422, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
 async fn put_lexicon(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,7 +168,7 @@ pub struct QuestionGroup {
 /// The learning loop (SPEC §1.5): questions the bot could not answer outright, grouped by
 /// meaning, largest group first, each with a proposal.
 #[utoipa::path(get, path = "/bot/suggestions", tag = "bot", params(SuggestionParams),
-    responses((status = 200, body = Vec<QuestionGroup>)), security(("bearer" = []), ("cookie" = [])))]
+    responses((status = 403, body = ErrorBody), (status = 200, body = Vec<QuestionGroup>)), security(("bearer" = []), ("cookie" = [])))]
 async fn suggestions(
     State(state): State<AppState>,
     caller: Caller,

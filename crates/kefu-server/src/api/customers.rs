@@ -619,7 +619,7 @@ async fn rename_group(
 
 /// Removes a custom group; its buyers stay (owners and admins).
 #[utoipa::path(delete, path = "/customer-groups/{id}", tag = "customers", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+    responses((status = 403, body = ErrorBody), (status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
 async fn delete_group(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     caller.require_manager()?;
     state

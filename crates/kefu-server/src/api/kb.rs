@@ -54,7 +54,7 @@ pub struct CategoryInput {
 
 /// Add a category.
 #[utoipa::path(post, path = "/kb/categories", tag = "knowledge base", request_body = CategoryInput,
-    responses((status = 201, body = KbCategory), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 201, body = KbCategory), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn create_category(
     State(state): State<AppState>,
@@ -86,7 +86,7 @@ async fn create_category(
 
 /// Rename or move a category.
 #[utoipa::path(patch, path = "/kb/categories/{id}", tag = "knowledge base", params(("id" = Uuid, Path)), request_body = CategoryInput,
-    responses((status = 200, body = KbCategory), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 200, body = KbCategory), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn update_category(
     State(state): State<AppState>,
@@ -114,7 +114,7 @@ async fn update_category(
 
 /// Remove an empty category (move or delete its entries first).
 #[utoipa::path(delete, path = "/kb/categories/{id}", tag = "knowledge base", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn delete_category(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     caller.require_manager()?;
@@ -279,7 +279,7 @@ async fn update_entry(
 
 /// Remove an entry.
 #[utoipa::path(delete, path = "/kb/entries/{id}", tag = "knowledge base", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
+    responses((status = 403, body = ErrorBody), (status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("cookie" = [])))]
 async fn delete_entry(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     caller.require_manager()?;
     state
@@ -503,7 +503,7 @@ fn file_error(message: String) -> ApiError {
 /// the reason, and nothing changes.
 #[utoipa::path(post, path = "/kb/import", tag = "knowledge base", params(ImportParams),
     request_body(content = Vec<u8>, content_type = "text/csv", description = "the file: CSV (UTF-8) or .xlsx"),
-    responses((status = 200, body = KbImportSummary), (status = 422, body = ErrorBody), (status = 413, body = ErrorBody)),
+    responses((status = 403, body = ErrorBody), (status = 200, body = KbImportSummary), (status = 422, body = ErrorBody), (status = 413, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
 async fn import_kb(
     State(state): State<AppState>,
