@@ -30,10 +30,13 @@ pub struct Config {
     /// Give the bot the semantic signal (the bundled sentence model, ~20 ms per new question
     /// and ~24 MB of memory); off, the bot matches words and characters only.
     pub bot_semantic: bool,
+    /// Chat sockets one client address may hold open on a node at once (0: no limit). Buyers
+    /// behind one carrier NAT share an address, so it is generous; a script is not.
+    pub max_sockets_per_address: usize,
 }
 
 /// The settings `KEFU_*` variables may set; others (such as `KEFU_TEST_PG`) are not ours.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "addr",
     "data_dir",
     "db",
@@ -43,6 +46,7 @@ const FIELDS: [&str; 9] = [
     "secure_cookies",
     "max_body_bytes",
     "bot_semantic",
+    "max_sockets_per_address",
 ];
 
 impl Default for Config {
@@ -57,6 +61,7 @@ impl Default for Config {
             secure_cookies: false,
             max_body_bytes: 1024 * 1024,
             bot_semantic: true,
+            max_sockets_per_address: 1000,
         }
     }
 }

@@ -6,12 +6,39 @@
 use crate::error::ApiError;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 
 pub struct WidgetLimits {
     questions: DefaultKeyedRateLimiter<IpAddr>,
     messages: DefaultKeyedRateLimiter<IpAddr>,
+    sockets: Arc<Sockets>,
+}
+
+/// Chat sockets open per client address on this node.
+#[derive(Default)]
+struct Sockets {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open socket's place in its address's count; given back when dropped.
+pub struct SocketSlot {
+    sockets: Arc<Sockets>,
+    ip: IpAddr,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.sockets.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 fn per_minute(n: u32, burst: u32) -> Quota {
@@ -26,6 +53,7 @@ impl Default for WidgetLimits {
             questions: RateLimiter::keyed(per_minute(60, 30)),
             // Leaving a message is rare: a handful per address and minute.
             messages: RateLimiter::keyed(per_minute(5, 5)),
+            sockets: Arc::default(),
         }
     }
 }
@@ -37,6 +65,23 @@ impl WidgetLimits {
 
     pub fn message(&self, ip: IpAddr) -> Result<(), ApiError> {
         check(&self.messages, ip, "messages")
+    }
+
+    /// A place for one more chat socket from `ip`, at most `max` at once (0: no limit).
+    pub fn socket(&self, ip: IpAddr, max: usize) -> Result<SocketSlot, ApiError> {
+        let mut open = self.sockets.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_default();
+        if max > 0 && *n >= max {
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: 10,
+                message: format!("{max} chat connections are open from this address already; close one first"),
+            });
+        }
+        *n += 1;
+        Ok(SocketSlot {
+            sockets: self.sockets.clone(),
+            ip,
+        })
     }
 }
 
@@ -66,5 +111,20 @@ mod tests {
         assert!(matches!(limits.message(a), Err(ApiError::TooManyRequests { .. })));
         limits.message(b).unwrap();
         limits.question(a).unwrap();
+    }
+
+    #[test]
+    fn sockets_are_counted_per_address_and_given_back() {
+        let limits = WidgetLimits::default();
+        let a: IpAddr = "203.0.113.1".parse().unwrap();
+        let b: IpAddr = "203.0.113.2".parse().unwrap();
+        let first = limits.socket(a, 2).unwrap();
+        let _second = limits.socket(a, 2).unwrap();
+        assert!(matches!(limits.socket(a, 2), Err(ApiError::TooManyRequests { .. })));
+        let _other = limits.socket(b, 2).unwrap();
+        drop(first);
+        let _third = limits.socket(a, 2).unwrap();
+        let unlimited: Vec<_> = (0..5).map(|_| limits.socket(b, 0).unwrap()).collect();
+        assert_eq!(unlimited.len(), 5);
     }
 }

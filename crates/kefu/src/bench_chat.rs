@@ -70,6 +70,8 @@ async fn start(args: &ChatBench) -> anyhow::Result<Server> {
         .arg(dir.path())
         // The chat is measured, not the bot: no sentence model in memory.
         .env("KEFU_BOT_SEMANTIC", "false")
+        // Ten thousand buyers from one address: the per-address socket limit would stop them.
+        .env("KEFU_MAX_SOCKETS_PER_ADDRESS", "0")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null());
     if let Some(db) = &args.db {

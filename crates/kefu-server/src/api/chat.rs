@@ -8,9 +8,9 @@ use crate::chat::protocol::{ClientFrame, ConversationSummary, ServerFrame};
 use crate::chat::socket::{Peer, run};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
-use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use kefu_core::ValidationError;
 use kefu_core::account::{Role, SkillGroup};
@@ -18,6 +18,7 @@ use kefu_core::chat::{Event, check_visitor_id};
 use kefu_core::ids::ConversationId;
 use kefu_core::routing::{AgentStatus, Presence};
 use serde::Deserialize;
+use std::net::SocketAddr;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -62,13 +63,17 @@ pub struct BuyerSocketParams {
 #[utoipa::path(get, path = "/widget/{shop}/chat", tag = "chat",
     params(("shop" = String, Path, description = "the shop's slug"), BuyerSocketParams),
     responses((status = 101, description = "WebSocket; frames as in ClientFrame / ServerFrame", body = ServerFrame),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "too many chat connections from this address", body = ErrorBody)))]
 async fn buyer_socket(
     State(state): State<AppState>,
+    ConnectInfo(peer_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(slug): Path<String>,
     Query(p): Query<BuyerSocketParams>,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
+    let slot = socket_slot(&state, &headers, peer_addr)?;
     let shop = crate::api::widget::shop_of(&state, &slug).await?;
     let (visitor, nick) = match (&p.visitor, &p.token) {
         (Some(v), None) => {
@@ -101,18 +106,37 @@ async fn buyer_socket(
         shop: shop.id,
         conversation: c.id,
     };
-    Ok(sized(ws).on_upgrade(move |socket| run(state, socket, peer, p.after)))
+    Ok(sized(ws).on_upgrade(move |socket| async move {
+        run(state, socket, peer, p.after).await;
+        drop(slot);
+    }))
+}
+
+/// One more chat socket from the caller's address, within `max_sockets_per_address`.
+fn socket_slot(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> ApiResult<crate::limits::SocketSlot> {
+    let ip = crate::api::auth::client_ip(state, headers, peer);
+    state.widget_limits.socket(ip, state.config.max_sockets_per_address)
 }
 
 /// The agent's chat socket (the workbench), with the login's cookie or bearer token. The
 /// first frame is `agent_welcome` with the agent's open chats; `sync` replays one.
 #[utoipa::path(get, path = "/chat/socket", tag = "chat",
     responses((status = 101, description = "WebSocket; frames as in ClientFrame / ServerFrame", body = ClientFrame),
-        (status = 401, body = ErrorBody)),
+        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = []), ("cookie" = [])))]
-async fn agent_socket(State(state): State<AppState>, caller: Caller, ws: WebSocketUpgrade) -> Response {
+async fn agent_socket(
+    State(state): State<AppState>,
+    ConnectInfo(peer_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    caller: Caller,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let slot = socket_slot(&state, &headers, peer_addr)?;
     let peer = Peer::Agent(Box::new(caller.account));
-    sized(ws).on_upgrade(move |socket| run(state, socket, peer, 0))
+    Ok(sized(ws).on_upgrade(move |socket| async move {
+        run(state, socket, peer, 0).await;
+        drop(slot);
+    }))
 }
 
 /// Small buffers: most of a shop's connections are buyers idling in a widget, and the

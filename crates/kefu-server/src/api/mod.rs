@@ -114,7 +114,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("page") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(TraceLayer::new_for_http())
+        // The path only: query strings carry buyers' signed tokens (`?token=`), never logged.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }
 
