@@ -28,6 +28,8 @@ pub struct ChatBench {
     pub url: Option<String>,
     /// The server's database for the started server (default: SQLite in a temporary directory).
     pub db: Option<String>,
+    /// Servers started on `db`; agents on the first, buyers on the others.
+    pub nodes: usize,
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -52,6 +54,22 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
+}
+
+/// The servers of the run: the one given, or `nodes` started on one database.
+async fn start_all(args: &ChatBench) -> anyhow::Result<Vec<Server>> {
+    if args.nodes == 0 {
+        bail!("--nodes must be at least 1");
+    }
+    if args.nodes > 1 && (args.url.is_some() || !args.db.as_deref().is_some_and(|d| d.starts_with("postgres"))) {
+        bail!("several --nodes share one PostgreSQL database: give --db postgres://… (and no --url)");
+    }
+    let mut servers = Vec::new();
+    for _ in 0..args.nodes {
+        // One at a time: the first loads the demo shop, the others find it.
+        servers.push(start(args).await?);
+    }
+    Ok(servers)
 }
 
 async fn start(args: &ChatBench) -> anyhow::Result<Server> {
@@ -143,10 +161,17 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
     if args.buyers == 0 || args.agents == 0 || args.seconds == 0 {
         bail!("--buyers, --agents and --seconds must be at least 1");
     }
-    let server = start(&args).await?;
-    let base = server.base.clone();
+    let servers = start_all(&args).await?;
+    let base = servers[0].base.clone();
     let ws_base = base.replacen("http", "ws", 1);
-    let pid = server.child.as_ref().map(|c| c.id());
+    // Buyers on the other nodes when there are several: every message crosses nodes.
+    let buyer_bases: Vec<String> = servers
+        .iter()
+        .skip(usize::from(servers.len() > 1))
+        .map(|s| s.base.replacen("http", "ws", 1))
+        .collect();
+    // Memory per idle connection is one server's: measured when there is one.
+    let pid = (servers.len() == 1).then(|| servers[0].child.as_ref().map(|c| c.id())).flatten();
     let client = reqwest::Client::new();
 
     // Open around the clock; agents made for the run with room for the chatting buyers.
@@ -209,7 +234,10 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
     for chunk in (0..args.buyers).collect::<Vec<_>>().chunks(batch) {
         let mut tasks = Vec::new();
         for &n in chunk {
-            let url = format!("{ws_base}/api/v1/widget/demo/chat?visitor=bench-{run}-{n:08}");
+            let url = format!(
+                "{}/api/v1/widget/demo/chat?visitor=bench-{run}-{n:08}",
+                buyer_bases[n % buyer_bases.len()]
+            );
             tasks.push(tokio::spawn(async move {
                 let (mut ws, _) = tokio_tungstenite::connect_async(url).await.context("buyer socket")?;
                 until(&mut ws, |f| f["type"] == "welcome")
@@ -366,7 +394,9 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
     println!("kefu bench chat");
     println!(
         "  server          {base}{}",
-        if pid.is_some() {
+        if servers.len() > 1 {
+            " and more: agents on the first node, buyers on the others (one PostgreSQL)"
+        } else if pid.is_some() {
             " (started for the run, SQLite unless --db)"
         } else {
             ""
@@ -402,6 +432,7 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
             a,
             args.buyers
         ),
+        _ if servers.len() > 1 => println!("  server memory   not measured (several nodes)"),
         _ => println!("  server memory   not measured (a running server was given)"),
     }
     drop(buyers);

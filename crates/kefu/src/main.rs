@@ -100,6 +100,10 @@ enum BenchCommand {
         /// Database for the server started for the run (default: SQLite in a temporary directory).
         #[arg(long)]
         db: Option<String>,
+        /// Servers to start on `--db` (a PostgreSQL URL when more than one): the agents connect
+        /// to the first, the buyers to the others, so every message crosses nodes.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
     },
 }
 
@@ -257,6 +261,7 @@ async fn run() -> anyhow::Result<()> {
             seconds,
             url,
             db,
+            nodes,
         }) => {
             bench_chat::chat(bench_chat::ChatBench {
                 buyers,
@@ -265,6 +270,7 @@ async fn run() -> anyhow::Result<()> {
                 seconds,
                 url,
                 db,
+                nodes,
             })
             .await
         }
