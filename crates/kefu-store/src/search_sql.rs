@@ -8,21 +8,23 @@
 //! [`kefu_core::chat::EventBody::searchable_text`].
 //!
 //! - SQLite: an FTS5 table keyed by the `conversation_events` rowid (migration 0010), each
-//!   row's terms plus two marker tokens, the shop's and the month's (see [`sqlite_document`]),
-//!   so that the index itself narrows a search to the shop and the time range. A search walks
-//!   the index newest first and stops at the page's end; with a buyer, it starts from the
-//!   buyer's chats instead (a handful of events, each checked against the index).
+//!   row's terms plus marker tokens for the shop, the month and the buyer (see
+//!   [`sqlite_document`] and `sqlite_buyer_mark!`), so that the index itself narrows a search
+//!   to the shop, the time range and the buyer. A search walks the index newest first and stops
+//!   at the page's end; the agent's chats are a filter on what it yields.
 //! - PostgreSQL: a table of `tsvector`s with a GIN index, queried with
-//!   `plainto_tsquery('simple', …)` (the terms bound as one parameter: no query syntax to escape).
+//!   `plainto_tsquery('simple', …)` (the terms bound as one parameter: no query syntax to
+//!   escape), and an index of the shop's messages by time.
 //!
-//! Results are newest first in the order stored (the order messages were sent, as each is
-//! stored when it arrives); the cursor is the last result's place in that order.
+//! Results are newest first: on SQLite in the order stored (the order messages were sent, as
+//! each is stored when it arrives), on PostgreSQL by time. The cursor is the last result's
+//! place in that order.
 //!
 //! Messages stored before the index existed are indexed in the background after the store
 //! opens (`search_backfill`, filled by migration 0010), a few conversations per transaction.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use kefu_core::chat::Sender;
 use kefu_core::ids::{AccountId, ConversationId, ShopId};
 use sqlx::QueryBuilder;
@@ -86,8 +88,9 @@ pub trait RecordStore: Send + Sync {
 /// Marks no query term can be: query terms are letters and digits only, and `§` is neither.
 const MARK: char = '§';
 
-/// More months than this in a time range are not narrowed by the index, only filtered.
-const MAX_MONTHS: usize = 36;
+/// A time range needing more year and month marks than this is not narrowed by the index,
+/// only filtered.
+const MAX_TIME_MARKS: usize = 48;
 
 fn shop_token(shop: ShopId) -> String {
     format!("{MARK}s{}", shop.0.simple())
@@ -97,10 +100,41 @@ fn month_token(year: i32, month: u32) -> String {
     format!("{MARK}m{year:04}{month:02}")
 }
 
-/// The text an SQLite index row holds: the message's terms, the shop's mark and the month's.
+fn year_token(year: i32) -> String {
+    format!("{MARK}y{year:04}")
+}
+
+fn day_token(day: chrono::NaiveDate) -> String {
+    format!("{MARK}d{}", day.format("%Y%m%d"))
+}
+
+/// The buyer's mark, which SQLite adds to an index row from the conversation (`c`) the event
+/// belongs to: the start of the nick's UTF-8 in hexadecimal (the nick is checked exactly
+/// besides). A conversation's nick is set when it starts and never changes.
+macro_rules! sqlite_buyer_mark {
+    () => {
+        "' §b' || substr(hex(c.buyer_nick), 1, 128)"
+    };
+}
+pub(crate) use sqlite_buyer_mark;
+
+/// [`sqlite_buyer_mark!`] for a nick, as a query names it.
+fn buyer_token(nick: &str) -> String {
+    let hex: String = nick.bytes().map(|b| format!("{b:02X}")).collect();
+    format!("{MARK}b{}", &hex[..hex.len().min(128)])
+}
+
+/// The text an SQLite index row holds, but the buyer's mark: the message's terms, the shop's
+/// mark, the year's, the month's and the day's (UTC).
 pub(crate) fn sqlite_document(shop: ShopId, at: DateTime<Utc>, text: &str) -> String {
     let terms = kefu_bot::search_terms::index_terms(text);
-    let marks = format!("{} {}", shop_token(shop), month_token(at.year(), at.month()));
+    let marks = format!(
+        "{} {} {} {}",
+        shop_token(shop),
+        year_token(at.year()),
+        month_token(at.year(), at.month()),
+        day_token(at.date_naive())
+    );
     if terms.is_empty() {
         marks
     } else {
@@ -108,39 +142,77 @@ pub(crate) fn sqlite_document(shop: ShopId, at: DateTime<Utc>, text: &str) -> St
     }
 }
 
-/// The months a time range touches, for the index to narrow by; `None` when there are too
-/// many or the range is open at its start. An open end is taken as a month after `now`: a
-/// message stored later than that by a clock gone that far wrong is not found by it.
-fn months(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<Vec<String>> {
-    let from = from?;
-    let last = match to {
-        Some(to) => to - Duration::microseconds(1),
-        None => from.max(now) + Duration::days(31),
-    };
-    let (mut y, mut m) = (from.year(), from.month());
-    let end = (last.year(), last.month());
-    let mut out = Vec::new();
-    while (y, m) <= end {
-        if out.len() == MAX_MONTHS {
-            return None;
-        }
-        out.push(month_token(y, m));
-        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    }
-    Some(out)
+/// A month as `search_months` keeps it: yyyymm.
+pub(crate) fn month_number(at: DateTime<Utc>) -> i64 {
+    i64::from(at.year()) * 100 + i64::from(at.month())
 }
 
-/// An FTS5 query string: every term, the shop's mark, and one of the months. Each token is a
-/// quoted string (quotes doubled), so nothing in a term is read as query syntax.
-fn fts_query(shop: ShopId, terms: &[String], months: Option<&[String]>) -> String {
+/// A range of days this short, within a month, is marked day by day (else by the month).
+const MAX_DAYS: i64 = 10;
+
+/// The start of a month (1–12, or 13 for January of the next year), UTC.
+fn month_start(year: i32, month: u32) -> DateTime<Utc> {
+    let (year, month) = if month > 12 { (year + 1, 1) } else { (year, month) };
+    Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .single()
+        .expect("a month's first instant")
+}
+
+/// The marks that narrow a search to a time range, from the months the shop has messages in
+/// (`existing`, yyyymm, ascending) that the range touches: a year's mark where the range
+/// holds all of that year's months, a month's where it holds the month, and where it holds
+/// only part of one, the days' marks if they are few, else the month's. `None` when that is
+/// too many marks to be worth it (the times are then only filtered). The marks find a
+/// superset; the times themselves are filtered besides.
+fn time_marks(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>, existing: &[i64]) -> Option<Vec<String>> {
+    let mut marks = Vec::new();
+    for year in existing.chunk_by(|a, b| a / 100 == b / 100) {
+        let mut whole = true;
+        let mut of_year = Vec::new();
+        for m in year {
+            let (y, mo) = ((m / 100) as i32, (m % 100) as u32);
+            let (start, end) = (month_start(y, mo), month_start(y, mo + 1));
+            let (lo, hi) = (from.map_or(start, |f| f.max(start)), to.map_or(end, |t| t.min(end)));
+            if lo >= hi {
+                whole = false;
+                continue;
+            }
+            if lo == start && hi == end {
+                of_year.push(month_token(y, mo));
+                continue;
+            }
+            whole = false;
+            let (first, last) = (lo.date_naive(), (hi - Duration::microseconds(1)).date_naive());
+            if (last - first).num_days() < MAX_DAYS {
+                of_year.extend(first.iter_days().take_while(|d| *d <= last).map(day_token));
+            } else {
+                of_year.push(month_token(y, mo));
+            }
+        }
+        if whole {
+            marks.push(year_token((year[0] / 100) as i32));
+        } else {
+            marks.append(&mut of_year);
+        }
+    }
+    (marks.len() <= MAX_TIME_MARKS).then_some(marks)
+}
+
+/// An FTS5 query string: every term, the shop's mark, the buyer's, and one of the time marks.
+/// Each token is a quoted string (quotes doubled), so nothing in a term is read as query syntax.
+fn fts_query(shop: ShopId, terms: &[String], buyer: Option<&str>, times: Option<&[String]>) -> String {
     let quote = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
     let mut q = quote(&shop_token(shop));
+    if let Some(buyer) = buyer {
+        q.push_str(" AND ");
+        q.push_str(&quote(&buyer_token(buyer)));
+    }
     for t in terms {
         q.push_str(" AND ");
         q.push_str(&quote(t));
     }
-    if let Some(months) = months {
-        let any: Vec<String> = months.iter().map(|m| quote(m)).collect();
+    if let Some(times) = times {
+        let any: Vec<String> = times.iter().map(|m| quote(m)).collect();
         q.push_str(&format!(" AND ({})", any.join(" OR ")));
     }
     q
@@ -210,32 +282,35 @@ impl RecordStore for SqliteStore {
         if nothing_to_find(q) {
             return Ok(Found::default());
         }
-        let months = months(q.from, q.to, crate::now());
-        let matched = fts_query(shop, &q.terms, months.as_deref());
-        // The join order is spelled out (CROSS JOIN): from the index, newest first, when it
-        // alone decides; from the buyer's chats when there is a buyer.
+        let marks = if q.from.is_some() || q.to.is_some() {
+            let existing: Vec<(i64,)> =
+                sqlx::query_as("SELECT month FROM search_months WHERE shop_id = $1 ORDER BY month")
+                    .bind(shop.0)
+                    .fetch_all(&self.pool)
+                    .await?;
+            let existing: Vec<i64> = existing.into_iter().map(|(m,)| m).collect();
+            match time_marks(q.from, q.to, &existing) {
+                Some(marks) if marks.is_empty() => return Ok(Found::default()),
+                marks => marks,
+            }
+        } else {
+            None
+        };
+        let matched = fts_query(shop, &q.terms, q.buyer.as_deref(), marks.as_deref());
+        // The index decides, newest first (CROSS JOIN keeps it the outer loop); the rest only
+        // filters the rows it yields.
         let mut b = QueryBuilder::<sqlx::Sqlite>::new("SELECT e.rowid AS place, ");
         b.push(FOUND_COLUMNS);
+        b.push(
+            " FROM message_search s
+              CROSS JOIN conversation_events e ON e.rowid = s.rowid
+              CROSS JOIN conversations c ON c.id = e.conversation_id
+              LEFT JOIN accounts a ON a.id = c.agent_id
+              WHERE e.shop_id = ",
+        )
+        .push_bind(shop.0);
         if let Some(buyer) = &q.buyer {
-            b.push(
-                " FROM conversations c
-                  CROSS JOIN conversation_events e ON e.conversation_id = c.id
-                  CROSS JOIN message_search s ON s.rowid = e.rowid
-                  LEFT JOIN accounts a ON a.id = c.agent_id
-                  WHERE c.shop_id = ",
-            )
-            .push_bind(shop.0)
-            .push(" AND c.buyer_nick = ")
-            .push_bind(buyer.as_str());
-        } else {
-            b.push(
-                " FROM message_search s
-                  CROSS JOIN conversation_events e ON e.rowid = s.rowid
-                  CROSS JOIN conversations c ON c.id = e.conversation_id
-                  LEFT JOIN accounts a ON a.id = c.agent_id
-                  WHERE e.shop_id = ",
-            )
-            .push_bind(shop.0);
+            b.push(" AND c.buyer_nick = ").push_bind(buyer.as_str());
         }
         b.push(" AND message_search MATCH ").push_bind(matched);
         if let Some(cursor) = q.cursor {
@@ -283,7 +358,9 @@ impl RecordStore for PgStore {
             b.push(" AND c.buyer_nick = ").push_bind(buyer.as_str());
         }
         if let Some(cursor) = q.cursor {
-            b.push(" AND s.id < ").push_bind(cursor);
+            b.push(" AND (s.at, s.id) < (SELECT p.at, p.id FROM message_search p WHERE p.id = ")
+                .push_bind(cursor)
+                .push(")");
         }
         if let Some(from) = q.from {
             b.push(" AND s.at >= ").push_bind(from);
@@ -296,7 +373,7 @@ impl RecordStore for PgStore {
                 .push_bind(agent.0)
                 .push(")");
         }
-        b.push(" ORDER BY s.id DESC LIMIT ").push_bind(q.limit + 1);
+        b.push(" ORDER BY s.at DESC, s.id DESC LIMIT ").push_bind(q.limit + 1);
         let rows: Vec<FoundRow> = b.build_query_as().fetch_all(&self.pool).await?;
         page(rows, q.limit)
     }
@@ -305,31 +382,48 @@ impl RecordStore for PgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
     }
 
     #[test]
-    fn a_time_range_is_the_months_it_touches() {
-        let now = day(2026, 11, 20);
+    fn a_time_range_is_the_years_months_and_days_it_touches() {
+        let existing = [202511, 202512, 202601, 202602, 202611];
+        let marks = |from, to| time_marks(from, to, &existing).unwrap();
+        // Whole months; a year's mark for all the months it has.
         assert_eq!(
-            months(Some(day(2026, 11, 3)), Some(day(2026, 12, 1)), now).unwrap(),
-            ["§m202611"],
+            marks(Some(day(2025, 12, 1)), Some(day(2026, 2, 1))),
+            ["§m202512", "§m202601"]
+        );
+        assert_eq!(marks(Some(day(2025, 12, 1)), None), ["§m202512", "§y2026"]);
+        assert_eq!(marks(None, Some(day(2026, 1, 1))), ["§y2025"]);
+        // Part of a month: its days when few, else the month.
+        assert_eq!(
+            marks(Some(day(2026, 11, 3)), Some(day(2026, 11, 5) + Duration::hours(1))),
+            ["§d20261103", "§d20261104", "§d20261105"]
+        );
+        assert_eq!(
+            marks(Some(day(2026, 11, 3) + Duration::hours(20)), Some(day(2026, 11, 4))),
+            ["§d20261103"],
             "the end is not included"
         );
+        assert_eq!(marks(Some(day(2026, 11, 3)), Some(day(2026, 12, 1))), ["§m202611"]);
         assert_eq!(
-            months(Some(day(2025, 12, 31)), Some(day(2026, 2, 1) + Duration::hours(1)), now).unwrap(),
-            ["§m202512", "§m202601", "§m202602"]
+            marks(Some(day(2025, 12, 31)), Some(day(2026, 2, 1) + Duration::hours(1))),
+            ["§d20251231", "§m202601", "§d20260201"]
         );
-        // Open at the end: up to a month after now.
+        assert_eq!(marks(Some(day(2026, 2, 3)), None), ["§m202602", "§m202611"]);
+        // No messages then: nothing to find.
+        assert!(marks(Some(day(2026, 3, 1)), Some(day(2026, 11, 1))).is_empty());
+        assert!(time_marks(None, Some(day(2026, 1, 1)), &[]).unwrap().is_empty());
+        // Too many marks: none, the times are only filtered.
+        let januaries: Vec<i64> = (1950..2010).map(|y| y * 100 + 1).collect();
+        assert_eq!(time_marks(Some(day(1950, 6, 1)), None, &januaries), None);
         assert_eq!(
-            months(Some(day(2026, 11, 3)), None, now).unwrap(),
-            ["§m202611", "§m202612"]
+            time_marks(Some(day(1970, 6, 1)), None, &januaries).map(|m| m.len()),
+            Some(39)
         );
-        assert_eq!(months(None, Some(day(2026, 1, 1)), now), None);
-        assert_eq!(months(Some(day(2020, 1, 1)), Some(day(2026, 1, 1)), now), None);
     }
 
     #[test]
@@ -338,21 +432,26 @@ mod tests {
         let q = fts_query(
             shop,
             &["顺丰".into(), "a\"b".into()],
+            Some("小王"),
             Some(&["§m202611".into(), "§m202612".into()]),
         );
         assert_eq!(
             q,
             format!(
-                "\"§s{}\" AND \"顺丰\" AND \"a\"\"b\" AND (\"§m202611\" OR \"§m202612\")",
+                "\"§s{}\" AND \"§bE5B08FE78E8B\" AND \"顺丰\" AND \"a\"\"b\" AND (\"§m202611\" OR \"§m202612\")",
                 Uuid::nil().simple()
             )
         );
+        assert_eq!(buyer_token(&"王".repeat(50)).len(), "§b".len() + 128);
         let doc = sqlite_document(shop, day(2026, 11, 3), "能发顺丰吗");
         assert!(doc.starts_with("能") && doc.contains("顺丰"), "{doc}");
-        assert!(doc.ends_with(&format!("§s{} §m202611", Uuid::nil().simple())), "{doc}");
+        assert!(
+            doc.ends_with(&format!("§s{} §y2026 §m202611 §d20261103", Uuid::nil().simple())),
+            "{doc}"
+        );
         assert_eq!(
             sqlite_document(shop, day(2026, 11, 3), "😊"),
-            format!("§s{} §m202611", Uuid::nil().simple())
+            format!("§s{} §y2026 §m202611 §d20261103", Uuid::nil().simple())
         );
     }
 }

@@ -51,10 +51,16 @@ impl SqliteStore {
         Ok(SqliteStore { pool, writer, appends })
     }
 
-    /// An event's row in the search index (`search_sql.rs`): $2 conversation, $3 seq, $5 the
-    /// document (the shop's and the time's marks are in it).
-    const INDEX_EVENT: &'static str = "INSERT INTO message_search (rowid, terms)
-         SELECT rowid, $5 FROM conversation_events WHERE conversation_id = $2 AND seq = $3";
+    /// An event's row in the search index (`search_sql.rs`) and its month in the shop's:
+    /// $1 shop, $2 conversation, $3 seq, $4 time, $5 the document (the shop's and the time's
+    /// marks are in it; the buyer's is added here).
+    const INDEX_EVENT: &'static str = concat!(
+        "INSERT INTO message_search (rowid, terms) SELECT e.rowid, $5 || ",
+        crate::search_sql::sqlite_buyer_mark!(),
+        " FROM conversation_events e JOIN conversations c ON c.id = e.conversation_id
+         WHERE e.conversation_id = $2 AND e.seq = $3;
+         INSERT OR IGNORE INTO search_months (shop_id, month) VALUES ($1, CAST(strftime('%Y%m', $4) AS INTEGER))"
+    );
 
     const BACKFILL_PICK: &'static str = "SELECT conversation_id, up_to_seq FROM search_backfill LIMIT $1";
     const SEARCH_VERSION: &'static str = "SELECT terms_version FROM search_meta";

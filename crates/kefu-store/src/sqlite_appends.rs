@@ -146,10 +146,32 @@ async fn write(writer: &SqlitePool, batch: &[Append]) -> Result<HashMap<Conversa
             .collect();
         if !indexed.is_empty() {
             let rows = vec!["(?, ?)"; indexed.len()].join(", ");
-            let sql = format!("INSERT INTO message_search (rowid, terms) VALUES {rows}");
+            let sql = format!(
+                concat!(
+                    "INSERT INTO message_search (rowid, terms) SELECT v.column1, v.column2 || ",
+                    crate::search_sql::sqlite_buyer_mark!(),
+                    " FROM (VALUES {}) AS v JOIN conversation_events e ON e.rowid = v.column1
+                     JOIN conversations c ON c.id = e.conversation_id"
+                ),
+                rows
+            );
+            // The months the shop has messages in (search narrows time ranges by them), in the
+            // same round trip.
+            let months: HashSet<(uuid::Uuid, i64)> = batch
+                .iter()
+                .filter(|a| a.document.is_some())
+                .map(|a| (a.shop.0, crate::search_sql::month_number(a.at)))
+                .collect();
+            let sql = format!(
+                "{sql}; INSERT OR IGNORE INTO search_months (shop_id, month) VALUES {}",
+                vec!["(?, ?)"; months.len()].join(", ")
+            );
             let mut index = sqlx::query(AssertSqlSafe(sql));
             for (rowid, document) in indexed {
                 index = index.bind(rowid).bind(document);
+            }
+            for (shop, month) in months {
+                index = index.bind(shop).bind(month);
             }
             index.execute(&mut *tx).await?;
         }

@@ -4,20 +4,21 @@
 -- transaction as the event. The terms are made in Rust (jieba over the folded text,
 -- `kefu_bot::search_terms`), joined by spaces, and stored as to_tsvector('simple', …): the
 -- 'simple' configuration only lower-cases, so a Chinese word stays one lexeme. Queries are
--- plainto_tsquery('simple', <the query's terms>): every term must occur. `id` orders the
--- results (newest stored first) and pages them.
+-- plainto_tsquery('simple', <the query's terms>): every term must occur. Results are newest
+-- first by (at, id), which pages them; the shop's messages by time are an index, so a time
+-- range or a common word reads only the page it needs.
 CREATE TABLE message_search (
+    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     conversation_id  UUID NOT NULL,
     seq              BIGINT NOT NULL,
-    id               BIGINT GENERATED ALWAYS AS IDENTITY,
     shop_id          UUID NOT NULL,
     at               TIMESTAMPTZ NOT NULL,
     terms            TSVECTOR NOT NULL,
-    PRIMARY KEY (conversation_id, seq),
+    UNIQUE (conversation_id, seq),
     FOREIGN KEY (conversation_id, seq) REFERENCES conversation_events (conversation_id, seq) ON DELETE CASCADE
 );
 CREATE INDEX message_search_terms ON message_search USING GIN (terms);
-CREATE INDEX message_search_shop ON message_search (shop_id, id);
+CREATE INDEX message_search_time ON message_search (shop_id, at, id);
 
 -- A buyer's chats, for search by buyer.
 CREATE INDEX conversations_buyer ON conversations (shop_id, buyer_nick);

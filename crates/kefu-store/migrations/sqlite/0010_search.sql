@@ -5,14 +5,23 @@
 -- contentless: it keeps the terms' lists, not the texts (those are in conversation_events).
 -- The terms are made in Rust (jieba over the folded text, `kefu_bot::search_terms`), joined
 -- by spaces; the `ascii` tokenizer then only splits at those spaces (every non-ASCII character
--- is a token character), so a Chinese word is one token. Each row also carries two marker
--- tokens no query term can be (`§` is no letter or digit, and query terms are only those):
--- `§s<shop id>` and `§m<yyyymm>` (the month of the message, UTC), so that a shop's search
--- and a time range are narrowed by the index itself. detail=none: rowids only (queries are
--- terms AND-ed, never phrases).
+-- is a token character), so a Chinese word is one token. Each row also carries marker tokens
+-- no query term can be (`§` is no letter or digit, and query terms are only those):
+-- `§s<shop id>`; `§y<yyyy>`, `§m<yyyymm>` and `§d<yyyymmdd>` (the message's year, month and
+-- day, UTC); `§b<the buyer's nick in hex>`, so that the index itself narrows a search to the
+-- shop, a time range and a buyer.
+-- detail=none: rowids only (queries are terms AND-ed, never phrases).
 CREATE VIRTUAL TABLE message_search USING fts5(
     terms, content = '', contentless_delete = 1, detail = none, tokenize = 'ascii'
 );
+
+-- The months (yyyymm, UTC) each shop has indexed messages in, written with them: a search in
+-- a time range narrows by the marks of those months (or whole years, or a few days) it touches.
+CREATE TABLE search_months (
+    shop_id  BLOB NOT NULL REFERENCES shops(id) ON DELETE CASCADE,
+    month    INTEGER NOT NULL,
+    PRIMARY KEY (shop_id, month)
+) WITHOUT ROWID;
 
 -- An event leaves the index with it (a shop's removal cascades to its chats): its rowid,
 -- reused, would otherwise be found by the old message's words.
@@ -20,9 +29,6 @@ CREATE TRIGGER conversation_events_unindex AFTER DELETE ON conversation_events
 BEGIN
     DELETE FROM message_search WHERE rowid = OLD.rowid;
 END;
-
--- A buyer's chats, for search by buyer.
-CREATE INDEX conversations_buyer ON conversations (shop_id, buyer_nick);
 
 -- Every agent a conversation was ever assigned to (routing or 转接): an agent searches those.
 CREATE TABLE conversation_agents (
