@@ -6,12 +6,15 @@
 //! confidence per entry; with a [`Semantic`], sentence vectors too); [`decide::decide`] turns
 //! that into answer / suggest / fallback by the shop's thresholds. The server keeps one [`Bot`]
 //! per shop (and one [`Semantic`]) and rebuilds the bot when the knowledge base changes.
+//!
+//! [`search_terms`] serves chat records search (SPEC §5.5) with the same folding and jieba.
 
 pub mod decide;
 pub mod eval;
 pub mod index;
 pub mod learn;
 pub mod lexicon;
+pub mod search_terms;
 pub mod semantic;
 pub mod text;
 

@@ -358,6 +358,24 @@ pub struct Event {
     pub at: DateTime<Utc>,
 }
 
+impl EventBody {
+    /// What chat records search finds this event by (SPEC §5.5): the text of a buyer's, an
+    /// agent's or the bot's text message, or the text of the bot's reply. `None` for
+    /// everything else — kefu's own messages (greeting, busy and away replies, reminders),
+    /// state changes, images and cards.
+    pub fn searchable_text(&self, sender: &Sender) -> Option<&str> {
+        let EventBody::Message { content } = self else {
+            return None;
+        };
+        match (sender, content) {
+            (Sender::System, _) => None,
+            (_, Content::Text { text }) => Some(text),
+            (Sender::Bot, Content::Bot { reply }) => reply["text"].as_str(),
+            _ => None,
+        }
+    }
+}
+
 /// A client's message id: 1–64 characters of letters, digits, `-` and `_` (a UUID fits).
 pub fn check_client_id(id: &str) -> Result<(), ValidationError> {
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
@@ -572,6 +590,30 @@ mod tests {
             }
         );
         assert!(serde_json::from_str::<Content>(r#"{"kind":"text","text":"x","extra":1}"#).is_err());
+    }
+
+    #[test]
+    fn only_what_people_and_the_bot_wrote_is_searchable() {
+        let text = |t: &str| EventBody::Message {
+            content: Content::Text { text: t.into() },
+        };
+        let agent = Sender::Agent(AccountId::new());
+        assert_eq!(text("顺丰").searchable_text(&Sender::Buyer), Some("顺丰"));
+        assert_eq!(text("好的").searchable_text(&agent), Some("好的"));
+        assert_eq!(text("欢迎光临").searchable_text(&Sender::System), None);
+        let bot = EventBody::Message {
+            content: Content::Bot {
+                reply: serde_json::json!({"kind": "answer", "text": "满99包邮"}),
+            },
+        };
+        assert_eq!(bot.searchable_text(&Sender::Bot), Some("满99包邮"));
+        let image = EventBody::Message {
+            content: Content::Image {
+                url: "https://example.com/a.png".into(),
+            },
+        };
+        assert_eq!(image.searchable_text(&Sender::Buyer), None);
+        assert_eq!(EventBody::Reopened.searchable_text(&Sender::System), None);
     }
 
     #[test]

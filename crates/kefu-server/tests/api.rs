@@ -106,6 +106,7 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/orders/{id}/remind",
         "/api/v1/orders/{id}/reminders",
         "/api/v1/reminders/stats",
+        "/api/v1/records/search",
     ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
@@ -758,6 +759,17 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         kefu_store::now(),
     );
     app.store.create_conversation(&chat).await.unwrap();
+    let said = kefu_store::NewEvent {
+        sender: kefu_core::chat::Sender::Buyer,
+        client_id: None,
+        body: kefu_core::chat::EventBody::Message {
+            content: kefu_core::chat::Content::Text {
+                text: "顺丰什么时候到".into(),
+            },
+        },
+        at: kefu_store::now(),
+    };
+    app.store.append_event(demo_shop.id, chat.id, &said).await.unwrap();
     // A team phrase of the demo shop, and one of its agents' own.
     let (status, team_phrase) = app
         .call(
@@ -994,6 +1006,13 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
     assert_eq!(app.get("/api/v1/audit", &boss).await.1["total"], 0);
     assert_eq!(app.get("/api/v1/reminders/stats", &boss).await.1["sent"], 0);
     assert_eq!(app.get("/api/v1/customers?group=dealt", &boss).await.1["total"], 0);
+    // Nor its chat records.
+    let (status, found) = app.get("/api/v1/records/search?q=顺丰", &demo_owner).await;
+    assert_eq!((status, found["items"].as_array().unwrap().len()), (StatusCode::OK, 1));
+    for q in ["q=顺丰", "buyer=买家"] {
+        let (status, found) = app.get(&format!("/api/v1/records/search?{q}"), &boss).await;
+        assert_eq!((status, found["items"].clone()), (StatusCode::OK, json!([])), "{q}");
+    }
     let customers_export = app
         .req(Method::GET, "/api/v1/customers/export", &boss)
         .send()

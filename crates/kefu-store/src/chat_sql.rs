@@ -27,7 +27,7 @@ macro_rules! agent_status_query {
 pub(crate) use agent_status_query;
 
 macro_rules! chat_helpers {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $begin_write:literal) => {
         impl $store {
             /// Reads the conversation for change, taking its row (see the module's doc).
             async fn take_conversation(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, id: ConversationId) -> Result<Conversation> {
@@ -74,7 +74,109 @@ macro_rules! chat_helpers {
                 )
                 .bind(c.id.0).bind(c.last_seq).bind(c.shop_id.0).bind(role).bind(sender_id).bind(client_id).bind(Json(json)).bind(at)
                 .execute(&mut **tx).await?;
+                let document = body.searchable_text(&sender).map(|text| Self::search_document(c.shop_id, at, text));
+                Self::index_event(tx, c.shop_id, c.id, c.last_seq, at, document.as_deref()).await?;
                 Ok(Event { conversation_id: c.id, seq: c.last_seq, sender, client_id: client_id.map(str::to_string), body, at })
+            }
+
+            /// The event's row in the search index (see `search_sql.rs`), in the event's
+            /// transaction; `document` is `Self::search_document` of its searchable text, `None`
+            /// for an event search does not find.
+            async fn index_event(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                shop: ShopId,
+                conversation: ConversationId,
+                seq: i64,
+                at: DateTime<Utc>,
+                document: Option<&str>,
+            ) -> Result<()> {
+                if let Some(document) = document {
+                    sqlx::query(Self::INDEX_EVENT)
+                        .bind(shop.0).bind(conversation.0).bind(seq).bind(at).bind(document)
+                        .execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Records that the agent had the conversation (an agent searches those).
+            async fn note_agent(tx: &mut sqlx::Transaction<'static, $db>, conversation: ConversationId, agent: AccountId) -> Result<()> {
+                sqlx::query("INSERT INTO conversation_agents (conversation_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(conversation.0).bind(agent.0).execute(&mut **tx).await?;
+                Ok(())
+            }
+
+            /// Indexes the events of up to `conversations` conversations stored before the search
+            /// index existed (migration 0010's `search_backfill`), one transaction; returns how
+            /// many conversations it did (0: nothing is left).
+            pub(crate) async fn backfill_search(writer: &sqlx::Pool<$db>, conversations: i64) -> Result<usize> {
+                let mut tx = writer.begin_with($begin_write).await?;
+                let picked: Vec<(Uuid, i64)> = sqlx::query_as(Self::BACKFILL_PICK)
+                    .bind(conversations).fetch_all(&mut *tx).await?;
+                for (id, up_to) in &picked {
+                    let shop: Option<(Uuid,)> = sqlx::query_as("SELECT shop_id FROM conversations WHERE id = $1")
+                        .bind(id).fetch_optional(&mut *tx).await?;
+                    if let Some((shop,)) = shop {
+                        let events: Vec<EventRow> = sqlx::query_as(
+                            "SELECT conversation_id, seq, sender, sender_id, client_id, body, at FROM conversation_events
+                             WHERE conversation_id = $1 AND seq <= $2 AND sender <> 'system' ORDER BY seq",
+                        )
+                        .bind(id).bind(up_to).fetch_all(&mut *tx).await?;
+                        for row in events {
+                            let e = Event::try_from(row)?;
+                            let document = e.body.searchable_text(&e.sender).map(|text| Self::search_document(ShopId(shop), e.at, text));
+                            Self::index_event(&mut tx, ShopId(shop), e.conversation_id, e.seq, e.at, document.as_deref()).await?;
+                        }
+                    }
+                    sqlx::query("DELETE FROM search_backfill WHERE conversation_id = $1").bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(picked.len())
+            }
+
+            /// When the index was made by another version of the search terms
+            /// (`kefu_bot::search_terms::VERSION`), empties it and lists every conversation
+            /// for the backfill: the background then indexes everything again, as new
+            /// messages are indexed as they come.
+            pub(crate) async fn check_search_version(writer: &sqlx::Pool<$db>) -> Result<()> {
+                let mut tx = writer.begin_with($begin_write).await?;
+                let (stored,): (i64,) = sqlx::query_as(Self::SEARCH_VERSION).fetch_one(&mut *tx).await?;
+                if stored != kefu_bot::search_terms::VERSION {
+                    tracing::info!(from = stored, to = kefu_bot::search_terms::VERSION,
+                        "search terms changed: indexing every chat message again, in the background");
+                    sqlx::query(Self::CLEAR_INDEX).execute(&mut *tx).await?;
+                    sqlx::query(
+                        "INSERT INTO search_backfill (conversation_id, up_to_seq)
+                         SELECT id, last_seq FROM conversations WHERE last_seq > 0
+                         ON CONFLICT (conversation_id) DO UPDATE SET up_to_seq = excluded.up_to_seq",
+                    )
+                    .execute(&mut *tx).await?;
+                    sqlx::query("UPDATE search_meta SET terms_version = $1")
+                        .bind(kefu_bot::search_terms::VERSION).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// Runs [`Self::backfill_search`] in the background until nothing is left.
+            pub(crate) fn start_backfill(writer: sqlx::Pool<$db>) {
+                tokio::spawn(async move {
+                    let mut done = 0;
+                    loop {
+                        match Self::backfill_search(&writer, 20).await {
+                            Ok(0) => break,
+                            Ok(n) => done += n,
+                            Err(e) => {
+                                if !writer.is_closed() {
+                                    tracing::warn!(error = %e, "indexing earlier chat messages for search");
+                                }
+                                return;
+                            }
+                        }
+                    }
+                    if done > 0 {
+                        tracing::info!(conversations = done, "indexed earlier chat messages for search");
+                    }
+                });
             }
 
             #[allow(clippy::too_many_arguments)]
@@ -165,6 +267,8 @@ macro_rules! chat_impl {
             {
                 return Ok(done);
             }
+            // Segmented before the write lock is taken.
+            let document = new.body.searchable_text(&new.sender).map(|text| Self::search_document(shop, new.at, text));
             // Few statements: each is a round trip to SQLite's connection thread, and a busy
             // shop's messages queue behind one another for the write lock.
             let mut tx = self.writer.begin_with($begin_write).await?;
@@ -230,6 +334,7 @@ macro_rules! chat_impl {
                 Err(e) => return Err(e.into()),
                 Ok(_) => {}
             }
+            Self::index_event(&mut tx, shop, id, c.last_seq, at, document.as_deref()).await?;
             if c.buyer_waiting_since != waiting || c.agent_answered != answered {
                 Self::save_conversation(&mut tx, &c).await?;
             }
@@ -284,6 +389,7 @@ macro_rules! chat_impl {
                 let event = Self::insert_event(&mut tx, &mut c, Sender::System, None, body, now).await?;
                 Self::save_conversation(&mut tx, &c).await?;
                 Self::stat(&mut tx, shop, StatKind::Assigned, now, Some(c.id), Some(agent), None, None).await?;
+                Self::note_agent(&mut tx, c.id, agent).await?;
                 sqlx::query("UPDATE agent_presence SET idle_since = $2 WHERE account_id = $1").bind(agent.0).bind(now).execute(&mut *tx).await?;
                 if let Some(l) = loads.iter_mut().find(|l| l.id == agent) {
                     l.load += 1;
@@ -307,6 +413,7 @@ macro_rules! chat_impl {
             let event = Self::insert_event(&mut tx, &mut c, Sender::Agent(by), None, body, now).await?;
             Self::save_conversation(&mut tx, &c).await?;
             Self::stat(&mut tx, shop, StatKind::Transferred, now, Some(id), Some(by), None, Some(&to.to_string())).await?;
+            Self::note_agent(&mut tx, id, to).await?;
             tx.commit().await?;
             Ok(Appended { event, conversation: c, duplicate: false })
         }

@@ -10,6 +10,7 @@ mod error;
 mod order_sql;
 mod postgres;
 mod rows;
+mod search_sql;
 mod sql;
 mod sqlite;
 mod sqlite_appends;
@@ -22,6 +23,7 @@ pub use customer_sql::{
 pub mod broker;
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use search_sql::{Found, FoundMessage, MessageSearch, RecordStore};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -150,7 +152,7 @@ pub struct Listed<T> {
 /// Everything kefu keeps. Every method that reads or writes shop data takes the shop id,
 /// and every query filters by it: a caller cannot reach another shop's rows by guessing ids.
 #[async_trait]
-pub trait Store: ChatStore + OrderStore + CustomerStore + Send + Sync + 'static {
+pub trait Store: ChatStore + OrderStore + CustomerStore + RecordStore + Send + Sync + 'static {
     /// "sqlite" or "postgres", for logs and health output.
     fn engine(&self) -> &'static str;
     /// Checks the database answers.

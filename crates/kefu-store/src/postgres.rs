@@ -8,9 +8,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     /// The same pool: PostgreSQL's own locks order concurrent writers.
-    writer: PgPool,
+    pub(crate) writer: PgPool,
 }
 
 impl PgStore {
@@ -23,6 +23,9 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        tokio::task::spawn_blocking(kefu_bot::search_terms::warm);
+        Self::check_search_version(&pool).await?;
+        Self::start_backfill(pool.clone());
         Ok(PgStore {
             writer: pool.clone(),
             pool,
@@ -31,6 +34,22 @@ impl PgStore {
 
     fn make_broker(&self) -> Option<std::sync::Arc<dyn crate::broker::Broker>> {
         Some(std::sync::Arc::new(crate::broker::PgBroker::new(self.pool.clone())))
+    }
+
+    /// An event's row in the search index (`search_sql.rs`): $1 shop, $2 conversation, $3 seq,
+    /// $4 time, $5 the document (its terms). A backfill meeting a row the live path wrote skips it.
+    const INDEX_EVENT: &'static str = "INSERT INTO message_search (conversation_id, seq, shop_id, at, terms)
+         VALUES ($2, $3, $1, $4, to_tsvector('simple', $5)) ON CONFLICT DO NOTHING";
+
+    /// Several nodes may backfill at once: each takes conversations the others have not.
+    const BACKFILL_PICK: &'static str =
+        "SELECT conversation_id, up_to_seq FROM search_backfill LIMIT $1 FOR UPDATE SKIP LOCKED";
+    /// Nodes starting together: the first one decides, the others then see its version.
+    const SEARCH_VERSION: &'static str = "SELECT terms_version FROM search_meta FOR UPDATE";
+    const CLEAR_INDEX: &'static str = "DELETE FROM message_search";
+
+    fn search_document(_shop: crate::ShopId, _at: chrono::DateTime<chrono::Utc>, text: &str) -> String {
+        kefu_bot::search_terms::index_terms(text)
     }
 
     /// SQLite's batched path for common messages; PostgreSQL takes the full transaction,

@@ -117,7 +117,7 @@ macro_rules! impl_store {
             use super::super::*;
             crate::order_sql::order_impl!($store, $db, $begin_write);
         }
-        chat_helpers!($store, $db);
+        chat_helpers!($store, $db, $begin_write);
         chat_impl!($store, $db, $engine, $begin_write, $lock_shop);
         customer_impl!($store, $db, $begin_write);
 

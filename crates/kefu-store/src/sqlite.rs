@@ -12,9 +12,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     /// The one connection that writes (see `sql.rs`).
-    writer: SqlitePool,
+    pub(crate) writer: SqlitePool,
     /// The chat's common messages, written in batches (`sqlite_appends.rs`).
     appends: tokio::sync::mpsc::UnboundedSender<Append>,
 }
@@ -50,7 +50,29 @@ impl SqliteStore {
             .await?;
         tokio::spawn(checkpoints(pool.clone()));
         let appends = sqlite_appends::start(writer.clone());
+        tokio::task::spawn_blocking(kefu_bot::search_terms::warm);
+        Self::check_search_version(&writer).await?;
+        Self::start_backfill(writer.clone());
         Ok(SqliteStore { pool, writer, appends })
+    }
+
+    /// An event's row in the search index (`search_sql.rs`) and its month in the shop's:
+    /// $1 shop, $2 conversation, $3 seq, $4 time, $5 the document (the shop's and the time's
+    /// marks are in it; the buyer's is added here).
+    const INDEX_EVENT: &'static str = concat!(
+        "INSERT INTO message_search (rowid, terms) SELECT e.rowid, $5 || ",
+        crate::search_sql::sqlite_buyer_mark!(),
+        " FROM conversation_events e JOIN conversations c ON c.id = e.conversation_id
+         WHERE e.conversation_id = $2 AND e.seq = $3;
+         INSERT OR IGNORE INTO search_months (shop_id, month) VALUES ($1, CAST(strftime('%Y%m', $4) AS INTEGER))"
+    );
+
+    const BACKFILL_PICK: &'static str = "SELECT conversation_id, up_to_seq FROM search_backfill LIMIT $1";
+    const SEARCH_VERSION: &'static str = "SELECT terms_version FROM search_meta";
+    const CLEAR_INDEX: &'static str = "INSERT INTO message_search (message_search) VALUES ('delete-all')";
+
+    fn search_document(shop: ShopId, at: chrono::DateTime<chrono::Utc>, text: &str) -> String {
+        crate::search_sql::sqlite_document(shop, at, text)
     }
 
     /// A message that changes nothing but its conversation's sequence (see migration 0007),
@@ -61,6 +83,11 @@ impl SqliteStore {
             return Ok(None);
         };
         let body = serde_json::to_value(&new.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
+        // Segmented here, on the caller's task: the batch's writer only writes.
+        let document = new
+            .body
+            .searchable_text(&new.sender)
+            .map(|text| Self::search_document(shop, new.at, text));
         let (reply, outcome) = tokio::sync::oneshot::channel();
         let append = Append {
             shop,
@@ -68,6 +95,7 @@ impl SqliteStore {
             sender: new.sender,
             client_id: new.client_id.clone(),
             body,
+            document,
             at: new.at,
             reply,
         };

@@ -14,6 +14,11 @@
 //! condition leaves out (a closed chat, an agent's first reply, a retried client id) comes back
 //! as `None` and takes the full transaction. Two messages of one conversation never share a
 //! batch, so each gets its own number from the trigger, in the order they were sent.
+//!
+//! A batch with messages search finds (text) is a transaction: the events' statement, then
+//! their rows in the search index by the rowids it returned, then the commit — a message is
+//! never stored without its index row, nor the other way round. Two round trips more than a
+//! batch of images alone, once per batch.
 
 use crate::Result;
 use crate::rows::{ConversationRow, sender_columns};
@@ -22,7 +27,7 @@ use kefu_core::chat::{Conversation, Sender};
 use kefu_core::ids::{ConversationId, ShopId};
 // Built only from fixed text and placeholder counts; every value is bound.
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, SqlitePool};
 use std::collections::{HashMap, HashSet, VecDeque};
 use tokio::sync::{mpsc, oneshot};
 
@@ -40,6 +45,8 @@ pub(crate) struct Append {
     pub sender: Sender,
     pub client_id: Option<String>,
     pub body: serde_json::Value,
+    /// Its row in the search index (`search_sql::sqlite_document`), if search finds it.
+    pub document: Option<String>,
     pub at: DateTime<Utc>,
     pub reply: oneshot::Sender<Option<Stored>>,
 }
@@ -92,8 +99,8 @@ async fn run(writer: SqlitePool, mut rx: mpsc::UnboundedReceiver<Append>) {
     }
 }
 
-/// One statement for the batch's messages, one read of their conversations. An error means
-/// nothing was stored.
+/// One statement for the batch's messages (and one for their index rows, in one transaction
+/// with it), one read of their conversations. An error means nothing was stored.
 async fn write(writer: &SqlitePool, batch: &[Append]) -> Result<HashMap<ConversationId, Stored>> {
     let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; batch.len()].join(", ");
     // `WHERE` before `ON CONFLICT` keeps SQLite's parser from reading it as the join's.
@@ -108,9 +115,9 @@ async fn write(writer: &SqlitePool, batch: &[Append]) -> Result<HashMap<Conversa
                                AND c.buyer_waiting_since IS NULL
              ELSE 1 END
          ON CONFLICT DO NOTHING
-         RETURNING conversation_id, seq"
+         RETURNING rowid, conversation_id, seq"
     );
-    let mut insert = sqlx::query_as::<_, (uuid::Uuid, i64)>(AssertSqlSafe(sql));
+    let mut insert = sqlx::query_as::<_, (i64, uuid::Uuid, i64)>(AssertSqlSafe(sql));
     for a in batch {
         let (role, sender_id) = sender_columns(&a.sender);
         insert = insert
@@ -123,7 +130,55 @@ async fn write(writer: &SqlitePool, batch: &[Append]) -> Result<HashMap<Conversa
             .bind(Json(&a.body));
     }
     let mut conn = writer.acquire().await?;
-    let seqs = insert.fetch_all(&mut *conn).await?;
+    let documents: HashMap<uuid::Uuid, &str> = batch
+        .iter()
+        .filter_map(|a| Some((a.conversation.0, a.document.as_deref()?)))
+        .collect();
+    let inserted = if documents.is_empty() {
+        // One statement: atomic alone.
+        insert.fetch_all(&mut *conn).await?
+    } else {
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = insert.fetch_all(&mut *tx).await?;
+        let indexed: Vec<(i64, &str)> = inserted
+            .iter()
+            .filter_map(|(rowid, id, _)| Some((*rowid, *documents.get(id)?)))
+            .collect();
+        if !indexed.is_empty() {
+            let rows = vec!["(?, ?)"; indexed.len()].join(", ");
+            let sql = format!(
+                concat!(
+                    "INSERT INTO message_search (rowid, terms) SELECT v.column1, v.column2 || ",
+                    crate::search_sql::sqlite_buyer_mark!(),
+                    " FROM (VALUES {}) AS v JOIN conversation_events e ON e.rowid = v.column1
+                     JOIN conversations c ON c.id = e.conversation_id"
+                ),
+                rows
+            );
+            // The months the shop has messages in (search narrows time ranges by them), in the
+            // same round trip.
+            let months: HashSet<(uuid::Uuid, i64)> = batch
+                .iter()
+                .filter(|a| a.document.is_some())
+                .map(|a| (a.shop.0, crate::search_sql::month_number(a.at)))
+                .collect();
+            let sql = format!(
+                "{sql}; INSERT OR IGNORE INTO search_months (shop_id, month) VALUES {}",
+                vec!["(?, ?)"; months.len()].join(", ")
+            );
+            let mut index = sqlx::query(AssertSqlSafe(sql));
+            for (rowid, document) in indexed {
+                index = index.bind(rowid).bind(document);
+            }
+            for (shop, month) in months {
+                index = index.bind(shop).bind(month);
+            }
+            index.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        inserted
+    };
+    let seqs: Vec<(uuid::Uuid, i64)> = inserted.into_iter().map(|(_, id, seq)| (id, seq)).collect();
     if seqs.is_empty() {
         return Ok(HashMap::new());
     }

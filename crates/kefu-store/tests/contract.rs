@@ -1356,6 +1356,428 @@ async fn skill_groups_suspend_and_transfer(store: Arc<dyn Store>) {
 }
 contract!(skill_groups_suspend_and_transfer);
 
+// ---- Chat records search (SPEC §5.5) ----
+
+use kefu_store::MessageSearch;
+
+fn said(sender: Sender, content: Content, when: chrono::DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        sender,
+        client_id: None,
+        body: EventBody::Message { content },
+        at: when,
+    }
+}
+
+fn text(t: &str) -> Content {
+    Content::Text { text: t.into() }
+}
+
+async fn buyer_chat(store: &Arc<dyn Store>, shop: ShopId, nick: &str) -> Conversation {
+    let c = Conversation::new(shop, format!("buyer:{nick}"), nick.into(), "web".into(), at(1, 0));
+    store.create_conversation(&c).await.unwrap();
+    c
+}
+
+async fn hand_to(store: &Arc<dyn Store>, shop: ShopId, c: ConversationId, agent: AccountId) {
+    store
+        .transition(
+            shop,
+            c,
+            &Transition::Handoff {
+                reason: HandoffReason::Asked,
+                group: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let routed = store.route_queue(shop, now()).await.unwrap();
+    assert_eq!(routed[0].conversation.agent_id, Some(agent));
+}
+
+fn words(terms: &[&str]) -> MessageSearch {
+    MessageSearch {
+        terms: terms
+            .iter()
+            .map(|t| kefu_bot::search_terms::query_terms(t).remove(0))
+            .collect(),
+        limit: 50,
+        ..Default::default()
+    }
+}
+
+async fn texts(store: &Arc<dyn Store>, shop: ShopId, q: &MessageSearch) -> Vec<String> {
+    store
+        .search_messages(shop, q)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
+async fn chat_records_are_searchable(store: Arc<dyn Store>) {
+    let (shop, agents) = chat_shop(&store, "records", &[("a1", None, 5), ("a2", None, 5)]).await;
+    let (other, _) = chat_shop(&store, "records-other", &[]).await;
+    let wang = buyer_chat(&store, shop, "tb_小王").await;
+    let lily = buyer_chat(&store, shop, "tb_lily").await;
+    let elsewhere = buyer_chat(&store, other, "tb_小王").await;
+
+    // 小王 talks to the bot, then to a1; kefu's own messages are not records.
+    let s = |c: &Conversation, e: NewEvent| {
+        let store = store.clone();
+        let (shop, id) = (c.shop_id, c.id);
+        async move { store.append_event(shop, id, &e).await.unwrap() }
+    };
+    s(&wang, said(Sender::System, text("欢迎光临，顺丰包邮"), at(1, 9))).await;
+    s(&wang, said(Sender::Buyer, text("我想退货，能发顺丰吗？"), at(1, 10))).await;
+    let reply = serde_json::json!({"kind": "answer", "text": "亲，退货请用顺丰到付哦"});
+    s(&wang, said(Sender::Bot, Content::Bot { reply }, at(1, 11))).await;
+    s(
+        &wang,
+        said(
+            Sender::Buyer,
+            Content::Image {
+                url: "https://img.example.com/顺丰.png".into(),
+            },
+            at(1, 12),
+        ),
+    )
+    .await;
+    store
+        .set_presence(shop, agents[0], Presence::Online, now())
+        .await
+        .unwrap();
+    hand_to(&store, shop, wang.id, agents[0]).await;
+    s(
+        &wang,
+        said(Sender::Agent(agents[0]), text("好的，顺丰单号发我一下"), at(2, 10)),
+    )
+    .await;
+    s(&wang, said(Sender::Agent(agents[0]), text("收到了"), at(2, 11))).await;
+    // lily talks to a2 (a1 is offline by then).
+    store
+        .set_presence(shop, agents[0], Presence::Offline, now())
+        .await
+        .unwrap();
+    store
+        .set_presence(shop, agents[1], Presence::Online, now())
+        .await
+        .unwrap();
+    s(&lily, said(Sender::Buyer, text("順豐什麼時候到"), at(3, 10))).await;
+    hand_to(&store, shop, lily.id, agents[1]).await;
+    s(&lily, said(Sender::Agent(agents[1]), text("明天就到"), at(3, 11))).await;
+    s(&elsewhere, said(Sender::Buyer, text("顺丰到了吗"), at(3, 12))).await;
+
+    // Words, newest first; traditional characters are found by simplified ones.
+    let found = store.search_messages(shop, &words(&["顺丰"])).await.unwrap();
+    let got: Vec<&str> = found.items.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        got,
+        [
+            "順豐什麼時候到",
+            "好的，顺丰单号发我一下",
+            "亲，退货请用顺丰到付哦",
+            "我想退货，能发顺丰吗？"
+        ]
+    );
+    assert_eq!(found.next_cursor, None);
+    let first = &found.items[0];
+    assert_eq!(
+        (
+            first.conversation_id,
+            first.seq,
+            first.sender,
+            first.buyer_nick.as_str(),
+            first.agent_id,
+            first.at
+        ),
+        (lily.id, 1, Sender::Buyer, "tb_lily", Some(agents[1]), at(3, 10))
+    );
+    assert_eq!(first.agent_name.as_deref(), Some("a2 客服"));
+    assert_eq!(found.items[1].sender, Sender::Agent(agents[0]));
+    assert_eq!(found.items[2].sender, Sender::Bot);
+    assert_eq!(
+        texts(&store, shop, &words(&["退货", "顺丰"])).await,
+        ["亲，退货请用顺丰到付哦", "我想退货，能发顺丰吗？"],
+        "every term must occur"
+    );
+    assert!(texts(&store, shop, &words(&["退货", "明天"])).await.is_empty());
+    assert!(
+        texts(&store, shop, &words(&["欢迎光临"])).await.is_empty(),
+        "kefu's own messages are not records"
+    );
+
+    // By buyer, with or without words.
+    let by = |buyer: &str, terms: &[&str]| MessageSearch {
+        buyer: Some(buyer.into()),
+        ..words(terms)
+    };
+    assert_eq!(texts(&store, shop, &by("tb_lily", &["顺丰"])).await, ["順豐什麼時候到"]);
+    assert_eq!(
+        texts(&store, shop, &by("tb_小王", &[])).await,
+        [
+            "收到了",
+            "好的，顺丰单号发我一下",
+            "亲，退货请用顺丰到付哦",
+            "我想退货，能发顺丰吗？"
+        ]
+    );
+    assert!(
+        texts(&store, shop, &by("tb_小", &[])).await.is_empty(),
+        "the nick exactly"
+    );
+
+    // By agent: the conversations they were assigned, the bot's part before included.
+    let of = |agent: AccountId, terms: &[&str]| MessageSearch {
+        agent: Some(agent),
+        ..words(terms)
+    };
+    assert_eq!(
+        texts(&store, shop, &of(agents[0], &["顺丰"])).await,
+        [
+            "好的，顺丰单号发我一下",
+            "亲，退货请用顺丰到付哦",
+            "我想退货，能发顺丰吗？"
+        ]
+    );
+    assert_eq!(texts(&store, shop, &of(agents[1], &["顺丰"])).await, ["順豐什麼時候到"]);
+    // A transfer gives the new agent the conversation too; the old one keeps it.
+    store
+        .set_presence(shop, agents[0], Presence::Online, now())
+        .await
+        .unwrap();
+    store
+        .transfer(shop, lily.id, agents[1], agents[0], "", now())
+        .await
+        .unwrap();
+    assert_eq!(texts(&store, shop, &of(agents[0], &["顺丰"])).await.len(), 4);
+    assert_eq!(
+        texts(&store, shop, &of(agents[1], &["到"])).await,
+        ["明天就到", "順豐什麼時候到"]
+    );
+
+    // By time: from inclusive, to exclusive.
+    let between = |from: Option<chrono::DateTime<Utc>>, to: Option<chrono::DateTime<Utc>>| MessageSearch {
+        from,
+        to,
+        ..words(&["顺丰"])
+    };
+    assert_eq!(
+        texts(&store, shop, &between(Some(at(2, 10)), None)).await,
+        ["順豐什麼時候到", "好的，顺丰单号发我一下"]
+    );
+    assert_eq!(
+        texts(&store, shop, &between(None, Some(at(2, 10)))).await,
+        ["亲，退货请用顺丰到付哦", "我想退货，能发顺丰吗？"]
+    );
+    assert_eq!(
+        texts(&store, shop, &between(Some(at(1, 11)), Some(at(3, 10)))).await,
+        ["好的，顺丰单号发我一下", "亲，退货请用顺丰到付哦"]
+    );
+    assert!(
+        texts(&store, shop, &between(Some(at(3, 10)), Some(at(3, 10))))
+            .await
+            .is_empty()
+    );
+    // A range over several months, and one far wider.
+    let wide = Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap();
+    assert_eq!(
+        texts(&store, shop, &between(Some(wide), Some(at(30, 0)))).await.len(),
+        4
+    );
+    let wider = Utc.with_ymd_and_hms(2015, 1, 1, 0, 0, 0).unwrap();
+    assert_eq!(texts(&store, shop, &between(Some(wider), None)).await.len(), 4);
+
+    // Pages follow each other without gaps or repeats.
+    let mut q = MessageSearch {
+        limit: 3,
+        ..words(&["顺丰"])
+    };
+    let page1 = store.search_messages(shop, &q).await.unwrap();
+    assert_eq!(page1.items.len(), 3);
+    q.cursor = Some(page1.next_cursor.expect("a second page"));
+    let page2 = store.search_messages(shop, &q).await.unwrap();
+    assert_eq!(
+        page2.items.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["我想退货，能发顺丰吗？"]
+    );
+    assert_eq!(page2.next_cursor, None);
+    let mut q = MessageSearch {
+        limit: 2,
+        ..by("tb_小王", &[])
+    };
+    let page1 = store.search_messages(shop, &q).await.unwrap();
+    q.cursor = page1.next_cursor;
+    let page2 = store.search_messages(shop, &q).await.unwrap();
+    assert_eq!(
+        page2.items.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["亲，退货请用顺丰到付哦", "我想退货，能发顺丰吗？"]
+    );
+
+    // Another shop's records are its own.
+    assert_eq!(texts(&store, other, &words(&["顺丰"])).await, ["顺丰到了吗"]);
+    assert_eq!(texts(&store, other, &by("tb_小王", &[])).await, ["顺丰到了吗"]);
+}
+contract!(chat_records_are_searchable);
+
+/// Runs a statement behind the store's back, with one id bound if given.
+async fn raw(url: &str, sql: &'static str, id: Option<uuid::Uuid>) {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let mut q = sqlx::query(sql);
+        if let Some(id) = id {
+            q = q.bind(id);
+        }
+        q.execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let mut q = sqlx::query(sql);
+        if let Some(id) = id {
+            q = q.bind(id);
+        }
+        q.execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// Messages stored before the index existed: migration 0010 lists their conversations, and
+/// the store indexes them after opening.
+async fn earlier_messages_are_indexed_after_opening(url: String) {
+    let store = kefu_store::open(&url).await.unwrap();
+    let (shop, agents) = chat_shop(&store, "records-earlier", &[("a1", None, 5), ("a2", None, 5)]).await;
+    let c = buyer_chat(&store, shop, "tb_old").await;
+    for (i, t) in ["以前的顺丰单号", "还有一个问题"].iter().enumerate() {
+        store
+            .append_event(shop, c.id, &said(Sender::Buyer, text(t), at(1, i as u32)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(texts(&store, shop, &words(&["顺丰"])).await.len(), 1);
+    // Assigned to a1, transferred to a2 (who had the chat is also made from earlier events).
+    store
+        .set_presence(shop, agents[0], Presence::Online, now())
+        .await
+        .unwrap();
+    let d = buyer_chat(&store, shop, "tb_other").await;
+    hand_to(&store, shop, d.id, agents[0]).await;
+    store
+        .set_presence(shop, agents[1], Presence::Online, now())
+        .await
+        .unwrap();
+    store
+        .transfer(shop, d.id, agents[0], agents[1], "", now())
+        .await
+        .unwrap();
+    let had = |agent: AccountId| MessageSearch {
+        agent: Some(agent),
+        buyer: Some("tb_other".into()),
+        ..words(&[])
+    };
+    store
+        .append_event(shop, d.id, &said(Sender::Agent(agents[1]), text("您好"), at(1, 3)))
+        .await
+        .unwrap();
+    assert_eq!(texts(&store, shop, &had(agents[0])).await, ["您好"]);
+    drop(store);
+    let migration = if url.starts_with("sqlite:") {
+        include_str!("../migrations/sqlite/0010_search.sql")
+    } else {
+        include_str!("../migrations/postgres/0010_search.sql")
+    };
+    let start = migration
+        .find("INTO conversation_agents (conversation_id, account_id)\nSELECT")
+        .unwrap();
+    let start = migration[..start].rfind("INSERT").unwrap();
+    let end = start + migration[start..].find(';').unwrap();
+    let statement: &'static str = Box::leak(migration[start..end].to_string().into_boxed_str());
+    raw(&url, "DELETE FROM conversation_agents", None).await;
+    let store = kefu_store::open(&url).await.unwrap();
+    assert!(texts(&store, shop, &had(agents[0])).await.is_empty());
+    drop(store);
+    raw(&url, statement, None).await;
+    let store = kefu_store::open(&url).await.unwrap();
+    assert_eq!(texts(&store, shop, &had(agents[0])).await, ["您好"]);
+    assert_eq!(texts(&store, shop, &had(agents[1])).await, ["您好"]);
+    drop(store);
+    // As the migration leaves a database of that time: no index rows, the conversation listed.
+    let forget = if url.starts_with("sqlite:") {
+        "INSERT INTO message_search (message_search) VALUES ('delete-all')"
+    } else {
+        "DELETE FROM message_search"
+    };
+    let list = "INSERT INTO search_backfill (conversation_id, up_to_seq) VALUES ($1, 2)";
+    raw(&url, forget, None).await;
+    let store = kefu_store::open(&url).await.unwrap();
+    assert!(texts(&store, shop, &words(&["顺丰"])).await.is_empty(), "forgotten");
+    drop(store);
+    raw(&url, list, Some(c.id.0)).await;
+    let store = kefu_store::open(&url).await.unwrap();
+    for _ in 0..100 {
+        if !texts(&store, shop, &words(&["顺丰"])).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(texts(&store, shop, &words(&["顺丰"])).await, ["以前的顺丰单号"]);
+    assert_eq!(texts(&store, shop, &words(&["问题"])).await, ["还有一个问题"]);
+    // Messages after it are indexed as they come, once.
+    store
+        .append_event(shop, c.id, &said(Sender::Buyer, text("新的顺丰单号"), at(1, 5)))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&store, shop, &words(&["顺丰"])).await,
+        ["新的顺丰单号", "以前的顺丰单号"]
+    );
+    drop(store);
+
+    // The index was made by other search terms: everything is indexed again, once.
+    raw(&url, forget, None).await;
+    raw(&url, "UPDATE search_meta SET terms_version = 0", None).await;
+    let store = kefu_store::open(&url).await.unwrap();
+    for _ in 0..100 {
+        if texts(&store, shop, &words(&["顺丰"])).await.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        texts(&store, shop, &words(&["顺丰"])).await,
+        ["新的顺丰单号", "以前的顺丰单号"]
+    );
+    assert_eq!(texts(&store, shop, &had(agents[1])).await, ["您好"]);
+    drop(store);
+    let store = kefu_store::open(&url).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        texts(&store, shop, &words(&["单号"])).await,
+        ["新的顺丰单号", "以前的顺丰单号"],
+        "not again"
+    );
+}
+
+mod earlier_messages_are_indexed_after_opening {
+    #[tokio::test]
+    async fn sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("kefu.db").display());
+        super::earlier_messages_are_indexed_after_opening(url).await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        let url = kefu_store::testing::scratch_postgres().await.unwrap();
+        let outcome = tokio::spawn(super::earlier_messages_are_indexed_after_opening(url.clone())).await;
+        kefu_store::testing::drop_postgres(&url).await.unwrap();
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
 fn phrase(
     shop: ShopId,
     owner: Option<AccountId>,

@@ -14,6 +14,7 @@ mod customers;
 mod kb;
 mod messages;
 pub(crate) mod phrases;
+mod records;
 pub mod reminders;
 mod shop;
 mod stats;
@@ -51,6 +52,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "bot", description = "Dictionary and synonyms, test console, learning loop (SPEC §1.2, §1.4, §1.5)"),
         (name = "messages", description = "Messages buyers left for agents (留言, SPEC §1.3)"),
         (name = "chat", description = "Real-time chat over WebSocket, the agent's chats, presence and teammates (SPEC §2); protocol in docs/chat-protocol.md"),
+        (name = "records", description = "Chat records: full-text search by words, buyer, agent and time, with the hits marked (聊天记录, SPEC §5.5)"),
         (name = "quick phrases", description = "Team and personal quick phrases: groups, places, shortcuts, variables, import and export (快捷短语, SPEC §2.7)"),
         (name = "stats", description = "Statistics per agent, team, day and hour, with export; the live monitor (SPEC §5)"),
         (name = "widget", description = "What the buyer's widget calls, without login: greeting, the bot, feedback, leave a message")
@@ -92,6 +94,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(bot::router())
                 .merge(messages::router())
                 .merge(phrases::router())
+                .merge(records::router())
                 .merge(widget::router())
                 .merge(chat::router())
                 .merge(stats::router()),
