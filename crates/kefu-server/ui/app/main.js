@@ -11,6 +11,7 @@ import {
 import { auth, authListeners, setAuth, api, errorMessage, isManager } from '/ui/app/api.js';
 import { AdminView, ADMIN_SECTIONS } from '/ui/app/admin.js';
 import { StatsView, MonitorView, watchesTeam } from '/ui/app/stats.js';
+import { RecordsView } from '/ui/app/records.js';
 
 // ---------------------------------------------------------------------------------------------
 // The desk: conversations, events, the socket
@@ -419,6 +420,8 @@ function TopBar({ onTransfer, view, setView, openCount }) {
         title=${openCount != null ? t('msg.open_count', { n: openCount }) : null} onClick=${() => setView('messages')}>${t('nav.messages')}
         ${openCount != null ? html`<span class=${`nav-count ${openCount ? '' : 'zero'}`} data-testid="messages-count"
           data-count=${openCount}>${openCount > 99 ? '99+' : openCount}</span>` : null}</button>
+      <button class=${view === 'records' ? 'on' : ''} aria-current=${view === 'records' ? 'page' : null} data-testid="nav-records"
+        onClick=${() => setView('records')}>${t('nav.records')}</button>
       <button class=${view === 'stats' ? 'on' : ''} aria-current=${view === 'stats' ? 'page' : null} data-testid="nav-stats"
         onClick=${() => setView('stats')}>${t('nav.stats')}</button>
       ${watchesTeam(d.me) ? html`<button class=${view === 'monitor' ? 'on' : ''} aria-current=${view === 'monitor' ? 'page' : null} data-testid="nav-monitor"
@@ -1125,6 +1128,7 @@ function routeFromHash(me) {
   const [v, s] = location.hash.replace(/^#/, '').split('/');
   if (v === 'messages') return { view: 'messages', section: null };
   if (v === 'stats') return { view: 'stats', section: null };
+  if (v === 'records') return { view: 'records', section: null };
   if (v === 'monitor' && watchesTeam(me)) return { view: 'monitor', section: null };
   if (v === 'admin' && isManager(me)) return { view: 'admin', section: ADMIN_SECTIONS.includes(s) ? s : ADMIN_SECTIONS[0] };
   return { view: 'desk', section: null };
@@ -1213,6 +1217,7 @@ function Workbench() {
       <button class="link-btn" onClick=${() => d.socket.now()}>${t('w.reconnect_now')}</button></div>` : null}
     ${view === 'messages' ? html`<${MessagesView} onChanged=${loadCount} />`
     : view === 'stats' ? html`<${StatsView} me=${d.me} />`
+    : view === 'records' ? html`<${RecordsView} me=${d.me} />`
     : view === 'monitor' && watchesTeam(d.me) ? html`<${MonitorView} />`
     : view === 'admin' && isManager(d.me) ? html`<${AdminView} me=${d.me} shop=${d.shop} section=${route.section} setSection=${setSection} />` : html`<div class="panes">
       <${ChatList} />
