@@ -47,6 +47,16 @@ impl Role {
     /// Whether this role may create, change or remove an account of role `target`.
     /// The owner account is unique and made with the shop; admins cannot make or touch admins,
     /// so an admin can never lock the owner or a fellow admin out.
+    /// The role with its English article, for messages: "an owner", "a supervisor".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Role::Owner => "an owner",
+            Role::Admin => "an admin",
+            Role::Supervisor => "a supervisor",
+            Role::Agent => "an agent",
+        }
+    }
+
     pub fn may_manage(self, target: Role) -> bool {
         match self {
             Role::Owner => target != Role::Owner,

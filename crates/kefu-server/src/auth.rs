@@ -71,8 +71,8 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
-                "a {} account may not do this; ask the shop owner or an admin",
-                self.account.role.as_str()
+                "{} account may not do this; ask the shop owner or an admin",
+                self.account.role.with_article()
             )))
         }
     }

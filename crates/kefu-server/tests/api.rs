@@ -487,6 +487,45 @@ async fn owners_and_admins_manage_sub_accounts(app: Arc<TestApp>) {
         app.get("/api/v1/accounts/not-a-uuid", &owner).await.1["error"],
         "invalid_path"
     );
+    // The owner (主账号) joins routing with a capacity of their own, but keeps their role.
+    let own = format!("/api/v1/accounts/{owner_id}");
+    let (s, me) = app
+        .call(
+            Method::PATCH,
+            &own,
+            &owner,
+            Some(json!({"takes_chats": true, "capacity": 3})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(
+        (
+            me["routing"]["takes_chats"].as_bool(),
+            me["routing"]["capacity"].as_i64()
+        ),
+        (Some(true), Some(3)),
+        "{me}"
+    );
+    let (s, e) = app
+        .call(Method::PATCH, &own, &owner, Some(json!({"role": "agent"})))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    let (s, e) = app
+        .call(Method::PATCH, &own, &owner, Some(json!({"disabled": true})))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    assert_eq!(
+        app.get("/api/v1/auth/me", &owner).await.0,
+        StatusCode::OK,
+        "still logged in"
+    );
+    let agent = app.login("demo", "xiaoyu", AGENT_PW).await;
+    let (s, e) = app.get("/api/v1/audit", &agent).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(
+        e["message"].as_str().unwrap().starts_with("an agent account may not"),
+        "{e}"
+    );
 }
 on_both_engines!(owners_and_admins_manage_sub_accounts);
 

@@ -171,7 +171,9 @@ pub async fn chat(args: ChatBench) -> anyhow::Result<()> {
         .map(|s| s.base.replacen("http", "ws", 1))
         .collect();
     // Memory per idle connection is one server's: measured when there is one.
-    let pid = (servers.len() == 1).then(|| servers[0].child.as_ref().map(|c| c.id())).flatten();
+    let pid = (servers.len() == 1)
+        .then(|| servers[0].child.as_ref().map(|c| c.id()))
+        .flatten();
     let client = reqwest::Client::new();
 
     // Open around the clock; agents made for the run with room for the chatting buyers.

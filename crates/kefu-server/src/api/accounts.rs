@@ -91,9 +91,9 @@ async fn managed_account(state: &AppState, caller: &Caller, id: Uuid) -> ApiResu
         .ok_or(ApiError::NotFound("account"))?;
     if !caller.account.role.may_manage(account.role) {
         return Err(ApiError::Forbidden(format!(
-            "a {} may not change a {} account",
-            caller.account.role.as_str(),
-            account.role.as_str()
+            "{} may not change {} account",
+            caller.account.role.with_article(),
+            account.role.with_article()
         )));
     }
     Ok(account)
@@ -118,9 +118,9 @@ async fn create_account(
     caller.require_manager()?;
     if !caller.account.role.may_manage(req.role) {
         return Err(ApiError::Forbidden(format!(
-            "a {} may not create a {} account",
-            caller.account.role.as_str(),
-            req.role.as_str()
+            "{} may not create {} account",
+            caller.account.role.with_article(),
+            req.role.with_article()
         )));
     }
     let username = Username::parse(&req.username)?;
@@ -176,7 +176,24 @@ async fn update_account(
     Path(id): Path<Uuid>,
     Json(req): Json<AccountChange>,
 ) -> ApiResult<Json<Account>> {
-    let mut account = managed_account(&state, &caller, id).await?;
+    // Owners and admins set their own name and routing (the owner, 主账号, takes the chats when
+    // no sub-account is online); their own role and access stay as they are.
+    let own = id == caller.account.id.0;
+    let mut account = if own {
+        caller.require_manager()?;
+        if req.role.is_some() || req.disabled.is_some() {
+            return Err(ApiError::Forbidden(
+                "you may not change your own role or disable your own account; ask the shop owner".into(),
+            ));
+        }
+        state
+            .store
+            .account(caller.shop(), caller.account.id)
+            .await?
+            .ok_or(ApiError::NotFound("account"))?
+    } else {
+        managed_account(&state, &caller, id).await?
+    };
     if let Some(name) = req.display_name {
         check_display_name(&name)?;
         account.display_name = name.trim().to_string();
@@ -184,8 +201,8 @@ async fn update_account(
     if let Some(role) = req.role {
         if !caller.account.role.may_manage(role) {
             return Err(ApiError::Forbidden(format!(
-                "a {} may not make an account {}",
-                caller.account.role.as_str(),
+                "{} may not make an account {}",
+                caller.account.role.with_article(),
                 role.as_str()
             )));
         }
