@@ -12,6 +12,7 @@ pub mod buyer_token;
 pub mod catalog;
 pub mod chat;
 pub mod clock;
+pub mod compliance;
 pub mod customers;
 pub mod error;
 pub mod ids;
