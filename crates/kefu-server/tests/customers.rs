@@ -97,6 +97,7 @@ async fn shop_messages(app: &TestApp, nick: &str) -> Vec<String> {
         .filter_map(|e| match e.body {
             EventBody::Message {
                 content: Content::Text { text },
+                ..
             } => Some(text),
             _ => None,
         })

@@ -425,7 +425,7 @@ macro_rules! customer_impl {
                         c
                     }
                 };
-                let body = EventBody::Message { content: kefu_core::chat::Content::Text { text: text.to_string() } };
+                let body = EventBody::message(kefu_core::chat::Content::Text { text: text.to_string() });
                 let event = Self::insert_event(tx, &mut c, Sender::System, None, body, at).await?;
                 c.last_activity_at = c.last_activity_at.max(at);
                 Self::save_conversation(tx, &c).await?;

@@ -1031,9 +1031,7 @@ fn say(sender: Sender, client_id: Option<&str>, text: &str) -> NewEvent {
     NewEvent {
         sender,
         client_id: client_id.map(str::to_string),
-        body: EventBody::Message {
-            content: Content::Text { text: text.into() },
-        },
+        body: EventBody::message(Content::Text { text: text.into() }),
         at: now(),
     }
 }
@@ -1934,12 +1932,10 @@ async fn customers_have_facts_tags_notes_and_groups(store: Arc<dyn Store>) {
         let e = NewEvent {
             sender,
             client_id: None,
-            body: EventBody::Message {
-                content: Content::Product {
-                    sku: sku.into(),
-                    card: None,
-                },
-            },
+            body: EventBody::message(Content::Product {
+                sku: sku.into(),
+                card: None,
+            }),
             at: at(2, hour),
         };
         store.append_event(shop, c.id, &e).await.unwrap();
