@@ -9,6 +9,7 @@ pub mod account;
 pub mod aftersales;
 pub mod bot;
 pub mod buyer_token;
+pub mod buyer_types;
 pub mod catalog;
 pub mod chat;
 pub mod clock;
