@@ -934,6 +934,51 @@ function OrderBox({ o, onChanged, onSend }) {
   </div>`;
 }
 
+const BUYER_TYPES = ['friendly', 'dominant', 'analytical', 'self_centered', 'sociable', 'decisive', 'polite', 'bargainer', 'no_pay'];
+
+/** The seeds' words for a type: the server's (Chinese), or the English table's. */
+const typeWords = (info, what) => (getLang() === 'zh-CN' && info[what] ? info[what] : t(`btype.${what}.${info.type}`));
+
+/**
+ * 买家类型 (SPEC §3.1): the type set on the buyer, what their behaviour suggests and why, and
+ * how to serve that type (the seeds' strategy); the agent sets, accepts or clears it.
+ */
+function BuyerTypeBox({ customer, onChanged }) {
+  const [msg, setMsg] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const bt = customer.buyer_type ?? {};
+  const cur = bt.current;
+  const sug = bt.suggestion;
+  const set = async (type) => {
+    setBusy(true);
+    setMsg(null);
+    try { onChanged(await api('PUT', `/customers/${customer.id}/type`, { type })); } catch (e) { setMsg(errorMessage(e)); }
+    setBusy(false);
+  };
+  const shown = cur ?? sug;
+  return html`<section class="box" data-testid="buyer-type">
+    <div class="box-head"><b>${t('btype.title')}</b>
+      ${cur ? html`<span class="tag tagged" data-testid="btype-current" data-type=${cur.type}>${t(`btype.${cur.type}`)}</span>` : html`<span class="muted small">${t('btype.none')}</span>`}</div>
+    ${cur ? html`<div class="muted small">${t('btype.set_by', { name: cur.set_by_name, at: fmtTime(cur.set_at) })}</div>` : null}
+    ${sug && sug.type !== cur?.type ? html`<div class="btype-suggestion" data-testid="btype-suggestion" data-type=${sug.type}>
+      <span>${t('btype.suggested')} <b>${t(`btype.${sug.type}`)}</b></span>
+      <span class="muted small">${getLang() === 'zh-CN' ? sug.reason : t('btype.reason_hint')}</span>
+      <button class="btn small" data-testid="btype-accept" disabled=${busy} onClick=${() => set(sug.type)}>${t('btype.accept')}</button>
+    </div>` : null}
+    ${shown ? html`<div class="btype-strategy" data-testid="btype-strategy" title=${typeWords(shown, 'traits')}>
+      <b class="small">${t('btype.strategy', { type: t(`btype.${shown.type}`) })}</b> ${typeWords(shown, 'strategy')}</div>` : null}
+    <div class="row">
+      <select data-testid="btype-select" value=${cur?.type ?? ''} disabled=${busy} aria-label=${t('btype.title')}
+        onChange=${(e) => set(e.target.value || null)}>
+        <option value="">${t('btype.choose')}</option>
+        ${BUYER_TYPES.map((k) => html`<option value=${k}>${t(`btype.${k}`)}</option>`)}
+      </select>
+      ${cur ? html`<button class="link-btn small" data-testid="btype-clear" disabled=${busy} onClick=${() => set(null)}>${t('btype.clear')}</button>` : null}
+    </div>
+    ${msg ? html`<div class="error-text small" role="alert">${msg}</div>` : null}
+  </section>`;
+}
+
 function CustomerPanel({ panel, reload, setPanel, onSendOrder }) {
   const [note, setNote] = useState('');
   const [msg, setMsg] = useState(null);
@@ -970,6 +1015,7 @@ function CustomerPanel({ panel, reload, setPanel, onSendOrder }) {
         ${(cu.tags ?? []).map((g) => html`<span class="tag tagged">${g}</span>`)}
       </div>` : html`<p class="muted small">${t('panel.anonymous', { nick: panel.conversation?.buyer_nick ?? '' })}</p>`}
     </section>
+    ${cu ? html`<${BuyerTypeBox} customer=${cu} onChanged=${(bt) => setPanel({ ...panel, customer: { ...cu, buyer_type: bt } })} />` : null}
     ${cu ? html`<section class="box">
       <div class="box-head"><b>${t('panel.notes')}</b></div>
       <ul class="notes">${(cu.notes ?? []).map((n) => html`<li><div>${n.text}</div><div class="muted small">${n.author_name} · ${fmtTime(n.created_at)}</div></li>`)}</ul>

@@ -71,7 +71,7 @@ function AgentTable({ report, names }) {
       <td data-testid="agent-first-response">${secs(a.first_response.avg_ms)}</td><td>${pct(a.first_response.share_within_target)}</td>
       <td>${secs(a.reply_wait.avg_ms)}</td><td>${secs(a.reply_wait.max_ms)}</td><td>${pct(a.reply_wait.share_within_target)}</td>
       <td>${hours(a.online_ms)}</td><td>${hours(a.suspended_ms)}</td><td>${a.messages}</td>
-      <td data-testid="agent-compliance-warnings" class=${a.compliance_warnings ? 'warn-text' : ''}>${a.compliance_warnings ?? 0}</td>
+      <td data-testid="agent-compliance-warnings" class=${a.compliance_warnings ? 'stat-warn' : ''}>${a.compliance_warnings ?? 0}</td>
       <td>${a.satisfaction.ratings ? `${pct(a.satisfaction.share_satisfied)} (${a.satisfaction.ratings})` : '—'}</td>
     </tr>`)}</tbody>
   </table>`;
