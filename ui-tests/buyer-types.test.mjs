@@ -3,22 +3,7 @@
 // the suggestion, changes it, and clears it. The chat is closed and the agent offline at the end.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import { BASE, browser, page, shot, login } from './lib.mjs';
-
-/** A buyer token as the shop's own servers sign it (docs/chat-protocol.md), with a fresh secret. */
-async function signedBuyer(nick) {
-  const post = async (path, body, token) => (await fetch(`${BASE}/api/v1${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body ?? {}),
-  })).json();
-  const { token } = await post('/auth/login', { shop: 'demo', username: 'owner', password: 'demo-owner-123' });
-  const { secret } = await post('/shop/widget-secret', {}, token);
-  const payload = Buffer.from(JSON.stringify({ buyer: nick, nick, exp: Math.floor(Date.now() / 1000) + 3600 })).toString('base64url');
-  const signature = createHmac('sha256', secret).update(`v1.${payload}`).digest('base64url');
-  return `v1.${payload}.${signature}`;
-}
+import { BASE, browser, page, shot, login, signedBuyer } from './lib.mjs';
 
 let b;
 before(async () => { b = await browser(); });

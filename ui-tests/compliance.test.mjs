@@ -4,7 +4,7 @@
 // plain for the buyer. The chat is closed and the agent offline at the end.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, browser, page, shot, login } from './lib.mjs';
+import { BASE, browser, page, shot, login, signedBuyer } from './lib.mjs';
 
 let b;
 before(async () => { b = await browser(); });
@@ -20,11 +20,13 @@ test('a WeChat id typed into the composer is warned about before it is sent', as
   await login(agent, 'xiaomei');
   await presence(agent, 'online');
 
+  // A signed buyer, so that their chat is found by nick whatever else is on the desk.
+  const nick = `tb_违规${Date.now() % 100000}`;
   const buyer = await page(b, { viewport: { width: 375, height: 667 } });
-  await buyer.goto(`${BASE}/widget/demo`);
+  await buyer.goto(`${BASE}/widget/demo?token=${encodeURIComponent(await signedBuyer(nick))}`);
   await buyer.getByTestId('widget-input').waitFor();
   await buyer.getByTestId('widget-handoff').click();
-  const item = agent.getByTestId('chat-item').first();
+  const item = agent.getByTestId('chat-item').filter({ hasText: nick });
   await item.waitFor({ timeout: 15000 });
   await item.click();
 
