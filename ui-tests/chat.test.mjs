@@ -64,6 +64,12 @@ test('转人工 from the widget reaches the agent, and they talk both ways', asy
 
   await shot(agent, 'workbench-chat');
   await shot(buyer, 'widget-chat');
+  // Leave the shop as the other tests expect it: the chat ended, the agent offline.
+  await input.fill('');
+  await input.press('Escape');
+  await agent.getByTestId('chat-notice').filter({ hasText: '客服结束了会话' }).first().waitFor({ timeout: 10000 });
+  await agent.getByTestId('presence').selectOption('offline');
+  await agent.waitForFunction(() => document.querySelector('[data-testid=presence]')?.value === 'offline');
   assert.deepEqual(agent.errors, []);
   assert.deepEqual(buyer.errors, []);
 });

@@ -323,6 +323,10 @@ fn check_code(field: &str, s: &str) -> Result<(), ValidationError> {
 pub enum EventBody {
     Message {
         content: Content,
+        /// What the compliance guard (SPEC §2.9) found in an agent's text when it was sent
+        /// anyway (the shop warns rather than blocks). For the agents: buyers never see it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        compliance: Vec<crate::compliance::Finding>,
     },
     /// Handed over to the agents; waiting in the queue.
     Queued {
@@ -345,6 +349,16 @@ pub enum EventBody {
     Reopened,
 }
 
+impl EventBody {
+    /// A message with nothing found in it.
+    pub fn message(content: Content) -> EventBody {
+        EventBody::Message {
+            content,
+            compliance: Vec::new(),
+        }
+    }
+}
+
 /// One stored event of a conversation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
@@ -364,7 +378,7 @@ impl EventBody {
     /// everything else — kefu's own messages (greeting, busy and away replies, reminders),
     /// state changes, images and cards.
     pub fn searchable_text(&self, sender: &Sender) -> Option<&str> {
-        let EventBody::Message { content } = self else {
+        let EventBody::Message { content, .. } = self else {
             return None;
         };
         match (sender, content) {
@@ -417,6 +431,9 @@ pub enum StatKind {
     /// A span the agent spent in one presence state ended; `value_ms` is its length and
     /// `data` the state.
     PresenceSpan,
+    /// An agent sent a message the compliance guard warned about (SPEC §2.9); `data` lists
+    /// the findings' kinds, comma-separated.
+    ComplianceWarning,
 }
 
 impl StatKind {
@@ -429,6 +446,7 @@ impl StatKind {
             StatKind::Transferred => "transferred",
             StatKind::Closed => "closed",
             StatKind::PresenceSpan => "presence_span",
+            StatKind::ComplianceWarning => "compliance_warning",
         }
     }
 }

@@ -98,6 +98,10 @@ pub struct ShopSettings {
     /// "本店可开电子普通发票，确认收货后开具". Empty: the bot answers generically.
     #[serde(default)]
     pub invoice_note: String,
+    /// The compliance guard (违规提醒, SPEC §2.9): warn or block, the shop's 极限词 and the
+    /// phrases exempt from them; defaults when absent.
+    #[serde(default)]
+    pub compliance: crate::compliance::ComplianceSettings,
 }
 
 fn default_item_link_forms() -> Vec<String> {
@@ -153,6 +157,7 @@ impl Default for ShopSettings {
             outreach: Default::default(),
             free_shipping_threshold: None,
             invoice_note: String::new(),
+            compliance: Default::default(),
         }
     }
 }
@@ -297,6 +302,7 @@ impl ShopSettings {
         }
         self.reminders.validate(self.unpaid_timeout_minutes)?;
         self.outreach.validate()?;
+        self.compliance.validate()?;
         self.bot.validate()
     }
 
@@ -463,6 +469,7 @@ mod tests {
         let o = v.as_object_mut().unwrap();
         o.remove("reminders");
         o.remove("outreach");
+        assert!(o.remove("compliance").is_some());
         let hours = o["reminder_hours"].as_object_mut().unwrap();
         hours.remove("holidays");
         hours.remove("weekends_are_holidays");

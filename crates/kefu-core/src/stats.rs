@@ -14,6 +14,9 @@
 //! - **online / suspended time**: time in each presence state, split across the hours or days
 //!   it spans, and cut to the period.
 //! - **messages**: messages the agents sent.
+//! - **compliance warnings (违规提醒)**: messages an agent sent although the compliance guard
+//!   (SPEC §2.9) warned about them; a message refused because the shop blocks is not sent and
+//!   not counted.
 //! - **satisfaction (满意度)**: the buyers' ratings (1–5) at chat end, credited to the agent of
 //!   the chat; satisfied means 4 or 5.
 //! - **bot**: questions the bot met, by outcome; a bot session is *resolved without a human*
@@ -281,6 +284,7 @@ pub struct Figures {
     pub online_ms: i64,
     pub suspended_ms: i64,
     pub messages: u64,
+    pub compliance_warnings: u64,
     pub satisfaction: Satisfaction,
 }
 
@@ -295,6 +299,7 @@ impl Default for Figures {
             online_ms: 0,
             suspended_ms: 0,
             messages: 0,
+            compliance_warnings: 0,
             satisfaction: Satisfaction::default(),
         }
     }
@@ -484,6 +489,11 @@ pub fn report(period: &Period, inputs: &Inputs, agent: Option<AccountId>) -> Rep
                         f.reply_wait.add(ms)
                     });
                 }
+            }
+            "compliance_warning" if mine(e.account) => {
+                each(&mut team, &mut agents, &mut buckets, &bucket, e.account, |f| {
+                    f.compliance_warnings += 1
+                });
             }
             "presence_span" if mine(e.account) => {
                 let (Some(ms), Some(state)) = (e.value_ms, e.data.as_deref()) else {
@@ -735,6 +745,39 @@ mod tests {
         assert_eq!((fa.received, fa.transferred), (1, 1));
         assert_eq!((fb.received, fb.transferred), (1, 0));
         assert_eq!(r.team.transferred, 1);
+    }
+
+    #[test]
+    fn compliance_warnings_count_for_the_agent_team_and_hour() {
+        let (a, b) = (AccountId::new(), AccountId::new());
+        let c = ConversationId::new();
+        let warned = |who, t| Counted {
+            kind: "compliance_warning".into(),
+            at: t,
+            conversation: Some(c),
+            account: Some(who),
+            value_ms: None,
+            data: Some("off_platform_contact".into()),
+        };
+        let inputs = Inputs {
+            counted: vec![warned(a, at(9, 0, 0)), warned(a, at(9, 30, 0)), warned(b, at(10, 0, 0))],
+            ..Inputs::default()
+        };
+        let r = report(&day(), &inputs, None);
+        assert_eq!(r.team.compliance_warnings, 3);
+        let of = |x| {
+            r.agents
+                .iter()
+                .find(|f| f.account_id == x)
+                .unwrap()
+                .figures
+                .compliance_warnings
+        };
+        assert_eq!((of(a), of(b)), (2, 1));
+        let nine = r.buckets.iter().find(|b| b.label == "2026-11-23 09:00").unwrap();
+        assert_eq!(nine.figures.compliance_warnings, 2);
+        let mine = report(&day(), &inputs, Some(b));
+        assert_eq!(mine.team.compliance_warnings, 1, "an agent sees their own");
     }
 
     #[test]

@@ -15,6 +15,13 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{0}")]
     Invalid(ValidationError),
+    /// The compliance guard refused a text (the shop blocks, SPEC §2.9): 422 `refused`, with
+    /// the findings.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        findings: Vec<kefu_core::compliance::Finding>,
+    },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -44,6 +51,9 @@ pub struct ErrorBody {
     /// The input to blame, when there is one (e.g. `business_hours[0].open`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `refused`: what the compliance guard found (SPEC §2.9).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<kefu_core::compliance::Finding>,
 }
 
 impl ApiError {
@@ -58,6 +68,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+            ApiError::Refused { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -85,10 +96,15 @@ impl ApiError {
             ApiError::Invalid(v) => (v.to_string(), Some(v.field.clone())),
             other => (other.to_string(), None),
         };
+        let findings = match self {
+            ApiError::Refused { findings, .. } => findings.clone(),
+            _ => Vec::new(),
+        };
         ErrorBody {
             error: code,
             message,
             field,
+            findings,
         }
     }
 }

@@ -97,6 +97,8 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/customers/{id}/notes",
         "/api/v1/customers/{id}/tags",
         "/api/v1/customers/{id}/opt-out",
+        "/api/v1/customers/{id}/type",
+        "/api/v1/compliance/check",
         "/api/v1/customers/export",
         "/api/v1/customer-groups",
         "/api/v1/customer-groups/{id}",
@@ -957,6 +959,16 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
             Some(json!({"opted_out": true})),
         ),
         (
+            Method::PUT,
+            format!("/api/v1/customers/{demo_customer}/type"),
+            Some(json!({"type": "no_pay"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/compliance/check".to_string(),
+            Some(json!({"conversation_id": chat.id, "text": "13812345678"})),
+        ),
+        (
             Method::PATCH,
             format!("/api/v1/customer-groups/{demo_group}"),
             Some(json!({"name": "被改了"})),
@@ -1028,6 +1040,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
     assert!(demo_profile["notes"].as_array().unwrap().is_empty(), "{demo_profile}");
     assert_eq!(demo_profile["tags"], json!([]));
     assert_eq!(demo_profile["opted_out"], false);
+    assert_eq!(demo_profile["buyer_type"]["current"], Value::Null);
     assert_eq!(demo_profile["custom_groups"], json!([demo_group]));
     let (_, demo_groups) = app.get("/api/v1/customer-groups", &demo_owner).await;
     assert_eq!(
@@ -1095,7 +1108,7 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
             Method::POST,
             "/api/v1/phrases",
             &boss,
-            Some(json!({"scope": "team", "group": "售前", "shortcut": "sc", "text": "别家的"})),
+            Some(json!({"scope": "team", "group": "售前", "shortcut": "iso", "text": "别家的"})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{their_phrase}");

@@ -806,11 +806,9 @@ async fn backdate(app: &TestApp, c: &kefu_core::chat::Conversation) {
     let event = kefu_store::NewEvent {
         sender: kefu_core::chat::Sender::System,
         client_id: None,
-        body: kefu_core::chat::EventBody::Message {
-            content: kefu_core::chat::Content::Text {
-                text: "（很久以前）".into(),
-            },
-        },
+        body: kefu_core::chat::EventBody::message(kefu_core::chat::Content::Text {
+            text: "（很久以前）".into(),
+        }),
         at: c.last_activity_at,
     };
     app.store.append_event(c.shop_id, c.id, &event).await.unwrap();

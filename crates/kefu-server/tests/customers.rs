@@ -97,6 +97,7 @@ async fn shop_messages(app: &TestApp, nick: &str) -> Vec<String> {
         .filter_map(|e| match e.body {
             EventBody::Message {
                 content: Content::Text { text },
+                ..
             } => Some(text),
             _ => None,
         })
@@ -722,3 +723,176 @@ async fn groups_tags_and_notes(app: Arc<TestApp>) {
     assert_eq!(profile["tags"], json!(["新客", "讲价型"]), "the buyer stays");
 }
 on_both_engines!(groups_tags_and_notes);
+
+/// A buyer of the demo shop with orders in these states (closed ones closed unpaid by the
+/// payment timeout), placed on successive days.
+async fn buyer_with_orders(app: &TestApp, nick: &str, states: &[OrderState]) -> Customer {
+    let shop = demo_shop(app).await;
+    let customer = Customer {
+        id: CustomerId::new(),
+        shop_id: shop,
+        nick: nick.into(),
+        name: String::new(),
+        phone: String::new(),
+        address: "浙江省杭州市西湖区文三路1号".into(),
+        created_at: sh(1, 9, 0),
+    };
+    let orders = states
+        .iter()
+        .enumerate()
+        .map(|(i, state)| {
+            let id = OrderId::new();
+            let placed = sh(1 + i as u32, 10, 0);
+            let paid = matches!(state, OrderState::Paid);
+            Order {
+                id,
+                shop_id: shop,
+                order_no: format!("31{:016}", id.0.as_u128() % 10_000_000_000_000_000),
+                customer_id: customer.id,
+                state: *state,
+                close_reason: (*state == OrderState::Closed).then_some(kefu_core::catalog::CloseReason::PaymentTimeout),
+                items: vec![OrderItem {
+                    product_id: None,
+                    sku: "XMA-LT-001".into(),
+                    title: "婴儿连体衣".into(),
+                    unit_price: Fen(6900),
+                    quantity: 1,
+                }],
+                shipping_fee: Fen(0),
+                address: customer.address.clone(),
+                created_at: placed,
+                paid_at: paid.then(|| placed + chrono::Duration::minutes(5)),
+                shipped_at: None,
+                completed_at: None,
+                closed_at: (*state == OrderState::Closed).then(|| placed + chrono::Duration::days(3)),
+            }
+        })
+        .collect();
+    let catalog = Catalog {
+        customers: vec![customer.clone()],
+        orders,
+        ..Default::default()
+    };
+    app.store.import_catalog(shop, &catalog).await.unwrap();
+    customer
+}
+
+async fn buyer_types_are_suggested_shown_and_set(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let agent = app.login("demo", "xiaomei", AGENT_PW).await;
+    let shop = demo_shop(&app).await;
+    let profile = |id: CustomerId| {
+        let (app, agent) = (app.clone(), agent.clone());
+        async move {
+            let (status, p) = app.get(&format!("/api/v1/customers/{id}"), &agent).await;
+            assert_eq!(status, StatusCode::OK, "{p}");
+            p["buyer_type"].clone()
+        }
+    };
+
+    // 拍下不买型: three orders closed unpaid.
+    use OrderState::*;
+    let no_pay = buyer_with_orders(&app, "tb_拍了不付", &[Closed, Closed, Closed]).await;
+    let t = profile(no_pay.id).await;
+    assert_eq!(t["current"], Value::Null);
+    assert_eq!(t["suggestion"]["type"], "no_pay", "{t}");
+    assert_eq!(t["suggestion"]["label"], "拍下不买型");
+    assert!(
+        t["suggestion"]["reason"].as_str().unwrap().starts_with("3 笔订单"),
+        "{t}"
+    );
+    assert!(t["suggestion"]["strategy"].as_str().unwrap().contains("投诉、警告"));
+
+    // 购买型: paid, never a word to the shop.
+    let decisive = buyer_with_orders(&app, "tb_直接付款", &[Paid, Paid]).await;
+    assert_eq!(profile(decisive.id).await["suggestion"]["type"], "decisive");
+
+    // 讲价型: a signed buyer bargaining in the chat, again and again.
+    let bargainer = buyer_with_orders(&app, "tb_砍价王", &[Paid]).await;
+    let c = kefu_server::chat::buyer_conversation(&app.state, shop, "buyer:tb_砍价王", None, "web", None)
+        .await
+        .unwrap();
+    for (i, text) in ["这个能便宜点吗", "亲，少点呗", "包邮吧，下次还来"].iter().enumerate() {
+        kefu_server::chat::buyer_message(
+            &app.state,
+            shop,
+            c.id,
+            format!("k-{i}"),
+            Content::Text { text: (*text).into() },
+        )
+        .await
+        .unwrap();
+    }
+    let t = profile(bargainer.id).await;
+    assert_eq!(t["suggestion"]["type"], "bargainer", "{t}");
+    assert!(
+        t["suggestion"]["reason"].as_str().unwrap().contains("3 条消息在讲价"),
+        "{t}"
+    );
+    // The workbench's panel of that chat shows it, with the seeds' strategy.
+    let (status, panel) = app
+        .get(&format!("/api/v1/chat/conversations/{}/panel", c.id), &owner)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{panel}");
+    let t = &panel["customer"]["buyer_type"];
+    assert_eq!(t["suggestion"]["type"], "bargainer");
+    assert_eq!(t["suggestion"]["strategy"], "咬紧牙关，坚持始终如一，保持微笑。");
+
+    // A buyer with nothing telling: no suggestion.
+    let plain = buyer_with_orders(&app, "tb_普通买家", &[]).await;
+    assert_eq!(profile(plain.id).await["suggestion"], Value::Null);
+
+    // The agent sets a type (the suggestion stays beside it), then clears it.
+    let (status, t) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/customers/{}/type", bargainer.id),
+            &agent,
+            Some(json!({"type": "polite"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["current"]["type"], "polite");
+    assert_eq!(t["current"]["label"], "礼貌型");
+    assert_eq!(t["current"]["set_by_name"], "小美");
+    assert_eq!(t["current"]["strategy"], "尽量做到热情，能多热情就做到多热情。");
+    assert_eq!(t["suggestion"]["type"], "bargainer");
+    assert_eq!(profile(bargainer.id).await["current"]["type"], "polite");
+    let (_, panel) = app
+        .get(&format!("/api/v1/chat/conversations/{}/panel", c.id), &owner)
+        .await;
+    assert_eq!(panel["customer"]["buyer_type"]["current"]["type"], "polite");
+    let (status, t) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/customers/{}/type", bargainer.id),
+            &agent,
+            Some(json!({"type": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(t["current"], Value::Null);
+    assert_eq!(profile(bargainer.id).await["current"], Value::Null);
+
+    // Not one of the nine; another shop's buyer.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/customers/{}/type", bargainer.id),
+            &agent,
+            Some(json!({"type": "grumpy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, other) = app.other_shop().await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/customers/{}/type", other.customers[0].id),
+            &agent,
+            Some(json!({"type": "friendly"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+on_both_engines!(buyer_types_are_suggested_shown_and_set);

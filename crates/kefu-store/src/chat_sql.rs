@@ -341,6 +341,13 @@ macro_rules! chat_impl {
             for (kind, value) in stats {
                 Self::stat(&mut tx, shop, kind, at, Some(id), c.agent_id, value, None).await?;
             }
+            if let (EventBody::Message { compliance, .. }, Sender::Agent(agent)) = (&new.body, new.sender)
+                && !compliance.is_empty()
+            {
+                let mut kinds: Vec<&str> = compliance.iter().map(|f| f.kind.as_str()).collect();
+                kinds.dedup();
+                Self::stat(&mut tx, shop, StatKind::ComplianceWarning, at, Some(id), Some(agent), None, Some(&kinds.join(","))).await?;
+            }
             tx.commit().await?;
             let event = Event { conversation_id: id, seq: c.last_seq, sender: new.sender, client_id: new.client_id.clone(), body: new.body.clone(), at };
             Ok(Appended { event, conversation: c, duplicate: false })

@@ -43,6 +43,19 @@ impl CustomerFacts {
     }
 }
 
+/// The type an agent set on a buyer (买家类型, SPEC §3.1), with who and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BuyerTypeRecord {
+    pub buyer_type: kefu_core::buyer_types::BuyerType,
+    pub set_by: Option<AccountId>,
+    /// Their display name when they set it.
+    pub set_by_name: String,
+    pub set_at: DateTime<Utc>,
+}
+
+/// How many of a buyer's latest chat messages a type suggestion reads.
+pub const BEHAVIOUR_MESSAGES: i64 = 500;
+
 /// Which buyers to list; every filter given must hold.
 #[derive(Clone, Debug, Default)]
 pub struct CustomerFilter {
@@ -207,6 +220,15 @@ pub trait CustomerStore: Send + Sync {
     /// Opts out the customer whose chat `visitor` is (a signed buyer); `false` when it is
     /// nobody's (an anonymous visitor) or they had opted out already.
     async fn opt_out_visitor(&self, shop: ShopId, visitor: &str, at: DateTime<Utc>) -> Result<bool>;
+
+    /// The type an agent set on the buyer, if any.
+    async fn buyer_type(&self, shop: ShopId, customer: CustomerId) -> Result<Option<BuyerTypeRecord>>;
+    /// Sets (`Some`) or clears (`None`) the buyer's type. `NotFound` if the customer is not the shop's.
+    async fn set_buyer_type(&self, shop: ShopId, customer: CustomerId, set: Option<&BuyerTypeRecord>) -> Result<()>;
+    /// What the buyer did, for suggesting a type: their orders, their latest
+    /// [`BEHAVIOUR_MESSAGES`] text messages in chats (oldest first), and their complaints and
+    /// bad reviews. Empty for another shop's customer.
+    async fn buyer_behaviour(&self, shop: ShopId, customer: CustomerId) -> Result<kefu_core::buyer_types::Behaviour>;
 
     /// By name, with their member counts.
     async fn customer_groups(&self, shop: ShopId) -> Result<Vec<CustomerGroup>>;
@@ -425,7 +447,7 @@ macro_rules! customer_impl {
                         c
                     }
                 };
-                let body = EventBody::Message { content: kefu_core::chat::Content::Text { text: text.to_string() } };
+                let body = EventBody::message(kefu_core::chat::Content::Text { text: text.to_string() });
                 let event = Self::insert_event(tx, &mut c, Sender::System, None, body, at).await?;
                 c.last_activity_at = c.last_activity_at.max(at);
                 Self::save_conversation(tx, &c).await?;
@@ -551,6 +573,80 @@ macro_rules! customer_impl {
                 }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn buyer_type(&self, shop: ShopId, customer: CustomerId) -> Result<Option<crate::customer_sql::BuyerTypeRecord>> {
+                let row: Option<(String, Option<Uuid>, String, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT buyer_type, set_by, set_by_name, set_at FROM customer_types WHERE shop_id = $1 AND customer_id = $2",
+                )
+                .bind(shop.0).bind(customer.0).fetch_optional(&self.pool).await?;
+                row.map(|(t, by, name, at)| {
+                    let buyer_type = kefu_core::buyer_types::BuyerType::parse(&t)
+                        .ok_or_else(|| StoreError::Corrupt(format!("buyer type {t}")))?;
+                    Ok(crate::customer_sql::BuyerTypeRecord { buyer_type, set_by: by.map(AccountId), set_by_name: name, set_at: at })
+                })
+                .transpose()
+            }
+
+            async fn set_buyer_type(&self, shop: ShopId, customer: CustomerId, set: Option<&crate::customer_sql::BuyerTypeRecord>) -> Result<()> {
+                let mut tx = self.writer.begin_with($begin_write).await?;
+                Self::take_customer(&mut tx, shop, customer).await?;
+                match set {
+                    Some(r) => {
+                        sqlx::query(
+                            "INSERT INTO customer_types (customer_id, shop_id, buyer_type, set_by, set_by_name, set_at) VALUES ($1, $2, $3, $4, $5, $6)
+                             ON CONFLICT (customer_id) DO UPDATE SET buyer_type = excluded.buyer_type, set_by = excluded.set_by,
+                                set_by_name = excluded.set_by_name, set_at = excluded.set_at",
+                        )
+                        .bind(customer.0).bind(shop.0).bind(r.buyer_type.as_str()).bind(r.set_by.map(|a| a.0)).bind(&r.set_by_name).bind(r.set_at)
+                        .execute(&mut *tx).await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM customer_types WHERE shop_id = $1 AND customer_id = $2")
+                            .bind(shop.0).bind(customer.0).execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn buyer_behaviour(&self, shop: ShopId, customer: CustomerId) -> Result<kefu_core::buyer_types::Behaviour> {
+                use kefu_core::buyer_types::{Behaviour, BuyerMessage, OrderFact};
+                let orders: Vec<(DateTime<Utc>, Option<DateTime<Utc>>, Option<String>)> = sqlx::query_as(
+                    "SELECT created_at, paid_at, close_reason FROM orders WHERE shop_id = $1 AND customer_id = $2 ORDER BY created_at",
+                )
+                .bind(shop.0).bind(customer.0).fetch_all(&self.pool).await?;
+                // `->` and `->>` read JSON on both engines (SQLite ≥ 3.38, PostgreSQL's jsonb).
+                let mut messages: Vec<(DateTime<Utc>, Option<String>)> = sqlx::query_as(
+                    "SELECT e.at, (e.body -> 'content' ->> 'text') FROM customers cu
+                     JOIN conversations c ON c.shop_id = cu.shop_id AND c.visitor = 'buyer:' || cu.nick
+                     JOIN conversation_events e ON e.conversation_id = c.id
+                     WHERE cu.shop_id = $1 AND cu.id = $2 AND e.sender = 'buyer'
+                       AND (e.body ->> 'kind') = 'message' AND (e.body -> 'content' ->> 'kind') = 'text'
+                     ORDER BY e.at DESC, e.seq DESC LIMIT $3",
+                )
+                .bind(shop.0).bind(customer.0).bind(crate::customer_sql::BEHAVIOUR_MESSAGES).fetch_all(&self.pool).await?;
+                messages.reverse();
+                let (complaints,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM service_tickets WHERE shop_id = $1 AND customer_id = $2 AND kind IN ('negative_review', 'complaint')",
+                )
+                .bind(shop.0).bind(customer.0).fetch_one(&self.pool).await?;
+                Ok(Behaviour {
+                    orders: orders
+                        .into_iter()
+                        .map(|(created_at, paid_at, reason)| OrderFact {
+                            created_at,
+                            paid_at,
+                            closed_unpaid: paid_at.is_none()
+                                && matches!(reason.as_deref(), Some("buyer_cancelled" | "payment_timeout")),
+                        })
+                        .collect(),
+                    messages: messages
+                        .into_iter()
+                        .filter_map(|(at, text)| text.map(|text| BuyerMessage { at, text }))
+                        .collect(),
+                    complaints: u32::try_from(complaints).unwrap_or(u32::MAX),
+                })
             }
 
             async fn opt_out_visitor(&self, shop: ShopId, visitor: &str, at: DateTime<Utc>) -> Result<bool> {

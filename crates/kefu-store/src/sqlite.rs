@@ -79,9 +79,14 @@ impl SqliteStore {
     /// stored in the next batch. `None` when it does not apply (a first reply, a closed chat,
     /// a retried client id …): the full transaction then decides.
     async fn append_fast(&self, shop: ShopId, id: ConversationId, new: &NewEvent) -> Result<Option<Appended>> {
-        let EventBody::Message { .. } = &new.body else {
+        // A message the compliance guard warned about is counted (a statistics event): the
+        // full transaction stores it.
+        let EventBody::Message { compliance, .. } = &new.body else {
             return Ok(None);
         };
+        if !compliance.is_empty() {
+            return Ok(None);
+        }
         let body = serde_json::to_value(&new.body).map_err(|e| StoreError::Corrupt(format!("event body: {e}")))?;
         // Segmented here, on the caller's task: the batch's writer only writes.
         let document = new

@@ -1031,9 +1031,7 @@ fn say(sender: Sender, client_id: Option<&str>, text: &str) -> NewEvent {
     NewEvent {
         sender,
         client_id: client_id.map(str::to_string),
-        body: EventBody::Message {
-            content: Content::Text { text: text.into() },
-        },
+        body: EventBody::message(Content::Text { text: text.into() }),
         at: now(),
     }
 }
@@ -2356,12 +2354,10 @@ async fn customers_have_facts_tags_notes_and_groups(store: Arc<dyn Store>) {
         let e = NewEvent {
             sender,
             client_id: None,
-            body: EventBody::Message {
-                content: Content::Product {
-                    sku: sku.into(),
-                    card: None,
-                },
-            },
+            body: EventBody::message(Content::Product {
+                sku: sku.into(),
+                card: None,
+            }),
             at: at(2, hour),
         };
         store.append_event(shop, c.id, &e).await.unwrap();
@@ -2768,3 +2764,100 @@ mod orders_paid_after_a_reminder_are_counted {
         }
     }
 }
+
+// ---- Buyer types (SPEC §3.1) ----
+
+use kefu_core::buyer_types::{Behaviour, BuyerType};
+use kefu_store::BuyerTypeRecord;
+
+async fn buyer_types_are_set_and_behaviour_is_read(store: Arc<dyn Store>) {
+    let (shop, cat) = shop_with_catalog(&store, "types-a").await;
+    let (other, _) = shop_with_catalog(&store, "types-b").await;
+    let wang = &cat.customers[0];
+    assert_eq!(store.buyer_type(shop, wang.id).await.unwrap(), None);
+    let set = BuyerTypeRecord {
+        buyer_type: BuyerType::Bargainer,
+        set_by: Some(AccountId::new()),
+        set_by_name: "小美".into(),
+        set_at: at(3, 1),
+    };
+    store.set_buyer_type(shop, wang.id, Some(&set)).await.unwrap();
+    assert_eq!(store.buyer_type(shop, wang.id).await.unwrap(), Some(set.clone()));
+    let again = BuyerTypeRecord {
+        buyer_type: BuyerType::NoPay,
+        set_by: None,
+        set_at: at(3, 2),
+        ..set.clone()
+    };
+    store.set_buyer_type(shop, wang.id, Some(&again)).await.unwrap();
+    assert_eq!(store.buyer_type(shop, wang.id).await.unwrap(), Some(again));
+    // Another shop's customer: not found, and nothing written.
+    assert!(matches!(
+        store.set_buyer_type(other, wang.id, Some(&set)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.buyer_type(other, wang.id).await.unwrap(), None);
+    store.set_buyer_type(shop, wang.id, None).await.unwrap();
+    assert_eq!(store.buyer_type(shop, wang.id).await.unwrap(), None);
+
+    // Behaviour: the orders, the buyer's own texts oldest first, complaints.
+    let mut c = Conversation::new(shop, "buyer:tb_小王".into(), "tb_小王".into(), "web".into(), at(2, 1));
+    c.last_activity_at = at(2, 1);
+    store.create_conversation(&c).await.unwrap();
+    for (sender, content, hour) in [
+        (
+            Sender::Buyer,
+            Content::Text {
+                text: "能便宜点吗".into(),
+            },
+            2,
+        ),
+        (
+            Sender::System,
+            Content::Text {
+                text: "亲,您好".into()
+            },
+            3,
+        ),
+        (
+            Sender::Buyer,
+            Content::Product {
+                sku: "SKU-2".into(),
+                card: None,
+            },
+            4,
+        ),
+        (
+            Sender::Buyer,
+            Content::Text {
+                text: "包邮吧".into()
+            },
+            5,
+        ),
+    ] {
+        let e = NewEvent {
+            sender,
+            client_id: None,
+            body: EventBody::message(content),
+            at: at(2, hour),
+        };
+        store.append_event(shop, c.id, &e).await.unwrap();
+    }
+    let b = store.buyer_behaviour(shop, wang.id).await.unwrap();
+    let texts: Vec<&str> = b.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["能便宜点吗", "包邮吧"]);
+    assert_eq!(b.messages[0].at, at(2, 2));
+    let theirs = cat.orders.iter().filter(|o| o.customer_id == wang.id).count();
+    assert_eq!(b.orders.len(), theirs);
+    assert_eq!(b.orders.iter().filter(|o| o.closed_unpaid).count(), 1, "{b:?}");
+    assert_eq!(b.complaints, 0);
+    assert_eq!(
+        kefu_core::buyer_types::suggest(&b).map(|s| s.buyer_type),
+        Some(BuyerType::Bargainer)
+    );
+    assert_eq!(
+        store.buyer_behaviour(other, wang.id).await.unwrap(),
+        Behaviour::default()
+    );
+}
+contract!(buyer_types_are_set_and_behaviour_is_read);

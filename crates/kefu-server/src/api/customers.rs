@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use kefu_core::account::Role;
+use kefu_core::buyer_types::BuyerType;
 use kefu_core::catalog::{Customer, Order, mask_address};
 use kefu_core::customers::{
     AuditKind, LifecycleGroup, NoOutreach, OUTREACH_PERIOD_DAYS, OutreachHistory, clean_group_name, clean_note,
@@ -26,8 +27,8 @@ use kefu_core::ids::{CustomerGroupId, CustomerId, ProductId};
 use kefu_core::phrases::{PhraseVars, Variable, clean_text, fill, variables};
 use kefu_core::{ValidationError, settings::ShopSettings};
 use kefu_store::{
-    AuditEntry, AuditQuery, CustomerFacts, CustomerFilter, CustomerGroup, CustomerNote, Listed, NewOutreach,
-    OrderQuery, Page, REFUSED_CAP_REACHED, REFUSED_OPTED_OUT, StoreError,
+    AuditEntry, AuditQuery, BuyerTypeRecord, CustomerFacts, CustomerFilter, CustomerGroup, CustomerNote, Listed,
+    NewOutreach, OrderQuery, Page, REFUSED_CAP_REACHED, REFUSED_OPTED_OUT, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_note))
         .routes(routes!(set_tags))
         .routes(routes!(set_opt_out))
+        .routes(routes!(set_buyer_type))
         .routes(routes!(list_groups, create_group))
         .routes(routes!(rename_group, delete_group))
         .routes(routes!(change_members))
@@ -193,6 +195,70 @@ pub struct CustomerProfile {
     /// Newest first, at most 50.
     orders: Vec<Order>,
     notes: Vec<CustomerNote>,
+    /// 买家类型 (SPEC §3.1): the one set on the buyer and the one their behaviour suggests.
+    buyer_type: BuyerTypes,
+}
+
+/// A buyer type with the seeds' words on it.
+#[derive(Serialize, ToSchema)]
+pub struct TypeInfo {
+    #[serde(rename = "type")]
+    buyer_type: BuyerType,
+    /// 讲价型 …
+    label: &'static str,
+    /// What such a buyer is like (特质).
+    traits: &'static str,
+    /// How to serve them (策略).
+    strategy: &'static str,
+}
+
+impl From<BuyerType> for TypeInfo {
+    fn from(t: BuyerType) -> Self {
+        TypeInfo {
+            buyer_type: t,
+            label: t.label_zh(),
+            traits: t.traits_zh(),
+            strategy: t.strategy_zh(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SetType {
+    #[serde(flatten)]
+    info: TypeInfo,
+    set_by_name: String,
+    set_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SuggestedType {
+    #[serde(flatten)]
+    info: TypeInfo,
+    /// Why, from what the buyer did (Chinese).
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BuyerTypes {
+    /// Set by the staff; `null` when nobody has.
+    current: Option<SetType>,
+    /// What kefu infers from orders, chats and complaints; `null` when nothing stands out.
+    suggestion: Option<SuggestedType>,
+}
+
+async fn buyer_types(state: &AppState, shop: kefu_core::ids::ShopId, id: CustomerId) -> ApiResult<BuyerTypes> {
+    let current = state.store.buyer_type(shop, id).await?.map(|r| SetType {
+        info: r.buyer_type.into(),
+        set_by_name: r.set_by_name,
+        set_at: r.set_at,
+    });
+    let behaviour = state.store.buyer_behaviour(shop, id).await?;
+    let suggestion = kefu_core::buyer_types::suggest(&behaviour).map(|s| SuggestedType {
+        info: s.buyer_type.into(),
+        reason: s.reason,
+    });
+    Ok(BuyerTypes { current, suggestion })
 }
 
 async fn facts(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<CustomerFacts> {
@@ -259,12 +325,14 @@ pub(crate) async fn profile(state: &AppState, caller: &Caller, id: Uuid) -> ApiR
         })
         .collect();
     let notes = state.store.customer_notes(shop, id).await?;
+    let buyer_type = buyer_types(state, shop, id).await?;
     Ok(CustomerProfile {
         summary: summary(caller, f),
         channel,
         asked_about,
         orders,
         notes,
+        buyer_type,
     })
 }
 
@@ -426,6 +494,43 @@ async fn set_tags(
         .await
         .map_err(not_found("customer"))?;
     Ok(Json(Tags { tags }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerTypeRequest {
+    /// One of the nine (`friendly` 友善型, `dominant` 独断型, `analytical` 分析型, `self_centered`
+    /// 自我型, `sociable` 交际型, `decisive` 购买型, `polite` 礼貌型, `bargainer` 讲价型, `no_pay`
+    /// 拍下不买型), or `null` to clear it.
+    #[serde(rename = "type")]
+    buyer_type: Option<BuyerType>,
+}
+
+/// Sets the buyer's type (买家类型), or clears it; any staff member may. Answers with the type
+/// set and kefu's suggestion, as the profile shows them.
+#[utoipa::path(put, path = "/customers/{id}/type", tag = "customers", params(("id" = Uuid, Path)),
+    request_body = BuyerTypeRequest,
+    responses((status = 200, body = BuyerTypes), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+async fn set_buyer_type(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(body): Json<BuyerTypeRequest>,
+) -> ApiResult<Json<BuyerTypes>> {
+    let shop = caller.shop();
+    let record = body.buyer_type.map(|buyer_type| BuyerTypeRecord {
+        buyer_type,
+        set_by: Some(caller.account.id),
+        set_by_name: caller.account.display_name.clone(),
+        set_at: state.clock.now(),
+    });
+    state
+        .store
+        .set_buyer_type(shop, CustomerId(id), record.as_ref())
+        .await
+        .map_err(not_found("customer"))?;
+    Ok(Json(buyer_types(&state, shop, CustomerId(id)).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -10,6 +10,7 @@ mod orders;
 mod panel;
 pub use orders::close_unpaid;
 mod chat;
+pub(crate) mod compliance;
 mod customers;
 mod kb;
 mod messages;
@@ -97,7 +98,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(records::router())
                 .merge(widget::router())
                 .merge(chat::router())
-                .merge(stats::router()),
+                .merge(stats::router())
+                .merge(compliance::router()),
         )
         .split_for_parts()
 }

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use kefu_core::ValidationError;
+use kefu_core::compliance::Finding;
 use kefu_core::ids::{AccountId, PhraseId};
 use kefu_core::phrases::{
     Direction, PhraseImportSummary, PhraseRow, PhraseScope, PhraseVars, QuickPhrase, Variable, clean_group,
@@ -57,6 +58,10 @@ pub struct Phrase {
     variables: Vec<Variable>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// When just saved: what the compliance guard found in the text (SPEC §2.9; the shop
+    /// warns, so it was saved anyway). Left out when nothing was found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    compliance: Vec<Finding>,
 }
 
 impl From<QuickPhrase> for Phrase {
@@ -71,8 +76,17 @@ impl From<QuickPhrase> for Phrase {
             position: p.position,
             created_at: p.created_at,
             updated_at: p.updated_at,
+            compliance: Vec::new(),
         }
     }
+}
+
+/// A phrase's text as the compliance guard sees it when it is saved: refused (422 `refused`)
+/// when the shop blocks, its findings otherwise. A phrase is for any buyer, so every phone
+/// number or address in it is someone else's.
+async fn guarded(state: &AppState, caller: &Caller, text: &str) -> ApiResult<Vec<Finding>> {
+    let settings = state.store.settings(caller.shop()).await?;
+    crate::api::compliance::guard(state, &settings, caller.shop(), None, text).await
 }
 
 const NOT_FOUND: &str = "quick phrase";
@@ -208,12 +222,19 @@ async fn create_phrase(
         updated_at: now,
     };
     phrase.normalize_and_check()?;
+    let compliance = guarded(&state, &caller, &phrase.text).await?;
     let stored = state
         .store
         .create_quick_phrase(&phrase)
         .await
         .map_err(|e| phrase_error(e, &phrase))?;
-    Ok((StatusCode::CREATED, Json(stored.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(Phrase {
+            compliance,
+            ..stored.into()
+        }),
+    ))
 }
 
 /// One phrase.
@@ -256,6 +277,7 @@ async fn update_phrase(
         ..old.clone()
     };
     phrase.normalize_and_check()?;
+    let compliance = guarded(&state, &caller, &phrase.text).await?;
     phrase.position = match position(input.position)? {
         Some(p) => p,
         None if phrase.group == old.group => old.position,
@@ -266,7 +288,10 @@ async fn update_phrase(
         .update_quick_phrase(&phrase)
         .await
         .map_err(|e| phrase_error(e, &phrase))?;
-    Ok(Json(stored.into()))
+    Ok(Json(Phrase {
+        compliance,
+        ..stored.into()
+    }))
 }
 
 /// Remove a phrase; the ones below it move up.
@@ -530,6 +555,21 @@ async fn import_phrases(
         Format::Xlsx => phrase_template::parse_xlsx(&body),
     }
     .map_err(|e| file_error(e.to_string()))?;
+    // A shop that blocks takes no file with a phrase its agents could not send.
+    let settings = state.store.settings(caller.shop()).await?;
+    if settings.compliance.mode == kefu_core::compliance::Mode::Block {
+        let policy = kefu_core::compliance::Policy::from_settings(&settings);
+        for l in &lines {
+            let found = kefu_core::compliance::check(&l.text, &policy, &Default::default());
+            if !found.is_empty() {
+                let why: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+                return Err(ApiError::Refused {
+                    message: format!("line {}: 违规提醒：{}", l.line, why.join("；")),
+                    findings: found,
+                });
+            }
+        }
+    }
     let rows = check_lines(lines)?;
     let replace = p.mode == Some(ImportMode::Replace);
     Ok(Json(

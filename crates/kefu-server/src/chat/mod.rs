@@ -47,9 +47,7 @@ fn system_text(text: &str) -> Option<NewEvent> {
     (!text.trim().is_empty()).then(|| NewEvent {
         sender: Sender::System,
         client_id: None,
-        body: EventBody::Message {
-            content: Content::Text { text: text.to_string() },
-        },
+        body: EventBody::message(Content::Text { text: text.to_string() }),
         at: kefu_store::now(),
     })
 }
@@ -166,7 +164,7 @@ pub async fn buyer_message(
     let event = NewEvent {
         sender: Sender::Buyer,
         client_id: Some(client_id),
-        body: EventBody::Message { content },
+        body: EventBody::message(content),
         at: kefu_store::now(),
     };
     let stored = match state.store.append_event(shop, conversation, &event).await {
@@ -199,6 +197,7 @@ async fn opt_out_if_asked(state: &AppState, a: &Appended) -> ApiResult<()> {
     }
     if let EventBody::Message {
         content: Content::Text { text },
+        ..
     } = &a.event.body
         && kefu_core::customers::asks_to_opt_out(text)
     {
@@ -221,6 +220,7 @@ pub async fn after_buyer_message(state: &AppState, a: &Appended) -> ApiResult<()
     }
     if let EventBody::Message {
         content: Content::Text { text },
+        ..
     } = &a.event.body
     {
         let text = crate::api::widget::check_question(text)?;
@@ -254,9 +254,7 @@ pub async fn bot_answers(state: &AppState, c: &Conversation, input: BotInput) ->
     let event = NewEvent {
         sender: Sender::Bot,
         client_id: None,
-        body: EventBody::Message {
-            content: Content::Bot { reply },
-        },
+        body: EventBody::message(Content::Bot { reply }),
         at: now,
     };
     let a = state.store.append_event(shop, c.id, &event).await?;
@@ -283,6 +281,7 @@ async fn intent(state: &AppState, shop: ShopId, conversation: ConversationId) ->
     let category = recent.iter().rev().find_map(|e| match &e.body {
         EventBody::Message {
             content: Content::Bot { reply },
+            ..
         } => reply["entry"]["category"].as_str().map(str::to_string),
         _ => None,
     });
@@ -425,10 +424,19 @@ pub async fn agent_message(
     content: Content,
 ) -> ApiResult<Appended> {
     let content = prepared(state, agent.shop_id, content, false).await?;
+    // The compliance guard (SPEC §2.9): refused here when the shop blocks; otherwise the
+    // findings go with the message, for its agents to see and the statistics to count.
+    let compliance = match &content {
+        Content::Text { text } => {
+            let settings = state.store.settings(agent.shop_id).await?;
+            crate::api::compliance::guard(state, &settings, agent.shop_id, Some(conversation), text).await?
+        }
+        _ => Vec::new(),
+    };
     let event = NewEvent {
         sender: Sender::Agent(agent.id),
         client_id: Some(client_id),
-        body: EventBody::Message { content },
+        body: EventBody::Message { content, compliance },
         at: kefu_store::now(),
     };
     let a = state.store.append_event(agent.shop_id, conversation, &event).await?;

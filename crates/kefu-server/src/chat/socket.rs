@@ -221,6 +221,7 @@ impl Conn {
                 Some(policy),
                 EventBody::Message {
                     content: Content::Text { text },
+                    ..
                 },
             ) => scan(text, policy)
                 .into_iter()
@@ -229,9 +230,14 @@ impl Conn {
             _ => Vec::new(),
         };
         let mut event = e.clone();
-        // A transfer's note is for the agents: the buyer hears only who serves them now.
-        if let (Peer::Buyer { .. }, EventBody::Transferred { note, .. }) = (&self.peer, &mut event.body) {
-            note.clear();
+        // A transfer's note and the compliance guard's findings are for the agents: the buyer
+        // hears only who serves them now, and only what was said.
+        if let Peer::Buyer { .. } = &self.peer {
+            match &mut event.body {
+                EventBody::Transferred { note, .. } => note.clear(),
+                EventBody::Message { compliance, .. } => compliance.clear(),
+                _ => {}
+            }
         }
         let frame = ServerFrame::Event { event, links };
         send(ws, &frame).await?;

@@ -292,6 +292,14 @@ export function SettingsAdmin({ shop }) {
       ${list(['item_link_forms'], t('set.item_link_forms'), t('set.one_per_line'))}
     <//>
 
+    <${Section} title=${t('set.compliance')} hint=${t('set.compliance_hint')} testid="settings-compliance">
+      ${field(['compliance', 'mode'], t('set.compliance.mode'), html`<select data-testid="set-compliance.mode" value=${at('compliance', 'mode') ?? 'warn'}
+        onChange=${(e) => put(['compliance', 'mode'], e.target.value)}>
+        <option value="warn">${t('set.compliance.warn')}</option><option value="block">${t('set.compliance.block')}</option></select>`)}
+      ${list(['compliance', 'banned_words'], t('set.compliance.banned_words'), t('set.compliance.banned_words_hint'))}
+      ${list(['compliance', 'exempt_phrases'], t('set.compliance.exempt_phrases'), t('set.compliance.exempt_phrases_hint'))}
+    <//>
+
     ${shopInfo ? html`<${WidgetSetup} shop=${shopInfo} />` : null}
     </div>
   </form>`;

@@ -3,7 +3,7 @@
 // Everything is live from the agent socket (docs/chat-protocol.md); events are kept per
 // conversation by `seq`, so a replay after a reconnect never shows one twice.
 import { html, render, useState, useEffect, useRef, useMemo } from '/ui/vendor/preact-htm.module.js';
-import { t, useLang, LangSwitch } from '/ui/i18n.js';
+import { t, useLang, LangSwitch, getLang } from '/ui/i18n.js';
 import {
   LiveSocket, clientId, wsUrl, store, fmtTime, fmtWait, yuan, orderState, preview, splitByBytes,
   ProductCard, OrderCard, Image, useStickToBottom,
@@ -158,7 +158,9 @@ class Desk {
         if (f.client_id) {
           const m = this.outbox.find((x) => x.client_id === f.client_id);
           if (m && f.error !== 'too_many_requests') {
-            m.failed = f.message || f.error;
+            // Refused by the compliance guard (the shop blocks): why, finding by finding.
+            m.failed = f.error === 'refused' ? t('compliance.refused') : (f.message || f.error);
+            m.findings = f.findings ?? null;
             this.saveOutbox();
           }
         } else {
@@ -566,10 +568,55 @@ function EventRow({ e, c }) {
     <div class="msg-col">
       <div class="msg-name">${name} <span class="muted">${fmtTime(e.at)}</span></div>
       <div class="bubble"><${MessageContent} e=${e} /></div>
+      ${e.compliance?.length ? html`<${ComplianceFlag} findings=${e.compliance} />` : null}
       ${role === 'agent' ? html`<div class="msg-foot muted" data-testid="read-state">${c.buyerReadSeq >= e.seq ? t('read.read') : t('read.unread')}</div>` : null}
     </div>
     ${mine ? html`<span class=${`avatar av-${role}`}>${role === 'bot' ? 'AI' : (name || '?').slice(0, 1)}</span>` : null}
   </div>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compliance guard (违规提醒, SPEC §2.9): what the agent should not say, found while they type
+
+/** A finding's explanation: the server's own words in Chinese, the kind's in English. */
+function explain(f) {
+  return getLang() === 'zh-CN' && f.message ? f.message : t(`compliance.why.${f.kind}`, { text: f.text });
+}
+
+function FindingList({ findings }) {
+  return html`<ul class="compliance-list">${findings.map((f) => html`<li data-testid="compliance-finding" data-kind=${f.kind}>
+    <span class="tag warn">${t(`compliance.kind.${f.kind}`)}</span> ${explain(f)}</li>`)}</ul>`;
+}
+
+/** Under a message sent although the guard warned: the kinds, the explanations on hover. */
+function ComplianceFlag({ findings }) {
+  const kinds = [...new Set(findings.map((f) => t(`compliance.kind.${f.kind}`)))];
+  return html`<div class="compliance-flag" data-testid="compliance-flag" title=${findings.map(explain).join('\n')}>
+    <i class="warn-icon" aria-hidden="true">!</i>${t('compliance.sent_anyway', { kinds: kinds.join(t('link.sep')) })}</div>`;
+}
+
+/** How long the composer waits after the last key before asking the server. */
+const CHECK_DELAY_MS = 350;
+
+/**
+ * What the guard says about the draft, asked while the agent types: `{text, mode, findings}`
+ * for the text last checked, or null.
+ */
+function useComplianceCheck(c, text, writable) {
+  const [result, setResult] = useState(null);
+  const seq = useRef(0);
+  useEffect(() => {
+    const n = ++seq.current;
+    const v = text.trim();
+    if (!v || !writable) { setResult(null); return undefined; }
+    const timer = setTimeout(() => {
+      api('POST', '/compliance/check', { conversation_id: c.id, text: v })
+        .then((r) => { if (n === seq.current) setResult({ text: v, mode: r.mode, findings: r.findings ?? [] }); })
+        .catch(() => { if (n === seq.current) setResult(null); });
+    }, CHECK_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [c.id, text, writable]);
+  return result;
 }
 
 function PendingRow({ m }) {
@@ -577,6 +624,8 @@ function PendingRow({ m }) {
   return html`<div class="msg mine from-agent pending" data-testid="chat-message" data-sender="agent" data-pending="true">
     <div class="msg-col">
       <div class="bubble"><${MessageContent} e=${{ content: m.content }} /></div>
+      ${m.failed && m.findings?.length ? html`<div class="compliance-strip block" role="alert" data-testid="compliance-refused">
+        <${FindingList} findings=${m.findings} /></div>` : null}
       <div class="msg-foot muted">${m.failed ? html`<span class="error-text" role="alert">${t('w.send_failed')}: ${m.failed}</span>
         <button class="link-btn" onClick=${() => d.retry(m)}>${t('w.retry')}</button>
         <button class="link-btn" onClick=${() => d.drop(m)}>${t('w.drop')}</button>`
@@ -598,14 +647,19 @@ function Composer({ c, phrases, insertRef, panel }) {
   const d = desk;
   const [text, setText] = useState(store.get('session', `kefu_draft:${c.id}`) ?? '');
   const [hint, setHint] = useState(null);
+  const [refused, setRefused] = useState(false);
   const ref = useRef();
   const composing = useRef(false);
   const typingAt = useRef(0);
   const writable = c.mine && c.state === 'assigned';
+  const guard = useComplianceCheck(c, text, writable);
+  const findings = guard && guard.text === text.trim() ? guard.findings : [];
+  const blocks = guard?.mode === 'block' && findings.length > 0;
 
   useEffect(() => { setText(store.get('session', `kefu_draft:${c.id}`) ?? ''); setHint(null); }, [c.id]);
   const update = (v) => {
     setText(v);
+    setRefused(false);
     store.set('session', `kefu_draft:${c.id}`, v || null);
   };
 
@@ -646,6 +700,9 @@ function Composer({ c, phrases, insertRef, panel }) {
   const send = () => {
     const v = text.trim();
     if (!v || !writable) return;
+    // The shop blocks what the guard found: nothing goes until it is rephrased (the server
+    // refuses it too, should the check not have answered yet).
+    if (blocks) { setRefused(true); return; }
     d.send(c.id, { kind: 'text', text: v });
     update('');
     setHint(null);
@@ -699,9 +756,15 @@ function Composer({ c, phrases, insertRef, panel }) {
       onInput=${onInput} onKeyDown=${onKey}
       onCompositionStart=${() => { composing.current = true; }}
       onCompositionEnd=${() => { composing.current = false; }}></textarea>
+    ${findings.length ? html`<div class=${`compliance-strip ${blocks ? 'block' : 'warn'}`} role="alert" data-testid="compliance-warning"
+      data-mode=${guard.mode}>
+      <div class="compliance-head"><i class="warn-icon" aria-hidden="true">!</i><b>${t('compliance.title')}</b>
+        <span>${refused ? t('compliance.blocked') : blocks ? t('compliance.will_block') : t('compliance.will_warn')}</span></div>
+      <${FindingList} findings=${findings} />
+    </div>` : null}
     <div class="composer-foot">
       <span class="muted small">${t('desk.keys_hint')}</span>
-      <button class="btn primary" data-testid="chat-send" disabled=${!writable || !text.trim()} onClick=${send}>${t('w.send')}</button>
+      <button class="btn primary" data-testid="chat-send" disabled=${!writable || !text.trim() || blocks} onClick=${send}>${t('w.send')}</button>
     </div>
   </div>`;
 }
@@ -874,6 +937,51 @@ function OrderBox({ o, onChanged, onSend }) {
   </div>`;
 }
 
+const BUYER_TYPES = ['friendly', 'dominant', 'analytical', 'self_centered', 'sociable', 'decisive', 'polite', 'bargainer', 'no_pay'];
+
+/** The seeds' words for a type: the server's (Chinese), or the English table's. */
+const typeWords = (info, what) => (getLang() === 'zh-CN' && info[what] ? info[what] : t(`btype.${what}.${info.type}`));
+
+/**
+ * 买家类型 (SPEC §3.1): the type set on the buyer, what their behaviour suggests and why, and
+ * how to serve that type (the seeds' strategy); the agent sets, accepts or clears it.
+ */
+function BuyerTypeBox({ customer, onChanged }) {
+  const [msg, setMsg] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const bt = customer.buyer_type ?? {};
+  const cur = bt.current;
+  const sug = bt.suggestion;
+  const set = async (type) => {
+    setBusy(true);
+    setMsg(null);
+    try { onChanged(await api('PUT', `/customers/${customer.id}/type`, { type })); } catch (e) { setMsg(errorMessage(e)); }
+    setBusy(false);
+  };
+  const shown = cur ?? sug;
+  return html`<section class="box" data-testid="buyer-type">
+    <div class="box-head"><b>${t('btype.title')}</b>
+      ${cur ? html`<span class="tag tagged" data-testid="btype-current" data-type=${cur.type}>${t(`btype.${cur.type}`)}</span>` : html`<span class="muted small">${t('btype.none')}</span>`}</div>
+    ${cur ? html`<div class="muted small">${t('btype.set_by', { name: cur.set_by_name, at: fmtTime(cur.set_at) })}</div>` : null}
+    ${sug && sug.type !== cur?.type ? html`<div class="btype-suggestion" data-testid="btype-suggestion" data-type=${sug.type}>
+      <span>${t('btype.suggested')} <b>${t(`btype.${sug.type}`)}</b></span>
+      <span class="muted small">${getLang() === 'zh-CN' ? sug.reason : t('btype.reason_hint')}</span>
+      <button class="btn small" data-testid="btype-accept" disabled=${busy} onClick=${() => set(sug.type)}>${t('btype.accept')}</button>
+    </div>` : null}
+    ${shown ? html`<div class="btype-strategy" data-testid="btype-strategy" title=${typeWords(shown, 'traits')}>
+      <b class="small">${t('btype.strategy', { type: t(`btype.${shown.type}`) })}</b> ${typeWords(shown, 'strategy')}</div>` : null}
+    <div class="row">
+      <select data-testid="btype-select" value=${cur?.type ?? ''} disabled=${busy} aria-label=${t('btype.title')}
+        onChange=${(e) => set(e.target.value || null)}>
+        <option value="">${t('btype.choose')}</option>
+        ${BUYER_TYPES.map((k) => html`<option value=${k}>${t(`btype.${k}`)}</option>`)}
+      </select>
+      ${cur ? html`<button class="link-btn small" data-testid="btype-clear" disabled=${busy} onClick=${() => set(null)}>${t('btype.clear')}</button>` : null}
+    </div>
+    ${msg ? html`<div class="error-text small" role="alert">${msg}</div>` : null}
+  </section>`;
+}
+
 function CustomerPanel({ panel, reload, setPanel, onSendOrder }) {
   const [note, setNote] = useState('');
   const [msg, setMsg] = useState(null);
@@ -910,6 +1018,7 @@ function CustomerPanel({ panel, reload, setPanel, onSendOrder }) {
         ${(cu.tags ?? []).map((g) => html`<span class="tag tagged">${g}</span>`)}
       </div>` : html`<p class="muted small">${t('panel.anonymous', { nick: panel.conversation?.buyer_nick ?? '' })}</p>`}
     </section>
+    ${cu ? html`<${BuyerTypeBox} customer=${cu} onChanged=${(bt) => setPanel({ ...panel, customer: { ...cu, buyer_type: bt } })} />` : null}
     ${cu ? html`<section class="box">
       <div class="box-head"><b>${t('panel.notes')}</b></div>
       <ul class="notes">${(cu.notes ?? []).map((n) => html`<li><div>${n.text}</div><div class="muted small">${n.author_name} · ${fmtTime(n.created_at)}</div></li>`)}</ul>

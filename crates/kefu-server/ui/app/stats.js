@@ -63,6 +63,7 @@ function AgentTable({ report, names }) {
       <th title=${t('stats.def.first_response')}>${t('stats.first_response')}</th><th>${t('stats.within_10')}</th>
       <th title=${t('stats.def.reply_wait')}>${t('stats.reply_wait')}</th><th>${t('stats.reply_max')}</th><th>${t('stats.within_20')}</th>
       <th>${t('stats.online')}</th><th>${t('stats.suspended')}</th><th>${t('stats.messages')}</th>
+      <th title=${t('stats.def.compliance_warnings')}>${t('stats.compliance_warnings')}</th>
       <th title=${t('stats.def.satisfaction')}>${t('stats.satisfaction')}</th>
     </tr></thead>
     <tbody>${rows.map((a) => html`<tr data-testid=${`stats-agent-${names.get(a.account_id) ?? a.account_id}`}>
@@ -70,6 +71,7 @@ function AgentTable({ report, names }) {
       <td data-testid="agent-first-response">${secs(a.first_response.avg_ms)}</td><td>${pct(a.first_response.share_within_target)}</td>
       <td>${secs(a.reply_wait.avg_ms)}</td><td>${secs(a.reply_wait.max_ms)}</td><td>${pct(a.reply_wait.share_within_target)}</td>
       <td>${hours(a.online_ms)}</td><td>${hours(a.suspended_ms)}</td><td>${a.messages}</td>
+      <td data-testid="agent-compliance-warnings" class=${a.compliance_warnings ? 'stat-warn' : ''}>${a.compliance_warnings ?? 0}</td>
       <td>${a.satisfaction.ratings ? `${pct(a.satisfaction.share_satisfied)} (${a.satisfaction.ratings})` : '—'}</td>
     </tr>`)}</tbody>
   </table>`;
