@@ -151,6 +151,7 @@ mod tests {
             client_id: Some("c-1".into()),
             body: EventBody::Message {
                 content: Content::Text { text: text.into() },
+                compliance: Vec::new(),
             },
             at: kefu_store::now(),
         }
