@@ -88,3 +88,7 @@ id_type!(
     /// A shop's own customer group (自定义分组), beside the lifecycle groups.
     CustomerGroupId
 );
+id_type!(
+    /// A follow-up visit (客户回访) due after a case closed.
+    VisitId
+);

@@ -31,5 +31,6 @@ pub mod service_tickets;
 pub mod settings;
 pub mod shop;
 pub mod stats;
+pub mod visits;
 
 pub use error::{RuleError, ValidationError};

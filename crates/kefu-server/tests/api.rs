@@ -99,6 +99,8 @@ async fn health_and_openapi(app: Arc<TestApp>) {
         "/api/v1/customers/{id}/opt-out",
         "/api/v1/customers/{id}/type",
         "/api/v1/compliance/check",
+        "/api/v1/visits",
+        "/api/v1/visits/{id}/outcome",
         "/api/v1/customers/export",
         "/api/v1/customer-groups",
         "/api/v1/customer-groups/{id}",
@@ -807,10 +809,23 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
             content: kefu_core::chat::Content::Text {
                 text: "顺丰什么时候到".into(),
             },
+            compliance: Vec::new(),
         },
         at: kefu_store::now(),
     };
     app.store.append_event(demo_shop.id, chat.id, &said).await.unwrap();
+    // A follow-up visit of the demo shop's.
+    let demo_visit = kefu_core::visits::Visit::schedule(
+        demo_shop.id,
+        kefu_core::ids::CustomerId(demo_customer.parse().unwrap()),
+        kefu_core::visits::VisitSource::Complaint,
+        uuid::Uuid::now_v7(),
+        None,
+        None,
+        kefu_store::now(),
+        kefu_store::now(),
+    );
+    assert!(app.store.schedule_visit(&demo_visit).await.unwrap());
     // A team phrase of the demo shop, and one of its agents' own.
     let (status, team_phrase) = app
         .call(
@@ -965,6 +980,11 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
         ),
         (
             Method::POST,
+            format!("/api/v1/visits/{}/outcome", demo_visit.id),
+            Some(json!({"outcome": "satisfied"})),
+        ),
+        (
+            Method::POST,
             "/api/v1/compliance/check".to_string(),
             Some(json!({"conversation_id": chat.id, "text": "13812345678"})),
         ),
@@ -1041,6 +1061,15 @@ async fn shops_are_isolated(app: Arc<TestApp>) {
     assert_eq!(demo_profile["tags"], json!([]));
     assert_eq!(demo_profile["opted_out"], false);
     assert_eq!(demo_profile["buyer_type"]["current"], Value::Null);
+    assert_eq!(
+        app.get("/api/v1/visits?view=open", &boss).await.1["total"],
+        0,
+        "never another shop's visits"
+    );
+    assert_eq!(
+        app.get("/api/v1/visits?view=open", &demo_owner).await.1["items"][0]["outcome"],
+        Value::Null
+    );
     assert_eq!(demo_profile["custom_groups"], json!([demo_group]));
     let (_, demo_groups) = app.get("/api/v1/customer-groups", &demo_owner).await;
     assert_eq!(

@@ -879,3 +879,148 @@ async fn returns_exchanges_and_the_seven_day_rule(app: Arc<TestApp>) {
     );
 }
 on_both_engines!(returns_exchanges_and_the_seven_day_rule);
+
+/// Shanghai wall-clock time on 2030-03-`day` (the 4th is a Monday).
+fn sh(day: u32, h: u32, m: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(2030, 3, day, h, m, 0)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+async fn follow_up_visits_come_due_after_cases_close(app: Arc<TestApp>) {
+    let owner = app.login("demo", "owner", OWNER_PW).await;
+    let agent = app.login("demo", "ajie", AGENT_PW).await;
+    let other = app.login("demo", "xiaomei", AGENT_PW).await;
+    app.state.clock.set(Some(sh(4, 10, 0)));
+
+    // A complaint worked to its close by 阿杰: a visit for him three days on, at 10:00 Thursday.
+    let done = first_order(&app, &agent, "completed").await;
+    let customer = done["customer_id"].as_str().unwrap();
+    let (status, t) = app
+        .call(
+            Method::POST,
+            "/api/v1/service-tickets",
+            &agent,
+            Some(
+                json!({"customer_id": customer, "order_id": done["id"], "kind": "complaint", "reason": "logistics",
+                "content": "快递太慢了"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let path = format!("/api/v1/service-tickets/{}/actions", t["id"].as_str().unwrap());
+    for action in [
+        json!({"action": "set_responsible", "party": "logistics"}),
+        json!({"action": "contact", "channel": "chat", "reached": true, "note": "已催快递"}),
+        json!({"action": "close", "outcome": "complaint_withdrawn"}),
+    ] {
+        let (status, body) = app.call(Method::POST, &path, &agent, Some(action)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, due) = app.get("/api/v1/visits", &agent).await;
+    assert_eq!(due["total"], 0, "not due yet: {due}");
+    let (_, open) = app.get("/api/v1/visits?view=open", &agent).await;
+    assert_eq!(open["total"], 1, "{open}");
+    let v = &open["items"][0];
+    assert_eq!(v["source"], "complaint");
+    assert_eq!(v["source_label"], "投诉回访");
+    assert_eq!(v["source_id"], t["id"]);
+    assert_eq!(v["assignee_name"], "阿杰");
+    assert!(!v["buyer_nick"].as_str().unwrap().is_empty(), "{v}");
+    let due_at: chrono::DateTime<chrono::Utc> = serde_json::from_value(v["due_at"].clone()).unwrap();
+    assert_eq!(due_at, sh(7, 10, 0));
+    let id = v["id"].as_str().unwrap().to_string();
+
+    // Due on Thursday; overdue (on the owner's monitor) a day later.
+    app.state.clock.set(Some(sh(7, 10, 0)));
+    let (_, due) = app.get("/api/v1/visits", &agent).await;
+    assert_eq!(
+        (due["total"].as_i64(), &due["items"][0]["due"]),
+        (Some(1), &json!(true)),
+        "{due}"
+    );
+    assert_eq!(due["items"][0]["overdue"], false);
+    let (status, monitor) = app.get("/api/v1/chat/monitor", &owner).await;
+    assert_eq!(status, StatusCode::OK, "{monitor}");
+    assert_eq!(monitor["visits_overdue"], 0);
+    app.state.clock.set(Some(sh(8, 10, 0)));
+    let (_, monitor) = app.get("/api/v1/chat/monitor", &owner).await;
+    assert_eq!(monitor["visits_overdue"], 1, "{monitor}");
+    assert_eq!(monitor["overdue_visits"][0]["id"], json!(id));
+    assert_eq!(monitor["overdue_visits"][0]["overdue"], true);
+
+    // A teammate neither sees it nor records it; the owner sees everyone's.
+    assert_eq!(app.get("/api/v1/visits", &other).await.1["total"], 0);
+    let outcome = format!("/api/v1/visits/{id}/outcome");
+    let (status, _) = app
+        .call(Method::POST, &outcome, &other, Some(json!({"outcome": "satisfied"})))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/visits", &owner).await.1["total"], 1);
+
+    // The outcome, once; unhappy needs a note.
+    let (status, _) = app
+        .call(Method::POST, &outcome, &agent, Some(json!({"outcome": "unsatisfied"})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &outcome,
+            &agent,
+            Some(json!({"outcome": "satisfied", "note": "包裹已收到，买家满意"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["outcome"].as_str(), body["due"].as_bool()),
+        (Some("satisfied"), Some(false))
+    );
+    let (status, _) = app
+        .call(Method::POST, &outcome, &agent, Some(json!({"outcome": "declined"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(app.get("/api/v1/visits", &agent).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/visits?view=done", &agent).await.1["total"], 1);
+    assert_eq!(app.get("/api/v1/chat/monitor", &owner).await.1["visits_overdue"], 0);
+    // Reopened and closed again, the case keeps its one visit.
+    for action in [
+        json!({"action": "reopen", "reason": "买家又来投诉"}),
+        json!({"action": "close", "outcome": "complaint_withdrawn"}),
+    ] {
+        let (status, body) = app.call(Method::POST, &path, &agent, Some(action)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(app.get("/api/v1/visits?view=open", &owner).await.1["total"], 0);
+
+    // A finished after-sales case: a visit too.
+    let paid = first_order(&app, &agent, "paid").await;
+    let total = view(&app, &agent, &paid).await["total"].as_i64().unwrap();
+    let (status, case) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/orders/{}/after-sales", paid["id"].as_str().unwrap()),
+            &agent,
+            Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": total})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    let steps = format!("/api/v1/after-sales/{}/actions", case["id"].as_str().unwrap());
+    for action in ["agree", "refund", "finish"] {
+        let (status, body) = app
+            .call(Method::POST, &steps, &agent, Some(json!({ "action": action })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    }
+    let (_, open) = app.get("/api/v1/visits?view=open", &agent).await;
+    assert_eq!(open["total"], 1, "{open}");
+    assert_eq!(open["items"][0]["source"], "after_sales");
+    assert_eq!(open["items"][0]["order_id"], paid["id"]);
+    let due_at: chrono::DateTime<chrono::Utc> = serde_json::from_value(open["items"][0]["due_at"].clone()).unwrap();
+    assert_eq!(due_at, sh(11, 10, 0), "Friday 10:00 + 3 days is Monday 10:00");
+    app.state.clock.set(None);
+}
+on_both_engines!(follow_up_visits_come_due_after_cases_close);

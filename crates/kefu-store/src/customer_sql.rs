@@ -56,6 +56,68 @@ pub struct BuyerTypeRecord {
 /// How many of a buyer's latest chat messages a type suggestion reads.
 pub const BEHAVIOUR_MESSAGES: i64 = 500;
 
+/// Which follow-up visits to list (SPEC §4.6); every filter given must hold.
+#[derive(Clone, Debug, Default)]
+pub struct VisitQuery {
+    /// Not done (true) or done (false) only.
+    pub open: Option<bool>,
+    /// Due at or before this instant.
+    pub due_by: Option<DateTime<Utc>>,
+    /// Only those assigned to this account or to nobody.
+    pub for_account: Option<AccountId>,
+    pub page: Page,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct VisitRow {
+    pub id: Uuid,
+    pub shop_id: Uuid,
+    pub customer_id: Uuid,
+    pub source: String,
+    pub source_id: Uuid,
+    pub order_id: Option<Uuid>,
+    pub assignee: Option<Uuid>,
+    pub due_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub outcome: Option<String>,
+    pub note: String,
+    pub done_at: Option<DateTime<Utc>>,
+    pub done_by: Option<Uuid>,
+}
+
+impl TryFrom<VisitRow> for kefu_core::visits::Visit {
+    type Error = StoreError;
+    fn try_from(r: VisitRow) -> Result<Self> {
+        use kefu_core::visits::{VisitOutcome, VisitSource};
+        Ok(kefu_core::visits::Visit {
+            id: kefu_core::ids::VisitId(r.id),
+            shop_id: ShopId(r.shop_id),
+            customer_id: CustomerId(r.customer_id),
+            source: VisitSource::parse(&r.source)
+                .ok_or_else(|| StoreError::Corrupt(format!("visit source {}", r.source)))?,
+            source_id: r.source_id,
+            order_id: r.order_id.map(OrderId),
+            assignee: r.assignee.map(AccountId),
+            due_at: r.due_at,
+            created_at: r.created_at,
+            outcome: r
+                .outcome
+                .map(|o| VisitOutcome::parse(&o).ok_or_else(|| StoreError::Corrupt(format!("visit outcome {o}"))))
+                .transpose()?,
+            note: r.note,
+            done_at: r.done_at,
+            done_by: r.done_by.map(AccountId),
+        })
+    }
+}
+
+macro_rules! visit_columns {
+    () => {
+        "id, shop_id, customer_id, source, source_id, order_id, assignee, due_at, created_at, outcome, note, done_at, done_by"
+    };
+}
+pub(crate) use visit_columns;
+
 /// Which buyers to list; every filter given must hold.
 #[derive(Clone, Debug, Default)]
 pub struct CustomerFilter {
@@ -229,6 +291,14 @@ pub trait CustomerStore: Send + Sync {
     /// [`BEHAVIOUR_MESSAGES`] text messages in chats (oldest first), and their complaints and
     /// bad reviews. Empty for another shop's customer.
     async fn buyer_behaviour(&self, shop: ShopId, customer: CustomerId) -> Result<kefu_core::buyer_types::Behaviour>;
+
+    /// Schedules a follow-up visit; `false` (and nothing changes) when its case has one already.
+    async fn schedule_visit(&self, visit: &kefu_core::visits::Visit) -> Result<bool>;
+    async fn visit(&self, shop: ShopId, id: kefu_core::ids::VisitId) -> Result<Option<kefu_core::visits::Visit>>;
+    /// Earliest due first.
+    async fn visits(&self, shop: ShopId, q: &VisitQuery) -> Result<Listed<kefu_core::visits::Visit>>;
+    /// Stores a visit's outcome: `NotFound`, or `Conflict` if an outcome was recorded meanwhile.
+    async fn record_visit(&self, visit: &kefu_core::visits::Visit) -> Result<()>;
 
     /// By name, with their member counts.
     async fn customer_groups(&self, shop: ShopId) -> Result<Vec<CustomerGroup>>;
@@ -647,6 +717,60 @@ macro_rules! customer_impl {
                         .collect(),
                     complaints: u32::try_from(complaints).unwrap_or(u32::MAX),
                 })
+            }
+
+            async fn schedule_visit(&self, v: &kefu_core::visits::Visit) -> Result<bool> {
+                let done = sqlx::query(concat!("INSERT INTO follow_up_visits (", crate::customer_sql::visit_columns!(), ")
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (source, source_id) DO NOTHING"))
+                    .bind(v.id.0).bind(v.shop_id.0).bind(v.customer_id.0).bind(v.source.as_str()).bind(v.source_id)
+                    .bind(v.order_id.map(|o| o.0)).bind(v.assignee.map(|a| a.0)).bind(v.due_at).bind(v.created_at)
+                    .bind(v.outcome.map(|o| o.as_str())).bind(&v.note).bind(v.done_at).bind(v.done_by.map(|a| a.0))
+                    .execute(&self.writer).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn visit(&self, shop: ShopId, id: kefu_core::ids::VisitId) -> Result<Option<kefu_core::visits::Visit>> {
+                sqlx::query_as::<_, crate::customer_sql::VisitRow>(concat!("SELECT ", crate::customer_sql::visit_columns!(),
+                    " FROM follow_up_visits WHERE shop_id = $1 AND id = $2"))
+                    .bind(shop.0).bind(id.0).fetch_optional(&self.pool).await?
+                    .map(TryInto::try_into).transpose()
+            }
+
+            async fn visits(&self, shop: ShopId, q: &crate::customer_sql::VisitQuery) -> Result<Listed<kefu_core::visits::Visit>> {
+                macro_rules! visits_where {
+                    () => {
+                        " FROM follow_up_visits WHERE shop_id = $1
+                          AND ($2 IS NULL OR ($2 = TRUE AND done_at IS NULL) OR ($2 = FALSE AND done_at IS NOT NULL))
+                          AND ($3 IS NULL OR due_at <= $3)
+                          AND ($4 IS NULL OR assignee = $4 OR assignee IS NULL)"
+                    };
+                }
+                let (total,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*)", visits_where!()))
+                    .bind(shop.0).bind(q.open).bind(q.due_by).bind(q.for_account.map(|a| a.0))
+                    .fetch_one(&self.pool).await?;
+                let rows: Vec<crate::customer_sql::VisitRow> = sqlx::query_as(concat!(
+                    "SELECT ", crate::customer_sql::visit_columns!(), visits_where!(), " ORDER BY due_at, id LIMIT $5 OFFSET $6"
+                ))
+                .bind(shop.0).bind(q.open).bind(q.due_by).bind(q.for_account.map(|a| a.0)).bind(q.page.limit).bind(q.page.offset)
+                .fetch_all(&self.pool).await?;
+                Ok(Listed { items: rows.into_iter().map(TryInto::try_into).collect::<Result<_>>()?, total })
+            }
+
+            async fn record_visit(&self, v: &kefu_core::visits::Visit) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE follow_up_visits SET outcome = $3, note = $4, done_at = $5, done_by = $6
+                     WHERE shop_id = $1 AND id = $2 AND done_at IS NULL",
+                )
+                .bind(v.shop_id.0).bind(v.id.0).bind(v.outcome.map(|o| o.as_str())).bind(&v.note).bind(v.done_at)
+                .bind(v.done_by.map(|a| a.0))
+                .execute(&self.writer).await?;
+                if done.rows_affected() == 0 {
+                    return match self.visit(v.shop_id, v.id).await? {
+                        None => Err(StoreError::NotFound),
+                        Some(_) => Err(StoreError::Conflict("the visit's outcome was recorded already".into())),
+                    };
+                }
+                Ok(())
             }
 
             async fn opt_out_visitor(&self, shop: ShopId, visitor: &str, at: DateTime<Utc>) -> Result<bool> {

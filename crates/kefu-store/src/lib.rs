@@ -18,7 +18,7 @@ mod sqlite_appends;
 pub use customer_sql::{
     AuditEntry, AuditQuery, BEHAVIOUR_MESSAGES, BuyerTypeRecord, CustomerFacts, CustomerFilter, CustomerGroup,
     CustomerNote, CustomerStore, NewOutreach, NewReminder, REFUSED_CAP_REACHED, REFUSED_NOT_AWAITING,
-    REFUSED_OPTED_OUT, ReasonStats, ReminderRecord, ReminderStats, buyer_visitor,
+    REFUSED_OPTED_OUT, ReasonStats, ReminderRecord, ReminderStats, VisitQuery, buyer_visitor,
 };
 pub mod broker;
 pub use error::StoreError;

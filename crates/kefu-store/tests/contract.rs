@@ -2861,3 +2861,108 @@ async fn buyer_types_are_set_and_behaviour_is_read(store: Arc<dyn Store>) {
     );
 }
 contract!(buyer_types_are_set_and_behaviour_is_read);
+
+// ---- Follow-up visits (SPEC §4.6) ----
+
+use kefu_core::visits::{Visit, VisitOutcome, VisitSource};
+use kefu_store::VisitQuery;
+
+async fn visits_are_scheduled_once_listed_by_due_and_done_once(store: Arc<dyn Store>) {
+    let (shop, cat) = shop_with_catalog(&store, "visits-a").await;
+    let (other, _) = shop_with_catalog(&store, "visits-b").await;
+    let (wang, lily) = (&cat.customers[0], &cat.customers[1]);
+    let (mei, yu) = (AccountId::new(), AccountId::new());
+    let case = uuid::Uuid::now_v7();
+    let first = Visit::schedule(
+        shop,
+        wang.id,
+        VisitSource::AfterSales,
+        case,
+        None,
+        Some(mei),
+        at(5, 2),
+        at(2, 1),
+    );
+    assert!(store.schedule_visit(&first).await.unwrap());
+    let twice = Visit::schedule(
+        shop,
+        wang.id,
+        VisitSource::AfterSales,
+        case,
+        None,
+        Some(yu),
+        at(6, 2),
+        at(2, 2),
+    );
+    assert!(!store.schedule_visit(&twice).await.unwrap(), "one visit per case");
+    let theirs = Visit::schedule(
+        shop,
+        lily.id,
+        VisitSource::Complaint,
+        uuid::Uuid::now_v7(),
+        Some(cat.orders[1].id),
+        Some(yu),
+        at(4, 2),
+        at(2, 1),
+    );
+    let anyone = Visit::schedule(
+        shop,
+        lily.id,
+        VisitSource::NegativeReview,
+        uuid::Uuid::now_v7(),
+        None,
+        None,
+        at(7, 2),
+        at(2, 1),
+    );
+    for v in [&theirs, &anyone] {
+        assert!(store.schedule_visit(v).await.unwrap());
+    }
+    assert_eq!(store.visit(shop, first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.visit(other, first.id).await.unwrap(), None);
+
+    let ids = |l: kefu_store::Listed<Visit>| l.items.into_iter().map(|v| v.id).collect::<Vec<_>>();
+    let all = store.visits(shop, &VisitQuery::default()).await.unwrap();
+    assert_eq!(all.total, 3);
+    assert_eq!(ids(all), [theirs.id, first.id, anyone.id], "earliest due first");
+    let due = VisitQuery {
+        open: Some(true),
+        due_by: Some(at(5, 2)),
+        ..Default::default()
+    };
+    assert_eq!(ids(store.visits(shop, &due).await.unwrap()), [theirs.id, first.id]);
+    let mine = VisitQuery {
+        for_account: Some(mei),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.visits(shop, &mine).await.unwrap()),
+        [first.id, anyone.id],
+        "mine and nobody's"
+    );
+    assert_eq!(store.visits(other, &VisitQuery::default()).await.unwrap().total, 0);
+
+    let done = first
+        .record(VisitOutcome::Satisfied, "退款已到账", mei, at(5, 3))
+        .unwrap();
+    store.record_visit(&done).await.unwrap();
+    assert_eq!(store.visit(shop, first.id).await.unwrap(), Some(done.clone()));
+    let late = first.record(VisitOutcome::Unreachable, "", yu, at(5, 4)).unwrap();
+    assert!(matches!(store.record_visit(&late).await, Err(StoreError::Conflict(_))));
+    let foreign = Visit {
+        shop_id: other,
+        ..late.clone()
+    };
+    assert!(matches!(store.record_visit(&foreign).await, Err(StoreError::NotFound)));
+    let open = VisitQuery {
+        open: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(ids(store.visits(shop, &open).await.unwrap()), [theirs.id, anyone.id]);
+    let closed = VisitQuery {
+        open: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(ids(store.visits(shop, &closed).await.unwrap()), [first.id]);
+}
+contract!(visits_are_scheduled_once_listed_by_due_and_done_once);

@@ -19,6 +19,7 @@ mod records;
 pub mod reminders;
 mod shop;
 mod stats;
+pub(crate) mod visits;
 pub(crate) mod widget;
 
 pub use kb::{Format as KbFormat, export_file as export_kb_file, import_file as import_kb_file};
@@ -99,7 +100,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(widget::router())
                 .merge(chat::router())
                 .merge(stats::router())
-                .merge(compliance::router()),
+                .merge(compliance::router())
+                .merge(visits::router()),
         )
         .split_for_parts()
 }

@@ -447,6 +447,20 @@ async fn after_sales_action(
             closes.as_ref().map(|a| (a, order.version)),
         )
         .await?;
+    // 售后完成: the buyer is visited a few days later (客户回访, SPEC §4.6).
+    if step.to == kefu_core::aftersales::TicketState::Done && step.from != Some(step.to) {
+        crate::api::visits::schedule(
+            &state,
+            shop,
+            order.value.order.customer_id,
+            kefu_core::visits::VisitSource::AfterSales,
+            next.id.0,
+            Some(next.order_id),
+            Some(caller.account.id),
+            step.at,
+        )
+        .await;
+    }
     Ok(Json(after_sales_view(&state, &caller, next).await?))
 }
 
@@ -572,6 +586,20 @@ async fn service_ticket_action(
         .store
         .save_service_ticket(shop, &next, &record, Some(t.version))
         .await?;
+    // A bad review or complaint closed: the buyer is visited a few days later (SPEC §4.6).
+    if let Some(source) = kefu_core::visits::service_visit(&t.value, &next) {
+        crate::api::visits::schedule(
+            &state,
+            shop,
+            next.customer_id,
+            source,
+            next.id.0,
+            next.order_id,
+            Some(caller.account.id),
+            next.closed_at.unwrap_or(next.updated_at),
+        )
+        .await;
+    }
     Ok(Json(service_view(&state, &caller, next).await?))
 }
 

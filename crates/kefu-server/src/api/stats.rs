@@ -300,6 +300,10 @@ pub struct Monitor {
     waiting: Vec<WaitingChat>,
     /// Today's team figures so far.
     today: Figures,
+    /// Follow-up visits (客户回访) due a day ago or more and not done.
+    visits_overdue: i64,
+    /// The earliest of them, at most 20.
+    overdue_visits: Vec<crate::api::visits::VisitView>,
 }
 
 /// 实时监控 (SPEC §5.4): who is online or suspended with what load, the queue, and the buyers
@@ -357,6 +361,7 @@ async fn monitor(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
         .stats_inputs(shop, period.start(), period.end(), period.end())
         .await?;
     open_spans(&mut inputs, &loads, now);
+    let (visits_overdue, overdue_visits) = crate::api::visits::overdue(&state, shop, 20).await?;
     Ok(Json(Monitor {
         at: now,
         online: agents.iter().filter(|a| a.presence == Presence::Online).count(),
@@ -366,5 +371,7 @@ async fn monitor(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
         serving: serving.len(),
         waiting,
         today: report(&period, &inputs, None).team,
+        visits_overdue,
+        overdue_visits,
     }))
 }

@@ -12,6 +12,7 @@ import { auth, authListeners, setAuth, api, errorMessage, isManager } from '/ui/
 import { AdminView, ADMIN_SECTIONS } from '/ui/app/admin.js';
 import { StatsView, MonitorView, watchesTeam } from '/ui/app/stats.js';
 import { RecordsView } from '/ui/app/records.js';
+import { VisitsView } from '/ui/app/visits.js';
 
 // ---------------------------------------------------------------------------------------------
 // The desk: conversations, events, the socket
@@ -405,7 +406,7 @@ function Login() {
 // ---------------------------------------------------------------------------------------------
 // Top bar
 
-function TopBar({ onTransfer, view, setView, openCount }) {
+function TopBar({ onTransfer, view, setView, openCount, dueVisits }) {
   const d = useDesk();
   const logout = async () => {
     try { await api('POST', '/auth/logout'); } catch { /* leaving anyway */ }
@@ -424,6 +425,10 @@ function TopBar({ onTransfer, view, setView, openCount }) {
           data-count=${openCount}>${openCount > 99 ? '99+' : openCount}</span>` : null}</button>
       <button class=${view === 'records' ? 'on' : ''} aria-current=${view === 'records' ? 'page' : null} data-testid="nav-records"
         onClick=${() => setView('records')}>${t('nav.records')}</button>
+      <button class=${view === 'visits' ? 'on' : ''} aria-current=${view === 'visits' ? 'page' : null} data-testid="nav-visits"
+        title=${dueVisits != null ? t('visit.due_count', { n: dueVisits }) : null} onClick=${() => setView('visits')}>${t('nav.visits')}
+        ${dueVisits != null ? html`<span class=${`nav-count ${dueVisits ? '' : 'zero'}`} data-testid="visits-count"
+          data-count=${dueVisits}>${dueVisits > 99 ? '99+' : dueVisits}</span>` : null}</button>
       <button class=${view === 'stats' ? 'on' : ''} aria-current=${view === 'stats' ? 'page' : null} data-testid="nav-stats"
         onClick=${() => setView('stats')}>${t('nav.stats')}</button>
       ${watchesTeam(d.me) ? html`<button class=${view === 'monitor' ? 'on' : ''} aria-current=${view === 'monitor' ? 'page' : null} data-testid="nav-monitor"
@@ -1236,6 +1241,7 @@ function MessagesView({ onChanged }) {
 function routeFromHash(me) {
   const [v, s] = location.hash.replace(/^#/, '').split('/');
   if (v === 'messages') return { view: 'messages', section: null };
+  if (v === 'visits') return { view: 'visits', section: null };
   if (v === 'stats') return { view: 'stats', section: null };
   if (v === 'records') return { view: 'records', section: null };
   if (v === 'monitor' && watchesTeam(me)) return { view: 'monitor', section: null };
@@ -1258,11 +1264,16 @@ function Workbench() {
   const [phrases, setPhrases] = useState([]);
   const [panel, setPanel] = useState(null);
   const [openCount, setOpenCount] = useState(null);
+  const [dueVisits, setDueVisits] = useState(null);
   const insertRef = useRef(null);
   const panelFor = useRef(null);
 
   // The 留言 badge: open messages, read again every 30 s and after each action.
-  const loadCount = () => api('GET', '/messages?status=open&limit=1').then((r) => setOpenCount(r?.total ?? 0)).catch(() => {});
+  const loadCount = () => {
+    api('GET', '/messages?status=open&limit=1').then((r) => setOpenCount(r?.total ?? 0)).catch(() => {});
+    // The 回访 badge: visits due now, the caller's and nobody's.
+    api('GET', '/visits?view=due&mine=true&limit=1').then((r) => setDueVisits(r?.total ?? 0)).catch(() => {});
+  };
   useEffect(() => {
     loadCount();
     const timer = setInterval(loadCount, 30000);
@@ -1321,10 +1332,11 @@ function Workbench() {
   }, [transfer, view]);
 
   return html`<div class="desk" data-testid="workbench">
-    <${TopBar} onTransfer=${() => setTransfer(true)} view=${view} setView=${setView} openCount=${openCount} />
+    <${TopBar} onTransfer=${() => setTransfer(true)} view=${view} setView=${setView} openCount=${openCount} dueVisits=${dueVisits} />
     ${d.socket.status === 'reconnecting' ? html`<div class="banner warn">${t('desk.reconnecting_banner')}
       <button class="link-btn" onClick=${() => d.socket.now()}>${t('w.reconnect_now')}</button></div>` : null}
     ${view === 'messages' ? html`<${MessagesView} onChanged=${loadCount} />`
+    : view === 'visits' ? html`<${VisitsView} onChanged=${loadCount} />`
     : view === 'stats' ? html`<${StatsView} me=${d.me} />`
     : view === 'records' ? html`<${RecordsView} me=${d.me} />`
     : view === 'monitor' && watchesTeam(d.me) ? html`<${MonitorView} />`

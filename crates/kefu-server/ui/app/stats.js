@@ -184,6 +184,7 @@ export function MonitorView() {
         <${Card} label=${t('monitor.serving')} value=${m.serving} testid="monitor-serving" />
         <${Card} label=${t('stats.received')} value=${m.today.received} sub=${t('monitor.today')} />
         <${Card} label=${t('stats.first_response')} value=${secs(m.today.first_response.avg_ms)} sub=${t('monitor.today')} />
+        <${Card} label=${t('monitor.visits_overdue')} value=${m.visits_overdue ?? 0} testid="monitor-visits-overdue" />
       </div>
       <h3>${t('monitor.agents')}</h3>
       <table class="grid" data-testid="monitor-agents">
@@ -205,6 +206,14 @@ export function MonitorView() {
           <td class=${Date.now() - Date.parse(w.waiting_since) > 20_000 ? 'late' : ''}>${fmtWait(w.waiting_since)}</td>
         </tr>`)}</tbody>
       </table>` : html`<p class="empty" data-testid="monitor-nobody-waiting">${t('monitor.nobody_waiting')}</p>`}
+      ${m.overdue_visits?.length ? html`<h3>${t('monitor.visits_overdue')}</h3>
+      <table class="grid" data-testid="monitor-overdue-visits">
+        <thead><tr><th>${t('monitor.buyer')}</th><th>${t('visit.case')}</th><th>${t('stats.agent')}</th><th>${t('visit.due_since')}</th></tr></thead>
+        <tbody>${m.overdue_visits.map((v) => html`<tr data-testid="monitor-overdue-visit">
+          <td>${v.buyer_nick}</td><td>${t(`visit.source.${v.source}`)}</td><td>${v.assignee_name ?? '—'}</td>
+          <td class="late">${fmtWait(v.due_at)}</td>
+        </tr>`)}</tbody>
+      </table>` : null}
     `}
   </section>`;
 }
