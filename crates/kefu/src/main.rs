@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_chat;
+mod bench_search;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -104,6 +105,31 @@ enum BenchCommand {
         /// to the first, the buyers to the others, so every message crosses nodes.
         #[arg(long, default_value_t = 1)]
         nodes: usize,
+    },
+    /// Chat records search: builds a shop with this many generated Chinese messages through
+    /// the store's write path, then times a few hundred queries (words, buyer, time, agent).
+    Search {
+        /// Messages to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        /// A PostgreSQL database to build in (`postgres://…`; the shop stays there) instead of
+        /// SQLite in a temporary directory.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Times the queries are run (the median is printed).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Chats written at once.
+        #[arg(long, default_value_t = 32)]
+        writers: usize,
+        /// Keep the SQLite database in this directory (with a note of what was built, for
+        /// either engine); a later run with the same directory queries it again instead of
+        /// building.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print this many of the slowest queries of each run.
+        #[arg(long, default_value_t = 0)]
+        slowest: usize,
     },
 }
 
@@ -271,6 +297,24 @@ async fn run() -> anyhow::Result<()> {
                 url,
                 db,
                 nodes,
+            })
+            .await
+        }
+        Command::Bench(BenchCommand::Search {
+            messages,
+            database_url,
+            runs,
+            writers,
+            dir,
+            slowest,
+        }) => {
+            bench_search::search(bench_search::SearchBench {
+                messages,
+                database_url,
+                runs: runs.max(1),
+                writers: writers.max(1),
+                dir,
+                slowest,
             })
             .await
         }
