@@ -614,6 +614,7 @@ mod tests {
     fn only_what_people_and_the_bot_wrote_is_searchable() {
         let text = |t: &str| EventBody::Message {
             content: Content::Text { text: t.into() },
+            compliance: Vec::new(),
         };
         let agent = Sender::Agent(AccountId::new());
         assert_eq!(text("顺丰").searchable_text(&Sender::Buyer), Some("顺丰"));
@@ -623,12 +624,14 @@ mod tests {
             content: Content::Bot {
                 reply: serde_json::json!({"kind": "answer", "text": "满99包邮"}),
             },
+            compliance: Vec::new(),
         };
         assert_eq!(bot.searchable_text(&Sender::Bot), Some("满99包邮"));
         let image = EventBody::Message {
             content: Content::Image {
                 url: "https://example.com/a.png".into(),
             },
+            compliance: Vec::new(),
         };
         assert_eq!(image.searchable_text(&Sender::Buyer), None);
         assert_eq!(EventBody::Reopened.searchable_text(&Sender::System), None);

@@ -37,6 +37,7 @@ fn text(sender: Sender, t: &str, at: DateTime<Utc>) -> NewEvent {
         client_id: None,
         body: EventBody::Message {
             content: Content::Text { text: t.into() },
+            compliance: Vec::new(),
         },
         at,
     }

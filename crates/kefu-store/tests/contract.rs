@@ -1362,7 +1362,10 @@ fn said(sender: Sender, content: Content, when: chrono::DateTime<Utc>) -> NewEve
     NewEvent {
         sender,
         client_id: None,
-        body: EventBody::Message { content },
+        body: EventBody::Message {
+            content,
+            compliance: Vec::new(),
+        },
         at: when,
     }
 }
