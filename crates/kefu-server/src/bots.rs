@@ -18,7 +18,8 @@ use kefu_bot::Semantic;
 use kefu_bot::{Bot, Entry, Lexicon, Thresholds};
 use kefu_core::bot::BotLexicon;
 use kefu_core::catalog::KbEntry;
-use kefu_core::ids::{CategoryId, EntryId, ShopId};
+use kefu_core::ids::{CategoryId, EntryId, ProductId, ShopId};
+use kefu_core::product_knowledge::ProductFaq;
 use kefu_core::settings::ShopSettings;
 use kefu_store::Store;
 use std::collections::{HashMap, HashSet};
@@ -37,6 +38,10 @@ pub struct ShopBot {
     pub stale_at: Option<DateTime<Utc>>,
     /// Whether the semantic signal is part of this bot.
     pub semantic: bool,
+    /// Small lexical bots over single products' FAQ, built when first asked, by product and
+    /// a fingerprint of its questions; a rebuilt shop bot (new words, new thresholds) starts
+    /// without them.
+    pub product_bots: Mutex<HashMap<ProductId, (u64, Arc<Bot>)>>,
 }
 
 impl ShopBot {
@@ -56,6 +61,36 @@ impl ShopBot {
         tokio::task::spawn_blocking(move || bot.bot.ask(&question))
             .await
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))
+    }
+
+    /// The bot over one product's FAQ (SPEC §2.10), an entry's key being its place in `faq`.
+    /// Lexical only: a product has a handful of questions, and the shop's words and synonyms
+    /// are what tell them apart.
+    pub fn product_bot(&self, product: ProductId, faq: &[ProductFaq]) -> Arc<Bot> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for f in faq {
+            (f.id, f.updated_at, &f.question, &f.similar).hash(&mut h);
+        }
+        let print = h.finish();
+        let mut bots = self.product_bots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((p, bot)) = bots.get(&product)
+            && *p == print
+        {
+            return bot.clone();
+        }
+        let entries = faq
+            .iter()
+            .enumerate()
+            .map(|(key, f)| Entry {
+                key,
+                question: f.question.clone(),
+                similar: f.similar.clone(),
+            })
+            .collect();
+        let bot = Arc::new(Bot::new(self.lexicon.clone(), entries, thresholds(&self.settings, false)));
+        bots.insert(product, (print, bot.clone()));
+        bot
     }
 
     fn fresh(&self, version: i64, now: DateTime<Utc>) -> bool {
@@ -313,6 +348,7 @@ fn build(source: Source, semantic: Option<Arc<Semantic>>) -> ShopBot {
         lexicon,
         stale_at,
         semantic: has_semantic,
+        product_bots: Mutex::new(HashMap::new()),
     }
 }
 
