@@ -63,9 +63,12 @@ impl ShopBot {
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))
     }
 
-    /// The bot over one product's FAQ (SPEC §2.10), an entry's key being its place in `faq`.
-    /// Lexical only: a product has a handful of questions, and the shop's words and synonyms
-    /// are what tell them apart.
+    /// The bot over the shop's entries and one product's FAQ (SPEC §2.10): the shop's
+    /// entries first (keys `0..entries.len()`), then the product's questions (key
+    /// `entries.len() + i` for `faq[i]`). The shop's entries are there so that words weigh
+    /// what they weigh in the shop — over a product's handful of questions alone, a shared
+    /// 会不会 outweighs 缩水 — and a question the shop answers better is left to the shop.
+    /// Lexical only, built when first asked and kept by a fingerprint of the questions.
     pub fn product_bot(&self, product: ProductId, faq: &[ProductFaq]) -> Arc<Bot> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -79,14 +82,12 @@ impl ShopBot {
         {
             return bot.clone();
         }
-        let entries = faq
-            .iter()
+        let shop = self.entries.iter().map(|e| (e.question.clone(), e.similar.clone()));
+        let own = faq.iter().map(|f| (f.question.clone(), f.similar.clone()));
+        let entries = shop
+            .chain(own)
             .enumerate()
-            .map(|(key, f)| Entry {
-                key,
-                question: f.question.clone(),
-                similar: f.similar.clone(),
-            })
+            .map(|(key, (question, similar))| Entry { key, question, similar })
             .collect();
         let bot = Arc::new(Bot::new(self.lexicon.clone(), entries, thresholds(&self.settings, false)));
         bots.insert(product, (print, bot.clone()));

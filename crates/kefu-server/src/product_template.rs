@@ -14,8 +14,9 @@
 //! | 常见问题 | the question | the answer (as in the knowledge base) | phrasings separated by `\|` |
 //! | 关联推荐 | the related product's SKU | the reason (6个月宝宝可以开始吃辅食) | |
 //!
-//! Importing replaces the whole knowledge of every SKU the file names; products it does not
-//! name keep theirs. A file is read whole or refused whole, with the line and the reason.
+//! Importing replaces the whole knowledge of every SKU the file names (its 属性 rows replace
+//! the product's attributes; without any, the catalog's stay); products it does not name keep
+//! theirs. A file is read whole or refused whole, with the line and the reason.
 
 pub use crate::sheet::TemplateError;
 use crate::sheet::{self, refuse};

@@ -15,7 +15,7 @@ mod customers;
 mod kb;
 mod messages;
 pub(crate) mod phrases;
-mod products;
+pub(crate) mod products;
 mod records;
 pub mod reminders;
 mod shop;

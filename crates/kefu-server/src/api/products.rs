@@ -516,6 +516,7 @@ pub fn knowledge_from_rows(
     let mut order: Vec<String> = Vec::new();
     let mut by_sku: HashMap<String, (usize, ProductKnowledge)> = HashMap::new();
     let mut header_seen: HashSet<String> = HashSet::new();
+    let mut attributes_seen: HashSet<String> = HashSet::new();
     for row in rows {
         let line = row.line;
         let at = |e: ValidationError| file_error(format!("line {line}: the {} {}", e.field, e.message));
@@ -524,8 +525,11 @@ pub fn knowledge_from_rows(
             .ok_or_else(|| file_error(format!("line {line}: the shop has no product {}", row.sku)))?;
         let (_, k) = by_sku.entry(row.sku.clone()).or_insert_with(|| {
             order.push(row.sku.clone());
-            let mut info = ProductInfo::default();
-            info.attributes.clear();
+            // Without 属性 rows the product keeps the catalog's attributes.
+            let info = ProductInfo {
+                attributes: product.attributes.clone(),
+                ..Default::default()
+            };
             (
                 line,
                 ProductKnowledge {
@@ -539,6 +543,9 @@ pub fn knowledge_from_rows(
         });
         match row.kind {
             Kind::Attribute => {
+                if attributes_seen.insert(row.sku.clone()) {
+                    k.info.attributes.clear();
+                }
                 if k.info.attributes.insert(row.name.clone(), row.value).is_some() {
                     return Err(file_error(format!("line {line}: the attribute {} is named twice", row.name)));
                 }

@@ -538,13 +538,21 @@ async fn product_answer(
     }
     let product_bot = bot.product_bot(p.id, &k.faq);
     let question = text.to_string();
-    let (_, decision) = tokio::task::spawn_blocking(move || product_bot.ask(&question))
+    let t = product_bot.thresholds;
+    let (analysis, _) = tokio::task::spawn_blocking(move || product_bot.ask(&question))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))?;
-    Ok(match decision {
-        Decision::Answer { key, confidence } => k.faq.into_iter().nth(key).map(|f| (f, confidence)),
-        _ => None,
-    })
+    // The product's best question, if confident and clearly ahead of its others; the shop's
+    // entries may score higher without taking the answer from the product's page.
+    let shop_entries = bot.entries.len();
+    let mut own = analysis.candidates.iter().filter(|c| c.key >= shop_entries);
+    let (Some(best), next) = (own.next(), own.next()) else {
+        return Ok(None);
+    };
+    if best.score < t.answer || next.is_some_and(|n| best.score - n.score < t.margin) {
+        return Ok(None);
+    }
+    Ok(k.faq.into_iter().nth(best.key - shop_entries).map(|f| (f, best.score)))
 }
 
 /// Orders the bot looks at for a data answer, newest first.
