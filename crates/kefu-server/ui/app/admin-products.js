@@ -98,7 +98,7 @@ function RelatedEditor({ product, related, reload }) {
   };
   return html`<section class="pk-box" data-testid="pk-admin-related"><h4>${t('pk.related')}</h4>
     <ul class="kb-list">${related.map((r) => html`<li class="kb-entry"><b>${r.title}</b> <span class="muted small">${r.sku} · ${yuan(r.price_fen)}</span>
-      <div class="small">${t('pk.reason')}: ${r.reason}</div>
+      <div class="small">${t('pk.reason_is', { reason: r.reason })}</div>
       <button class="link-btn small" onClick=${() => remove(r)}>${t('adm.remove')}</button></li>`)}</ul>
     <form class="row" onSubmit=${add}>
       <input placeholder="SKU" data-testid="pk-related-sku" value=${sku} onInput=${(e) => setSku(e.target.value)} />

@@ -62,7 +62,7 @@ function ProductDetail({ id, canSend, onSend, onBack }) {
     <${Section} title=${t('pk.related')} testid="pk-related">
       ${k.related.length ? html`<ul class="kb-list">${k.related.map((r) => html`<li class="kb-entry related-item" data-testid="related-item" data-sku=${r.sku}>
         <div class="kb-q"><b>${r.title}</b> <span class="price">${yuan(r.price_fen)}</span></div>
-        <div class="small related-reason" data-testid="related-reason">${t('pk.reason')}: ${r.reason}</div>
+        <div class="small related-reason" data-testid="related-reason">${t('pk.reason_is', { reason: r.reason })}</div>
         <div class="row"><${SendButton} sku=${r.sku} canSend=${canSend} onSend=${onSend} sent=${sent} setSent=${setSent}
           testid="related-send" label=${t('pk.send_card')} /></div>
       </li>`)}</ul>` : html`<p class="muted small">${t('pk.no_related')}</p>`}
