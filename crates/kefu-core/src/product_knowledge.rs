@@ -77,7 +77,10 @@ impl SizeChart {
             columns.push(c);
         }
         if self.rows.is_empty() {
-            return Err(ValidationError::new("size_chart.rows", "a size chart needs at least one row"));
+            return Err(ValidationError::new(
+                "size_chart.rows",
+                "a size chart needs at least one row",
+            ));
         }
         if self.rows.len() > MAX_SIZE_ROWS {
             return Err(ValidationError::new(
@@ -94,7 +97,10 @@ impl SizeChart {
                     format!("has {} cells; the header has {} columns", r.len(), columns.len()),
                 ));
             }
-            let row = r.iter().map(|c| cell(field.clone(), c)).collect::<Result<Vec<_>, _>>()?;
+            let row = r
+                .iter()
+                .map(|c| cell(field.clone(), c))
+                .collect::<Result<Vec<_>, _>>()?;
             if row.iter().all(String::is_empty) {
                 return Err(ValidationError::new(field, "is empty"));
             }
@@ -309,7 +315,10 @@ impl ProductKnowledge {
 pub fn check_import(k: &mut ProductKnowledge) -> Result<Vec<String>, ValidationError> {
     k.info.normalize_and_check()?;
     if k.faq.len() > MAX_FAQ {
-        return Err(ValidationError::new("faq", format!("at most {MAX_FAQ} questions per product")));
+        return Err(ValidationError::new(
+            "faq",
+            format!("at most {MAX_FAQ} questions per product"),
+        ));
     }
     let mut skus = Vec::new();
     let mut questions = HashSet::new();
@@ -390,7 +399,8 @@ mod tests {
         bad.attributes.insert("材质2".into(), " ".into());
         assert_eq!(bad.normalize_and_check().unwrap_err().field, "attributes.材质2");
         let mut bad = info.clone();
-        bad.attributes.insert("x".repeat(MAX_ATTRIBUTE_KEY_CHARS + 1), "v".into());
+        bad.attributes
+            .insert("x".repeat(MAX_ATTRIBUTE_KEY_CHARS + 1), "v".into());
         assert_eq!(bad.normalize_and_check().unwrap_err().field, "attributes");
         let mut bad = info.clone();
         bad.comparisons[0].answer = "".into();
@@ -413,7 +423,9 @@ mod tests {
         assert_eq!(check_related(a, a, "同款").unwrap_err().field, "related");
         assert_eq!(check_related(a, b, " ").unwrap_err().field, "reason");
         assert_eq!(
-            check_related(a, b, &"很".repeat(MAX_REASON_CHARS + 1)).unwrap_err().field,
+            check_related(a, b, &"很".repeat(MAX_REASON_CHARS + 1))
+                .unwrap_err()
+                .field,
             "reason"
         );
     }

@@ -89,7 +89,11 @@ impl ShopBot {
             .enumerate()
             .map(|(key, (question, similar))| Entry { key, question, similar })
             .collect();
-        let bot = Arc::new(Bot::new(self.lexicon.clone(), entries, thresholds(&self.settings, false)));
+        let bot = Arc::new(Bot::new(
+            self.lexicon.clone(),
+            entries,
+            thresholds(&self.settings, false),
+        ));
         bots.insert(product, (print, bot.clone()));
         bot
     }

@@ -220,8 +220,14 @@ async fn parcels(store: &dyn Store, new: &NewShop, now: DateTime<Utc>) -> anyhow
 /// import as an admin's file.
 async fn product_knowledge(store: &dyn Store, new: &NewShop, now: DateTime<Utc>) -> anyhow::Result<()> {
     let rows = crate::product_template::parse_csv(PRODUCT_KNOWLEDGE_CSV.as_bytes()).map_err(|e| anyhow!("{e}"))?;
-    let products: HashMap<String, Product> = new.catalog.products.iter().map(|p| (p.sku.clone(), p.clone())).collect();
-    let items = crate::api::products::knowledge_from_rows(new.shop.id, rows, &products, now).map_err(|e| anyhow!("{e:?}"))?;
+    let products: HashMap<String, Product> = new
+        .catalog
+        .products
+        .iter()
+        .map(|p| (p.sku.clone(), p.clone()))
+        .collect();
+    let items =
+        crate::api::products::knowledge_from_rows(new.shop.id, rows, &products, now).map_err(|e| anyhow!("{e:?}"))?;
     store.import_product_knowledge(new.shop.id, &items, now).await?;
     Ok(())
 }

@@ -126,7 +126,10 @@ pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<TemplateRow>, TemplateError> {
 
 /// The rows of products' knowledge, in the template's order of kinds. `sku_of` names a
 /// related product.
-pub fn to_rows(items: &[ProductKnowledge], sku_of: impl Fn(kefu_core::ids::ProductId) -> Option<String>) -> Vec<[String; 5]> {
+pub fn to_rows(
+    items: &[ProductKnowledge],
+    sku_of: impl Fn(kefu_core::ids::ProductId) -> Option<String>,
+) -> Vec<[String; 5]> {
     let mut out = Vec::new();
     for k in items {
         let sku = &k.product.sku;
@@ -178,7 +181,12 @@ pub fn to_csv(rows: &[[String; 5]]) -> Vec<u8> {
 }
 
 pub fn to_xlsx(rows: &[[String; 5]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    sheet::write_xlsx("product-knowledge", &HEADER, &[14.0, 12.0, 24.0, 70.0, 40.0], rows.iter())
+    sheet::write_xlsx(
+        "product-knowledge",
+        &HEADER,
+        &[14.0, 12.0, 24.0, 70.0, 40.0],
+        rows.iter(),
+    )
 }
 
 #[cfg(test)]
@@ -192,7 +200,8 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[2].kind, Kind::Faq);
         assert_eq!(rows[2].line, 4);
-        let e = parse_csv("sku,kind,name,value,similar\nBB-001,属性,材质,A类纯棉,\nBB-001,价格,,1,\n".as_bytes()).unwrap_err();
+        let e = parse_csv("sku,kind,name,value,similar\nBB-001,属性,材质,A类纯棉,\nBB-001,价格,,1,\n".as_bytes())
+            .unwrap_err();
         assert_eq!(e.line, Some(3));
         assert!(e.message.contains("价格"), "{e}");
         let e = parse_csv("sku,kind,name,value,similar\nBB-001,关联推荐,,辅食,\n".as_bytes()).unwrap_err();

@@ -134,17 +134,28 @@ async fn products_are_found_in_chinese_and_kept_in_their_shop(app: Arc<TestApp>)
     assert_eq!(hits[0], "XMA-NK-003");
     assert!(search(&app, &agent, "宇宙飞船").await.is_empty());
     let (status, body) = app.get("/api/v1/products/search?q=%20", &agent).await;
-    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("q")));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("q"))
+    );
 
     // Every member of staff reads a product's knowledge.
     let lt = product(&app, &agent, "XMA-LT-001").await;
     let id = lt["id"].as_str().unwrap();
     let (status, k) = app.get(&format!("/api/v1/products/{id}/knowledge"), &agent).await;
     assert_eq!(status, StatusCode::OK, "{k}");
-    assert_eq!(k["info"]["size_chart"]["columns"], json!(["尺码", "身高", "体重", "月龄"]));
+    assert_eq!(
+        k["info"]["size_chart"]["columns"],
+        json!(["尺码", "身高", "体重", "月龄"])
+    );
     assert_eq!(k["info"]["size_chart"]["rows"].as_array().unwrap().len(), 4);
     assert_eq!(k["product"]["attributes"]["材质"], "A类纯棉");
-    assert!(k["info"]["comparisons"][0]["competitor"].as_str().unwrap().contains("便宜"));
+    assert!(
+        k["info"]["comparisons"][0]["competitor"]
+            .as_str()
+            .unwrap()
+            .contains("便宜")
+    );
     assert!(k["faq"].as_array().unwrap().len() >= 3);
 
     // Only owners and admins write; bad input changes nothing and names its field.
@@ -191,23 +202,46 @@ async fn faq_and_related_products_are_edited_by_managers(app: Arc<TestApp>) {
 
     let faq = json!({"question": "吸管杯可以装热水吗?", "similar": ["能装热水吗", ""], "answer": "亲，建议装60℃以下的温水哦~"});
     let (status, _) = app
-        .call(Method::POST, &format!("/api/v1/products/{cup_id}/faq"), &agent, Some(faq.clone()))
+        .call(
+            Method::POST,
+            &format!("/api/v1/products/{cup_id}/faq"),
+            &agent,
+            Some(faq.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, created) = app
-        .call(Method::POST, &format!("/api/v1/products/{cup_id}/faq"), &owner, Some(faq.clone()))
+        .call(
+            Method::POST,
+            &format!("/api/v1/products/{cup_id}/faq"),
+            &owner,
+            Some(faq.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["similar"], json!(["能装热水吗"]));
     let (status, _) = app
-        .call(Method::POST, &format!("/api/v1/products/{cup_id}/faq"), &owner, Some(faq))
+        .call(
+            Method::POST,
+            &format!("/api/v1/products/{cup_id}/faq"),
+            &owner,
+            Some(faq),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let bad = json!({"question": "推荐", "answer": "看看[商品:NO-SUCH]"});
     let (status, body) = app
-        .call(Method::POST, &format!("/api/v1/products/{cup_id}/faq"), &owner, Some(bad))
+        .call(
+            Method::POST,
+            &format!("/api/v1/products/{cup_id}/faq"),
+            &owner,
+            Some(bad),
+        )
         .await;
-    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("answer")));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("answer"))
+    );
     let faq_id = created["id"].as_str().unwrap();
     let (status, changed) = app
         .call(
@@ -217,16 +251,29 @@ async fn faq_and_related_products_are_edited_by_managers(app: Arc<TestApp>) {
             Some(json!({"question": "吸管杯可以装热水吗?", "answer": "亲，60℃以下温水就好~"})),
         )
         .await;
-    assert_eq!((status, changed["answer"].as_str()), (StatusCode::OK, Some("亲，60℃以下温水就好~")));
+    assert_eq!(
+        (status, changed["answer"].as_str()),
+        (StatusCode::OK, Some("亲，60℃以下温水就好~"))
+    );
 
     // 关联推荐 with a reason; never the product itself, never an empty or long reason.
     let path = format!("/api/v1/products/{cup_id}/related/{bowl_id}");
     let (status, _) = app
-        .call(Method::PUT, &path, &agent, Some(json!({"reason": "6个月宝宝可以开始吃辅食"})))
+        .call(
+            Method::PUT,
+            &path,
+            &agent,
+            Some(json!({"reason": "6个月宝宝可以开始吃辅食"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, k) = app
-        .call(Method::PUT, &path, &owner, Some(json!({"reason": "6个月宝宝可以开始吃辅食"})))
+        .call(
+            Method::PUT,
+            &path,
+            &owner,
+            Some(json!({"reason": "6个月宝宝可以开始吃辅食"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{k}");
     assert_eq!(k["related"][0]["sku"], "XMA-FS-001");
@@ -240,17 +287,28 @@ async fn faq_and_related_products_are_edited_by_managers(app: Arc<TestApp>) {
             Some(json!({"reason": "自己"})),
         )
         .await;
-    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("related")));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("related"))
+    );
     let (status, body) = app
         .call(Method::PUT, &path, &owner, Some(json!({"reason": "很".repeat(61)})))
         .await;
-    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+    );
 
     // Another shop can neither change nor remove them.
     app.other_shop().await;
     let boss = app.login("other", "boss", OWNER_PW).await;
     let (status, _) = app
-        .call(Method::PUT, &format!("/api/v1/product-faq/{faq_id}"), &boss, Some(json!({"question": "x", "answer": "y"})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/product-faq/{faq_id}"),
+            &boss,
+            Some(json!({"question": "x", "answer": "y"})),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.call(Method::DELETE, &path, &boss, None).await;
@@ -274,7 +332,11 @@ on_both_engines!(faq_and_related_products_are_edited_by_managers);
 
 async fn upload(app: &TestApp, token: &str, format: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let r = app
-        .req(Method::POST, &format!("/api/v1/product-knowledge/import?format={format}"), token)
+        .req(
+            Method::POST,
+            &format!("/api/v1/product-knowledge/import?format={format}"),
+            token,
+        )
         .body(body)
         .send()
         .await
@@ -327,14 +389,26 @@ async fn imports_are_all_or_nothing_and_name_the_bad_row(app: Arc<TestApp>) {
 
     // Export → import changes nothing, in both formats.
     for format in ["csv", "xlsx"] {
-        let file = download(&app, &owner, &format!("/api/v1/product-knowledge/export?format={format}")).await;
+        let file = download(
+            &app,
+            &owner,
+            &format!("/api/v1/product-knowledge/export?format={format}"),
+        )
+        .await;
         let (status, summary) = upload(&app, &owner, format, file).await;
         assert_eq!(status, StatusCode::OK, "{format}: {summary}");
         assert!(summary["products"].as_i64().unwrap() >= 6, "{summary}");
         let (_, again) = app.get(&knowledge, &owner).await;
         assert_eq!(again["info"], k["info"], "{format}");
         assert_eq!(again["related"], k["related"], "{format}");
-        let questions = |v: &Value| -> Vec<Value> { v["faq"].as_array().unwrap().iter().map(|f| f["question"].clone()).collect() };
+        let questions = |v: &Value| -> Vec<Value> {
+            v["faq"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["question"].clone())
+                .collect()
+        };
         assert_eq!(questions(&again), questions(&k), "{format}");
     }
     // The template is one documented file in both formats.
@@ -361,7 +435,9 @@ async fn related_products_reach_the_buyer_as_cards(app: Arc<TestApp>) {
     let token = app.login("demo", "xiaomei", AGENT_PW).await;
     let mut agent = Ws::agent(&app, &token).await;
     agent.send(json!({"type": "presence", "status": "online"})).await;
-    agent.until(|f| f["type"] == "presence" && f["status"] == "online").await;
+    agent
+        .until(|f| f["type"] == "presence" && f["status"] == "online")
+        .await;
 
     let mut buyer = Ws::buyer(&app, &visitor(), Some("XMA-MF-001")).await;
     let welcome = buyer.until(|f| f["type"] == "welcome").await;
@@ -372,12 +448,18 @@ async fn related_products_reach_the_buyer_as_cards(app: Arc<TestApp>) {
 
     // The agent looks the product up and sends a related one in one click: a card message.
     let (_, hits) = app
-        .get(&format!("/api/v1/products/search?q={}", urlencoding("高铁米粉")), &token)
+        .get(
+            &format!("/api/v1/products/search?q={}", urlencoding("高铁米粉")),
+            &token,
+        )
         .await;
     let rice = &hits[0]["product"];
     assert_eq!(rice["sku"], "XMA-MF-001");
     let (_, k) = app
-        .get(&format!("/api/v1/products/{}/knowledge", rice["id"].as_str().unwrap()), &token)
+        .get(
+            &format!("/api/v1/products/{}/knowledge", rice["id"].as_str().unwrap()),
+            &token,
+        )
         .await;
     let bowl = k["related"]
         .as_array()
@@ -387,8 +469,10 @@ async fn related_products_reach_the_buyer_as_cards(app: Arc<TestApp>) {
         .cloned()
         .expect("a related product by the baby's age");
     agent
-        .send(json!({"type": "message", "conversation_id": conv, "client_id": "a-card",
-            "content": {"kind": "product", "sku": bowl["sku"]}}))
+        .send(
+            json!({"type": "message", "conversation_id": conv, "client_id": "a-card",
+            "content": {"kind": "product", "sku": bowl["sku"]}}),
+        )
         .await;
     agent.until(|f| f["type"] == "ack" && f["client_id"] == "a-card").await;
     let card = buyer
@@ -400,15 +484,15 @@ async fn related_products_reach_the_buyer_as_cards(app: Arc<TestApp>) {
     assert_eq!(card["content"]["card"]["price"], bowl["price"]);
     // A card of something the shop does not sell is refused, and nothing is sent.
     agent
-        .send(json!({"type": "message", "conversation_id": conv, "client_id": "a-none",
-            "content": {"kind": "product", "sku": "NO-SUCH"}}))
+        .send(
+            json!({"type": "message", "conversation_id": conv, "client_id": "a-none",
+            "content": {"kind": "product", "sku": "NO-SUCH"}}),
+        )
         .await;
     let refused = agent.until(|f| f["type"] == "error").await;
     assert_eq!(refused["client_id"], "a-none", "{refused}");
 
-    agent
-        .send(json!({"type": "close", "conversation_id": conv}))
-        .await;
+    agent.send(json!({"type": "close", "conversation_id": conv})).await;
     agent.until(|f| f["type"] == "event" && f["kind"] == "closed").await;
 }
 on_both_engines!(related_products_reach_the_buyer_as_cards);

@@ -27,8 +27,13 @@ pub trait ProductStore: Send + Sync {
     /// Every product of the shop with its knowledge, by SKU: what search and export read.
     async fn all_product_knowledge(&self, shop: ShopId) -> Result<Vec<ProductKnowledge>>;
     /// Replaces the product's info and attributes. `NotFound` if not the shop's.
-    async fn put_product_info(&self, shop: ShopId, product: ProductId, info: &ProductInfo, at: DateTime<Utc>)
-    -> Result<()>;
+    async fn put_product_info(
+        &self,
+        shop: ShopId,
+        product: ProductId,
+        info: &ProductInfo,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
     async fn product_faq(&self, shop: ShopId, id: ProductFaqId) -> Result<Option<ProductFaq>>;
     /// `NotFound` if the product is not the shop's, `Conflict` if it has that question.
     async fn create_product_faq(&self, faq: &ProductFaq) -> Result<()>;

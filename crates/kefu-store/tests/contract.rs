@@ -2983,7 +2983,11 @@ async fn product_knowledge_is_whole_scoped_and_imported_all_or_nothing(store: Ar
     assert!(store.product_knowledge(other, p1).await.unwrap().is_none());
 
     let info = ProductInfo {
-        attributes: [("材质".to_string(), "A类纯棉".to_string()), ("适用年龄".into(), "0-12个月".into())].into(),
+        attributes: [
+            ("材质".to_string(), "A类纯棉".to_string()),
+            ("适用年龄".into(), "0-12个月".into()),
+        ]
+        .into(),
         size_chart: SizeChart {
             columns: vec!["尺码".into(), "身高".into()],
             rows: vec![vec!["66".into(), "59-66cm".into()], vec!["73".into(), "66-73cm".into()]],
@@ -3030,12 +3034,21 @@ async fn product_knowledge_is_whole_scoped_and_imported_all_or_nothing(store: Ar
     ));
     f.answer = "洗后缩水约1%".into();
     store.update_product_faq(&f).await.unwrap();
-    assert_eq!(store.product_faq(shop, f.id).await.unwrap().unwrap().answer, "洗后缩水约1%");
+    assert_eq!(
+        store.product_faq(shop, f.id).await.unwrap().unwrap().answer,
+        "洗后缩水约1%"
+    );
     assert!(store.product_faq(other, f.id).await.unwrap().is_none());
     let mut foreign = f.clone();
     foreign.shop_id = other;
-    assert!(matches!(store.update_product_faq(&foreign).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_product_faq(other, f.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.update_product_faq(&foreign).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_product_faq(other, f.id).await,
+        Err(StoreError::NotFound)
+    ));
 
     let rel = |a: ProductId, b: ProductId, reason: &str| RelatedProduct {
         product_id: a,
@@ -3043,9 +3056,18 @@ async fn product_knowledge_is_whole_scoped_and_imported_all_or_nothing(store: Ar
         reason: reason.into(),
         created_at: now(),
     };
-    store.put_related_product(shop, &rel(p1, p2, "6个月宝宝可以开始吃辅食")).await.unwrap();
-    store.put_related_product(shop, &rel(p1, p3, "宝宝可以用饮水杯了")).await.unwrap();
-    store.put_related_product(shop, &rel(p1, p2, "辅食期必备")).await.unwrap();
+    store
+        .put_related_product(shop, &rel(p1, p2, "6个月宝宝可以开始吃辅食"))
+        .await
+        .unwrap();
+    store
+        .put_related_product(shop, &rel(p1, p3, "宝宝可以用饮水杯了"))
+        .await
+        .unwrap();
+    store
+        .put_related_product(shop, &rel(p1, p2, "辅食期必备"))
+        .await
+        .unwrap();
     // Not across shops, in either direction.
     assert!(matches!(
         store.put_related_product(shop, &rel(p1, oc.products[0].id, "x")).await,
@@ -3092,6 +3114,13 @@ async fn product_knowledge_is_whole_scoped_and_imported_all_or_nothing(store: Ar
     assert_eq!(k.info.selling_points, vec!["食品级硅胶"]);
     assert_eq!(k.faq[0].question, "可以进微波炉吗");
     assert_eq!(k.related[0].related_id, p1);
-    assert!(store.all_product_knowledge(other).await.unwrap().iter().all(|k| k.faq.is_empty()));
+    assert!(
+        store
+            .all_product_knowledge(other)
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.faq.is_empty())
+    );
 }
 contract!(product_knowledge_is_whole_scoped_and_imported_all_or_nothing);

@@ -104,7 +104,12 @@ async fn buyer_socket(
     }
     let group = p.group.as_deref().map(SkillGroup::parse).transpose()?;
     let c = crate::chat::buyer_conversation(&state, shop.id, &visitor, nick.as_deref(), channel, group).await?;
-    let product = p.sku.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(64).collect());
+    let product = p
+        .sku
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(64).collect());
     let peer = Peer::Buyer {
         shop: shop.id,
         conversation: c.id,

@@ -267,7 +267,10 @@ pub struct FaqInput {
 /// Checks a question and that the products its answer shows are the shop's.
 async fn checked_faq(state: &AppState, faq: &mut ProductFaq) -> ApiResult<()> {
     for sku in faq.normalize_and_check()? {
-        if crate::api::widget::product_by_sku(state, faq.shop_id, &sku).await?.is_none() {
+        if crate::api::widget::product_by_sku(state, faq.shop_id, &sku)
+            .await?
+            .is_none()
+        {
             return Err(ValidationError::new("answer", format!("the shop has no product {sku}")).into());
         }
     }
@@ -453,11 +456,17 @@ async fn export_knowledge(
     let skus: HashMap<ProductId, String> = items.iter().map(|k| (k.product.id, k.product.sku.clone())).collect();
     let described: Vec<ProductKnowledge> = items
         .into_iter()
-        .filter(|k| k.updated_at.is_some() || !k.faq.is_empty() || !k.related.is_empty() || !k.info.attributes.is_empty())
+        .filter(|k| {
+            k.updated_at.is_some() || !k.faq.is_empty() || !k.related.is_empty() || !k.info.attributes.is_empty()
+        })
         .collect();
     let rows = product_template::to_rows(&described, |id| skus.get(&id).cloned());
     let date = kefu_store::now().format("%Y%m%d");
-    file_response(p.format.unwrap_or_default(), &format!("product-knowledge-{date}"), &rows)
+    file_response(
+        p.format.unwrap_or_default(),
+        &format!("product-knowledge-{date}"),
+        &rows,
+    )
 }
 
 /// An example file: one product's attributes, size chart, care, selling point, comparison,
@@ -547,7 +556,10 @@ pub fn knowledge_from_rows(
                     k.info.attributes.clear();
                 }
                 if k.info.attributes.insert(row.name.clone(), row.value).is_some() {
-                    return Err(file_error(format!("line {line}: the attribute {} is named twice", row.name)));
+                    return Err(file_error(format!(
+                        "line {line}: the attribute {} is named twice",
+                        row.name
+                    )));
                 }
             }
             Kind::SizeChart => {
@@ -585,11 +597,16 @@ pub fn knowledge_from_rows(
                 };
                 for sku in f.normalize_and_check().map_err(at)? {
                     if !products.contains_key(&sku) {
-                        return Err(file_error(format!("line {line}: the answer shows {sku}, which the shop does not have")));
+                        return Err(file_error(format!(
+                            "line {line}: the answer shows {sku}, which the shop does not have"
+                        )));
                     }
                 }
                 if k.faq.iter().any(|q| q.question == f.question) {
-                    return Err(file_error(format!("line {line}: the question “{}” is asked twice", f.question)));
+                    return Err(file_error(format!(
+                        "line {line}: the question “{}” is asked twice",
+                        f.question
+                    )));
                 }
                 k.faq.push(f);
             }
@@ -621,7 +638,11 @@ pub fn knowledge_from_rows(
 }
 
 fn join(a: &str, b: &str) -> String {
-    if a.is_empty() { b.to_string() } else { format!("{a}\n{b}") }
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}\n{b}")
+    }
 }
 
 /// Import product knowledge from a file in the template (owners and admins), all or nothing:
@@ -656,9 +677,6 @@ async fn import_knowledge(
     let now = kefu_store::now();
     let items = knowledge_from_rows(caller.shop(), rows, &products, now)?;
     Ok(Json(
-        state
-            .store
-            .import_product_knowledge(caller.shop(), &items, now)
-            .await?,
+        state.store.import_product_knowledge(caller.shop(), &items, now).await?,
     ))
 }

@@ -441,7 +441,9 @@ impl Conn {
                 };
                 let c = super::conversation(&state, shop, conversation).await?;
                 match c.state {
-                    kefu_core::chat::ConversationState::Bot => super::bot_answers(&state, &c, BotInput::Human, None).await,
+                    kefu_core::chat::ConversationState::Bot => {
+                        super::bot_answers(&state, &c, BotInput::Human, None).await
+                    }
                     kefu_core::chat::ConversationState::Closed => {
                         let reopened = state
                             .store
