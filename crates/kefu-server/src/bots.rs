@@ -25,6 +25,9 @@ use kefu_store::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+/// How many products' bots a shop keeps at once.
+const MAX_PRODUCT_BOTS: usize = 64;
+
 /// A shop's bot with what it was built from.
 pub struct ShopBot {
     pub version: i64,
@@ -94,6 +97,10 @@ impl ShopBot {
             entries,
             thresholds(&self.settings, false),
         ));
+        // Each holds an index of the whole knowledge base: keep the products asked about lately.
+        if bots.len() >= MAX_PRODUCT_BOTS {
+            bots.clear();
+        }
         bots.insert(product, (print, bot.clone()));
         bot
     }
