@@ -92,3 +92,7 @@ id_type!(
     /// A follow-up visit (客户回访) due after a case closed.
     VisitId
 );
+id_type!(
+    /// A question of one product's own FAQ (商品常见问题).
+    ProductFaqId
+);

@@ -25,6 +25,7 @@ pub mod order;
 pub mod order_answers;
 pub mod order_feed;
 pub mod phrases;
+pub mod product_knowledge;
 pub mod reminders;
 pub mod routing;
 pub mod service_tickets;

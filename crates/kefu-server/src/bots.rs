@@ -18,11 +18,15 @@ use kefu_bot::Semantic;
 use kefu_bot::{Bot, Entry, Lexicon, Thresholds};
 use kefu_core::bot::BotLexicon;
 use kefu_core::catalog::KbEntry;
-use kefu_core::ids::{CategoryId, EntryId, ShopId};
+use kefu_core::ids::{CategoryId, EntryId, ProductId, ShopId};
+use kefu_core::product_knowledge::ProductFaq;
 use kefu_core::settings::ShopSettings;
 use kefu_store::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+
+/// How many products' bots a shop keeps at once.
+const MAX_PRODUCT_BOTS: usize = 64;
 
 /// A shop's bot with what it was built from.
 pub struct ShopBot {
@@ -37,6 +41,10 @@ pub struct ShopBot {
     pub stale_at: Option<DateTime<Utc>>,
     /// Whether the semantic signal is part of this bot.
     pub semantic: bool,
+    /// Small lexical bots over single products' FAQ, built when first asked, by product and
+    /// a fingerprint of its questions; a rebuilt shop bot (new words, new thresholds) starts
+    /// without them.
+    pub product_bots: Mutex<HashMap<ProductId, (u64, Arc<Bot>)>>,
 }
 
 impl ShopBot {
@@ -56,6 +64,45 @@ impl ShopBot {
         tokio::task::spawn_blocking(move || bot.bot.ask(&question))
             .await
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))
+    }
+
+    /// The bot over the shop's entries and one product's FAQ (SPEC §2.10): the shop's
+    /// entries first (keys `0..entries.len()`), then the product's questions (key
+    /// `entries.len() + i` for `faq[i]`). The shop's entries are there so that words weigh
+    /// what they weigh in the shop — over a product's handful of questions alone, a shared
+    /// 会不会 outweighs 缩水 — and a question the shop answers better is left to the shop.
+    /// Lexical only, built when first asked and kept by a fingerprint of the questions.
+    pub fn product_bot(&self, product: ProductId, faq: &[ProductFaq]) -> Arc<Bot> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for f in faq {
+            (f.id, f.updated_at, &f.question, &f.similar).hash(&mut h);
+        }
+        let print = h.finish();
+        let mut bots = self.product_bots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((p, bot)) = bots.get(&product)
+            && *p == print
+        {
+            return bot.clone();
+        }
+        let shop = self.entries.iter().map(|e| (e.question.clone(), e.similar.clone()));
+        let own = faq.iter().map(|f| (f.question.clone(), f.similar.clone()));
+        let entries = shop
+            .chain(own)
+            .enumerate()
+            .map(|(key, (question, similar))| Entry { key, question, similar })
+            .collect();
+        let bot = Arc::new(Bot::new(
+            self.lexicon.clone(),
+            entries,
+            thresholds(&self.settings, false),
+        ));
+        // Each holds an index of the whole knowledge base: keep the products asked about lately.
+        if bots.len() >= MAX_PRODUCT_BOTS {
+            bots.clear();
+        }
+        bots.insert(product, (print, bot.clone()));
+        bot
     }
 
     fn fresh(&self, version: i64, now: DateTime<Utc>) -> bool {
@@ -313,6 +360,7 @@ fn build(source: Source, semantic: Option<Arc<Semantic>>) -> ShopBot {
         lexicon,
         stale_at,
         semantic: has_semantic,
+        product_bots: Mutex::new(HashMap::new()),
     }
 }
 

@@ -21,6 +21,7 @@ const CUSTOMERS_CSV: &str = include_str!("../../../demo/customers.csv");
 const ORDERS_CSV: &str = include_str!("../../../demo/orders.csv");
 const KNOWLEDGE_CSV: &str = include_str!("../../../demo/knowledge.csv");
 const PHRASES_CSV: &str = include_str!("../../../demo/phrases.csv");
+const PRODUCT_KNOWLEDGE_CSV: &str = include_str!("../../../demo/product_knowledge.csv");
 
 /// Who can log in to the demo shop.
 #[derive(Clone, Debug)]
@@ -82,6 +83,9 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoLogins> {
         Ok(()) => {
             parcels(store, &new, now).await.context("the demo's parcels")?;
             phrases(store, &new, now).await.context("demo/phrases.csv")?;
+            product_knowledge(store, &new, now)
+                .await
+                .context("demo/product_knowledge.csv")?;
             Ok(DemoLogins {
                 created: true,
                 ..logins
@@ -211,7 +215,23 @@ async fn parcels(store: &dyn Store, new: &NewShop, now: DateTime<Utc>) -> anyhow
     Ok(())
 }
 
-/// Reads the demo CSV files into a catalog, refusing anything inconsistent.
+/// The 母婴 products' knowledge (SPEC §2.10): size charts, care, selling points, the answers
+/// to "××家更便宜", product FAQ and related products by the baby's age — through the same
+/// import as an admin's file.
+async fn product_knowledge(store: &dyn Store, new: &NewShop, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let rows = crate::product_template::parse_csv(PRODUCT_KNOWLEDGE_CSV.as_bytes()).map_err(|e| anyhow!("{e}"))?;
+    let products: HashMap<String, Product> = new
+        .catalog
+        .products
+        .iter()
+        .map(|p| (p.sku.clone(), p.clone()))
+        .collect();
+    let items =
+        crate::api::products::knowledge_from_rows(new.shop.id, rows, &products, now).map_err(|e| anyhow!("{e:?}"))?;
+    store.import_product_knowledge(new.shop.id, &items, now).await?;
+    Ok(())
+}
+
 /// The team's quick phrases (快捷短语), with the shortcuts agents type (`sc` → 实物拍摄 …).
 async fn phrases(store: &dyn Store, new: &NewShop, now: DateTime<Utc>) -> anyhow::Result<()> {
     let lines = crate::phrase_template::parse_csv(PHRASES_CSV.as_bytes()).map_err(|e| anyhow!("{e}"))?;

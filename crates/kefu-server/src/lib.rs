@@ -18,6 +18,7 @@ pub mod kb_template;
 pub mod limits;
 pub mod order_feed;
 pub mod phrase_template;
+pub mod product_template;
 pub mod sheet;
 pub mod ui;
 

@@ -137,6 +137,15 @@ async fn matrix(app: Arc<TestApp>) {
             ids.insert(prefix, uuid::Uuid::now_v7().to_string());
         }
     }
+    // A product FAQ question (SPEC §2.10) of the demo shop, and a second product to relate.
+    let (_, products) = app.get("/api/v1/products?limit=2", &owner).await;
+    let related = products["items"][1]["id"].as_str().unwrap().to_string();
+    let (_, hits) = app.get("/api/v1/products/search?q=%E7%BC%A9%E6%B0%B4", &owner).await;
+    let with_faq = hits[0]["product"]["id"].as_str().unwrap().to_string();
+    let (_, k) = app.get(&format!("/api/v1/products/{with_faq}/knowledge"), &owner).await;
+    ids.insert("/api/v1/product-faq/", k["faq"][0]["id"].as_str().unwrap().to_string());
+    real.push("/api/v1/product-faq/");
+
     let conversation = kefu_core::chat::Conversation::new(
         app.store
             .shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap())
@@ -173,7 +182,8 @@ async fn matrix(app: Arc<TestApp>) {
             .path
             .replace("{id}", id)
             .replace("{shop}", "demo")
-            .replace("{feed}", "shopify");
+            .replace("{feed}", "shopify")
+            .replace("{related}", &related);
         let names_a_row = op.path.contains("{id}");
         let names_a_real_row = names_a_row && real.iter().any(|prefix| op.path.starts_with(prefix));
         let read = op.method == Method::GET;

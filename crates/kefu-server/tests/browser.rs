@@ -2,6 +2,8 @@
 //! browser tests in `ui-tests/` (node's test runner, playwright-core driving Debian's headless
 //! Chromium at /usr/bin/chromium) against it. Needs `npm ci --prefix ui-tests` once and the
 //! `chromium` package; `.ci/run` does both. Screenshots go to `$KEFU_SHOTS` when it is set.
+//! Every `ui-tests/*.test.mjs` runs (node finds them), e.g. `products.test.mjs` for product
+//! knowledge and related-product cards.
 
 mod common;
 

@@ -9,6 +9,7 @@ mod customer_sql;
 mod error;
 mod order_sql;
 mod postgres;
+mod product_sql;
 mod rows;
 mod search_sql;
 mod sql;
@@ -23,6 +24,7 @@ pub use customer_sql::{
 pub mod broker;
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use product_sql::{ProductImportSummary, ProductStore};
 pub use search_sql::{Found, FoundMessage, MessageSearch, RecordStore};
 pub use sqlite::SqliteStore;
 
@@ -152,7 +154,7 @@ pub struct Listed<T> {
 /// Everything kefu keeps. Every method that reads or writes shop data takes the shop id,
 /// and every query filters by it: a caller cannot reach another shop's rows by guessing ids.
 #[async_trait]
-pub trait Store: ChatStore + OrderStore + CustomerStore + RecordStore + Send + Sync + 'static {
+pub trait Store: ChatStore + OrderStore + CustomerStore + RecordStore + ProductStore + Send + Sync + 'static {
     /// "sqlite" or "postgres", for logs and health output.
     fn engine(&self) -> &'static str;
     /// Checks the database answers.

@@ -117,6 +117,17 @@ macro_rules! impl_store {
             use super::super::*;
             crate::order_sql::order_impl!($store, $db, $begin_write);
         }
+        mod product_sql {
+            use crate::{Result, StoreError};
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use kefu_core::ids::{ProductFaqId, ProductId, ShopId};
+            use kefu_core::product_knowledge::{ProductFaq, ProductInfo, ProductKnowledge, RelatedProduct};
+            use sqlx::types::Json;
+            use uuid::Uuid;
+            use super::super::*;
+            crate::product_sql::product_impl!($store, $db, $begin_write);
+        }
         chat_helpers!($store, $db, $begin_write);
         chat_impl!($store, $db, $engine, $begin_write, $lock_shop);
         customer_impl!($store, $db, $begin_write);

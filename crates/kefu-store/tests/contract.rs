@@ -2969,3 +2969,158 @@ async fn visits_are_scheduled_once_listed_by_due_and_done_once(store: Arc<dyn St
     assert_eq!(ids(store.visits(shop, &closed).await.unwrap()), [first.id]);
 }
 contract!(visits_are_scheduled_once_listed_by_due_and_done_once);
+
+async fn product_knowledge_is_whole_scoped_and_imported_all_or_nothing(store: Arc<dyn Store>) {
+    use kefu_core::product_knowledge::{Comparison, ProductFaq, ProductInfo, RelatedProduct, SizeChart};
+    let (shop, c) = shop_with_catalog(&store, "pk-a").await;
+    let (other, oc) = shop_with_catalog(&store, "pk-b").await;
+    let (p1, p2, p3) = (c.products[0].id, c.products[1].id, c.products[2].id);
+
+    // A product nobody described has empty knowledge with its catalog attributes.
+    let k = store.product_knowledge(shop, p1).await.unwrap().unwrap();
+    assert_eq!(k.info.attributes["材质"], "纯棉");
+    assert!(k.faq.is_empty() && k.related.is_empty() && k.updated_at.is_none());
+    assert!(store.product_knowledge(other, p1).await.unwrap().is_none());
+
+    let info = ProductInfo {
+        attributes: [
+            ("材质".to_string(), "A类纯棉".to_string()),
+            ("适用年龄".into(), "0-12个月".into()),
+        ]
+        .into(),
+        size_chart: SizeChart {
+            columns: vec!["尺码".into(), "身高".into()],
+            rows: vec![vec!["66".into(), "59-66cm".into()], vec!["73".into(), "66-73cm".into()]],
+        },
+        care: "30℃以下手洗".into(),
+        usage: String::new(),
+        selling_points: vec!["无荧光剂".into()],
+        comparisons: vec![Comparison {
+            competitor: "××家".into(),
+            answer: "我们是A类标准".into(),
+        }],
+    };
+    let t = now();
+    store.put_product_info(shop, p1, &info, t).await.unwrap();
+    assert!(matches!(
+        store.put_product_info(other, p1, &info, t).await,
+        Err(StoreError::NotFound)
+    ));
+    let k = store.product_knowledge(shop, p1).await.unwrap().unwrap();
+    assert_eq!(k.info, info);
+    assert_eq!(k.product.attributes["适用年龄"], "0-12个月");
+    assert_eq!(k.updated_at, Some(t));
+
+    let faq = |product: ProductId, s: ShopId, q: &str| ProductFaq {
+        id: ProductFaqId::new(),
+        shop_id: s,
+        product_id: product,
+        question: q.into(),
+        similar: vec!["缩水吗".into()],
+        answer: "缩水约1%".into(),
+        created_at: t,
+        updated_at: t,
+    };
+    let mut f = faq(p1, shop, "这款会缩水吗");
+    store.create_product_faq(&f).await.unwrap();
+    assert!(matches!(
+        store.create_product_faq(&faq(p1, shop, "这款会缩水吗")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Another shop cannot hang a question on this shop's product.
+    assert!(matches!(
+        store.create_product_faq(&faq(p1, other, "别家的问题")).await,
+        Err(StoreError::NotFound)
+    ));
+    f.answer = "洗后缩水约1%".into();
+    store.update_product_faq(&f).await.unwrap();
+    assert_eq!(
+        store.product_faq(shop, f.id).await.unwrap().unwrap().answer,
+        "洗后缩水约1%"
+    );
+    assert!(store.product_faq(other, f.id).await.unwrap().is_none());
+    let mut foreign = f.clone();
+    foreign.shop_id = other;
+    assert!(matches!(
+        store.update_product_faq(&foreign).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_product_faq(other, f.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let rel = |a: ProductId, b: ProductId, reason: &str| RelatedProduct {
+        product_id: a,
+        related_id: b,
+        reason: reason.into(),
+        created_at: now(),
+    };
+    store
+        .put_related_product(shop, &rel(p1, p2, "6个月宝宝可以开始吃辅食"))
+        .await
+        .unwrap();
+    store
+        .put_related_product(shop, &rel(p1, p3, "宝宝可以用饮水杯了"))
+        .await
+        .unwrap();
+    store
+        .put_related_product(shop, &rel(p1, p2, "辅食期必备"))
+        .await
+        .unwrap();
+    // Not across shops, in either direction.
+    assert!(matches!(
+        store.put_related_product(shop, &rel(p1, oc.products[0].id, "x")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.put_related_product(other, &rel(p1, p2, "x")).await,
+        Err(StoreError::NotFound)
+    ));
+    let k = store.product_knowledge(shop, p1).await.unwrap().unwrap();
+    let reasons: Vec<(ProductId, &str)> = k.related.iter().map(|r| (r.related_id, r.reason.as_str())).collect();
+    assert_eq!(reasons, vec![(p2, "辅食期必备"), (p3, "宝宝可以用饮水杯了")]);
+    assert_eq!(k.faq.len(), 1);
+    assert!(matches!(
+        store.delete_related_product(other, p1, p3).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_related_product(shop, p1, p3).await.unwrap();
+
+    // An import replaces each listed product's knowledge; a bad item leaves everything as it was.
+    let mut all = store.all_product_knowledge(shop).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let mut k2 = all.remove(1);
+    assert_eq!(k2.product.id, p2);
+    k2.info.selling_points = vec!["食品级硅胶".into()];
+    k2.faq = vec![faq(p2, shop, "可以进微波炉吗")];
+    k2.related = vec![rel(p2, p1, "搭配连体衣")];
+    let mut bad = k2.clone();
+    bad.related = vec![rel(p2, oc.products[1].id, "别家的")];
+    let mut k1 = store.product_knowledge(shop, p1).await.unwrap().unwrap();
+    k1.faq.clear();
+    k1.related.clear();
+    assert!(matches!(
+        store.import_product_knowledge(shop, &[k1.clone(), bad], now()).await,
+        Err(StoreError::NotFound)
+    ));
+    let unchanged = store.product_knowledge(shop, p1).await.unwrap().unwrap();
+    assert_eq!((unchanged.faq.len(), unchanged.related.len()), (1, 1));
+    let s = store.import_product_knowledge(shop, &[k1, k2], now()).await.unwrap();
+    assert_eq!((s.products, s.faq, s.related), (2, 1, 1));
+    let k = store.product_knowledge(shop, p1).await.unwrap().unwrap();
+    assert!(k.faq.is_empty() && k.related.is_empty());
+    let k = store.product_knowledge(shop, p2).await.unwrap().unwrap();
+    assert_eq!(k.info.selling_points, vec!["食品级硅胶"]);
+    assert_eq!(k.faq[0].question, "可以进微波炉吗");
+    assert_eq!(k.related[0].related_id, p1);
+    assert!(
+        store
+            .all_product_knowledge(other)
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.faq.is_empty())
+    );
+}
+contract!(product_knowledge_is_whole_scoped_and_imported_all_or_nothing);

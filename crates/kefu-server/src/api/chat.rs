@@ -56,6 +56,8 @@ pub struct BuyerSocketParams {
     /// The skill group the entry point stands for (e.g. `售后` on the after-sales page): a
     /// new chat goes to that group's agents (or to agents without a group).
     group: Option<String>,
+    /// The SKU of the product page the widget runs on: the bot prefers that product's FAQ.
+    sku: Option<String>,
 }
 
 /// The buyer's chat socket (the widget). Frames: see `ClientFrame` and `ServerFrame`; the
@@ -102,9 +104,16 @@ async fn buyer_socket(
     }
     let group = p.group.as_deref().map(SkillGroup::parse).transpose()?;
     let c = crate::chat::buyer_conversation(&state, shop.id, &visitor, nick.as_deref(), channel, group).await?;
+    let product = p
+        .sku
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(64).collect());
     let peer = Peer::Buyer {
         shop: shop.id,
         conversation: c.id,
+        product,
     };
     Ok(sized(ws).on_upgrade(move |socket| async move {
         run(state, socket, peer, p.after).await;

@@ -15,6 +15,7 @@ mod customers;
 mod kb;
 mod messages;
 pub(crate) mod phrases;
+pub(crate) mod products;
 mod records;
 pub mod reminders;
 mod shop;
@@ -46,7 +47,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "auth", description = "Login, logout, password"),
         (name = "shop", description = "The caller's shop and its settings (SPEC §6.2)"),
         (name = "accounts", description = "Sub-accounts, roles, skill groups and routing (SPEC §6.1)"),
-        (name = "catalog", description = "Products"),
+        (name = "catalog", description = "Products and their knowledge: attributes, size charts, selling points, comparisons, FAQ, related products, import and export (SPEC §2.10)"),
         (name = "orders", description = "Orders and their actions, after-sales cases, reviews and complaints (SPEC §4)"),
         (name = "customers", description = "Buyers' profiles, lifecycle and custom groups, tags and notes, outreach, privacy reveals and their audit log (SPEC §3)"),
         (name = "reminders", description = "Payment reminders (催付) for unpaid orders, by agents or the scheduler, and their statistics (SPEC §4.7)"),
@@ -88,6 +89,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(shop::router())
                 .merge(accounts::router())
                 .merge(catalog::router())
+                .merge(products::router())
                 .merge(orders::router())
                 .merge(panel::router())
                 .merge(customers::router())

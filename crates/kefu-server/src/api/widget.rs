@@ -149,6 +149,8 @@ pub struct Ask {
     pick: Option<EntryId>,
     #[serde(default)]
     human: bool,
+    /// The SKU of the product page the buyer asks from: the bot prefers that product's FAQ.
+    sku: Option<String>,
 }
 
 #[derive(Serialize, ToSchema, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +239,16 @@ pub struct BotReply {
     /// shipping fee, returns): the order it spoke of.
     #[serde(skip_serializing_if = "Option::is_none")]
     about_order: Option<String>,
+    /// When the bot answered from the FAQ of the product the buyer came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_faq: Option<AnsweredProductFaq>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnsweredProductFaq {
+    id: kefu_core::ids::ProductFaqId,
+    question: String,
+    sku: String,
 }
 
 /// Ask the bot (SPEC §1.2–1.3): it answers, suggests numbered questions, or falls back;
@@ -279,9 +291,12 @@ async fn ask(
             .ok_or(ApiError::NotFound("bot session"))?,
         None => BotSession::new(shop.id, visitor, now),
     };
+    let product = req.sku.as_deref().map(str::trim).filter(|s| !s.is_empty());
     // Anonymous: a buyer is only known through the chat's signed token.
     Ok(Json(
-        bot_turn(&state, shop.id, &mut session, input, None, now).await?.reply,
+        bot_turn(&state, shop.id, &mut session, input, None, product, now)
+            .await?
+            .reply,
     ))
 }
 
@@ -325,6 +340,7 @@ pub async fn bot_turn(
     session: &mut BotSession,
     input: BotInput,
     buyer: Option<&str>,
+    product: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<BotTurn> {
     let bot = state.bots.get(&state.store, shop).await?;
@@ -344,6 +360,8 @@ pub async fn bot_turn(
                 Step::Picked(text, offered[pos])
             } else if let Some(answer) = data_answer(state, shop, buyer, &text, &bot.settings, now).await? {
                 Step::Data(text, answer)
+            } else if let Some((faq, confidence)) = product_answer(state, shop, &bot, product, &text).await? {
+                Step::Product(text, Box::new(faq), confidence)
             } else {
                 let (analysis, decision) = bot.ask(&text).await?;
                 let confidence = analysis.candidates.first().map(|c| c.score).unwrap_or(0.0);
@@ -368,6 +386,7 @@ pub async fn bot_turn(
         Step::Asked(q, Decision::Fallback, c) => (q.clone(), Outcome::Unknown, ReplyKind::Fallback, None, *c),
         Step::Data(q, a) if a.handoff => (q.clone(), Outcome::Handoff, ReplyKind::Handoff, None, 1.0),
         Step::Data(q, _) => (q.clone(), Outcome::Answered, ReplyKind::Answer, None, 1.0),
+        Step::Product(q, _, c) => (q.clone(), Outcome::Answered, ReplyKind::Answer, None, *c),
     };
     let suggestions: Vec<Suggestion> = match &step {
         Step::Asked(_, Decision::Suggest { keys }, _) => keys
@@ -426,7 +445,16 @@ pub async fn bot_turn(
         Step::Data(_, a) => Some(a.clone()),
         _ => None,
     };
+    let product_faq = match &step {
+        Step::Product(_, f, _) => Some(f.as_ref()),
+        _ => None,
+    };
     let (text, entry, parts) = match (kind, entry_key) {
+        // From the FAQ of the product the buyer came from (SPEC §2.10).
+        _ if product_faq.is_some() => {
+            let f = product_faq.expect("checked");
+            (f.answer.clone(), None, render(state, shop, &f.answer).await?)
+        }
         // From the buyer's own orders (SPEC §1.6); a hand-off says what an agent will do.
         _ if data.is_some() => {
             let a = data.as_ref().expect("checked");
@@ -466,6 +494,11 @@ pub async fn bot_turn(
         handoff,
         confidence,
         about_order: data.as_ref().and_then(|a| a.order_no.clone()),
+        product_faq: product_faq.map(|f| AnsweredProductFaq {
+            id: f.id,
+            question: f.question.clone(),
+            sku: product.unwrap_or_default().to_string(),
+        }),
     };
     Ok(BotTurn {
         reply,
@@ -478,6 +511,48 @@ enum Step {
     Picked(String, usize),
     Asked(String, Decision, f32),
     Data(String, DataAnswer),
+    Product(String, Box<kefu_core::product_knowledge::ProductFaq>, f32),
+}
+
+/// SPEC §2.10: a buyer asking from a product's page is answered from that product's FAQ when
+/// one of its questions is a confident match — the shop's knowledge base speaks of products
+/// in general, the product's FAQ of this one. Anything less confident goes to the shop's bot.
+async fn product_answer(
+    state: &AppState,
+    shop: ShopId,
+    bot: &Arc<ShopBot>,
+    sku: Option<&str>,
+    text: &str,
+) -> ApiResult<Option<(kefu_core::product_knowledge::ProductFaq, f32)>> {
+    let Some(sku) = sku else {
+        return Ok(None);
+    };
+    let Some(p) = product_by_sku(state, shop, sku).await? else {
+        return Ok(None);
+    };
+    let Some(k) = state.store.product_knowledge(shop, p.id).await? else {
+        return Ok(None);
+    };
+    if k.faq.is_empty() {
+        return Ok(None);
+    }
+    let product_bot = bot.product_bot(p.id, &k.faq);
+    let question = text.to_string();
+    let t = product_bot.thresholds;
+    let (analysis, _) = tokio::task::spawn_blocking(move || product_bot.ask(&question))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))?;
+    // The product's best question, if confident and clearly ahead of its others; the shop's
+    // entries may score higher without taking the answer from the product's page.
+    let shop_entries = bot.entries.len();
+    let mut own = analysis.candidates.iter().filter(|c| c.key >= shop_entries);
+    let (Some(best), next) = (own.next(), own.next()) else {
+        return Ok(None);
+    };
+    if best.score < t.answer || next.is_some_and(|n| best.score - n.score < t.margin) {
+        return Ok(None);
+    }
+    Ok(k.faq.into_iter().nth(best.key - shop_entries).map(|f| (f, best.score)))
 }
 
 /// Orders the bot looks at for a data answer, newest first.

@@ -214,7 +214,7 @@ async fn opt_out_if_asked(state: &AppState, a: &Appended) -> ApiResult<()> {
 }
 
 /// The bot's turn after a buyer's message, while the chat is still the bot's.
-pub async fn after_buyer_message(state: &AppState, a: &Appended) -> ApiResult<()> {
+pub async fn after_buyer_message(state: &AppState, a: &Appended, product: Option<&str>) -> ApiResult<()> {
     if a.duplicate || a.conversation.state != ConversationState::Bot {
         return Ok(());
     }
@@ -224,13 +224,14 @@ pub async fn after_buyer_message(state: &AppState, a: &Appended) -> ApiResult<()
     } = &a.event.body
     {
         let text = crate::api::widget::check_question(text)?;
-        bot_answers(state, &a.conversation, BotInput::Text(text)).await?;
+        bot_answers(state, &a.conversation, BotInput::Text(text), product).await?;
     }
     Ok(())
 }
 
 /// The bot answers the buyer's input in the conversation, and hands it over when it decides to.
-pub async fn bot_answers(state: &AppState, c: &Conversation, input: BotInput) -> ApiResult<()> {
+/// `product` is the SKU of the product page the buyer's widget runs on, if any.
+pub async fn bot_answers(state: &AppState, c: &Conversation, input: BotInput, product: Option<&str>) -> ApiResult<()> {
     let shop = c.shop_id;
     let now = kefu_store::now();
     // The bot session of a chat has the chat's id: numbered picks and failures in a row.
@@ -249,7 +250,7 @@ pub async fn bot_answers(state: &AppState, c: &Conversation, input: BotInput) ->
     }
     // The chat's visitor is `buyer:<nick>` only when a signed buyer token said so.
     let buyer = c.visitor.strip_prefix("buyer:");
-    let turn = bot_turn(state, shop, &mut session, input, buyer, now).await?;
+    let turn = bot_turn(state, shop, &mut session, input, buyer, product, now).await?;
     let reply = serde_json::to_value(&turn.reply).map_err(|e| ApiError::Internal(e.into()))?;
     let event = NewEvent {
         sender: Sender::Bot,

@@ -27,7 +27,12 @@ const PAGE: i64 = 500;
 
 /// Whose socket it is.
 pub enum Peer {
-    Buyer { shop: ShopId, conversation: ConversationId },
+    /// `product`: the SKU of the product page the widget runs on.
+    Buyer {
+        shop: ShopId,
+        conversation: ConversationId,
+        product: Option<String>,
+    },
     Agent(Box<Account>),
 }
 
@@ -148,7 +153,7 @@ impl Conn {
     async fn welcome(&mut self, ws: &mut WebSocket, after: i64) -> ApiResult<()> {
         let state = self.state.clone();
         match &self.peer {
-            Peer::Buyer { shop, conversation } => {
+            Peer::Buyer { shop, conversation, .. } => {
                 let (shop, conversation) = (*shop, *conversation);
                 let c = super::conversation(&state, shop, conversation).await?;
                 let position = super::queue_position(&state, shop, conversation).await?;
@@ -335,8 +340,8 @@ impl Conn {
                     duplicate: a.duplicate,
                 };
                 send(ws, &ack).await?;
-                if let Peer::Buyer { .. } = self.peer {
-                    super::after_buyer_message(&state, &a).await?;
+                if let Peer::Buyer { product, .. } = &self.peer {
+                    super::after_buyer_message(&state, &a, product.as_deref()).await?;
                 }
                 Ok(())
             }
@@ -428,7 +433,7 @@ impl Conn {
                 if c.state != kefu_core::chat::ConversationState::Bot {
                     return Err(ApiError::Conflict("the chat is with the agents now".into()));
                 }
-                super::bot_answers(&state, &c, BotInput::Pick(entry_id)).await
+                super::bot_answers(&state, &c, BotInput::Pick(entry_id), None).await
             }
             ClientFrame::Handoff => {
                 let Peer::Buyer { conversation, .. } = self.peer else {
@@ -436,7 +441,9 @@ impl Conn {
                 };
                 let c = super::conversation(&state, shop, conversation).await?;
                 match c.state {
-                    kefu_core::chat::ConversationState::Bot => super::bot_answers(&state, &c, BotInput::Human).await,
+                    kefu_core::chat::ConversationState::Bot => {
+                        super::bot_answers(&state, &c, BotInput::Human, None).await
+                    }
                     kefu_core::chat::ConversationState::Closed => {
                         let reopened = state
                             .store
@@ -448,7 +455,7 @@ impl Conn {
                             )
                             .await?;
                         super::publish(&state, &reopened);
-                        super::bot_answers(&state, &reopened.conversation, BotInput::Human).await
+                        super::bot_answers(&state, &reopened.conversation, BotInput::Human, None).await
                     }
                     _ => Ok(()),
                 }

@@ -103,7 +103,8 @@ export function DownloadButtons({ path, label, testid, name }) {
  * Import a file into `path` (merge or replace). All or nothing on the server's side: a refusal
  * names the line and the reason, and the chosen file stays chosen to try again once fixed.
  */
-export function ImportDialog({ title, testid, path, templatePath, templateName, columns, summary, onDone, onClose }) {
+/** `modes: false` for a file that has one meaning (no merge or replace to choose). */
+export function ImportDialog({ title, testid, path, templatePath, templateName, columns, summary, onDone, onClose, modes = true }) {
   const [file, setFile] = useState(null);
   const [mode, setMode] = useState('merge');
   const [busy, setBusy] = useState(false);
@@ -119,7 +120,7 @@ export function ImportDialog({ title, testid, path, templatePath, templateName, 
     setResult(null);
     try {
       const sep = path.includes('?') ? '&' : '?';
-      const r = await upload(`${path}${sep}mode=${mode}`, file);
+      const r = await upload(modes ? `${path}${sep}mode=${mode}` : path, file);
       setResult(r);
       onDone?.(r);
     } catch (e) {
@@ -135,12 +136,12 @@ export function ImportDialog({ title, testid, path, templatePath, templateName, 
       <label class="block-label">${t('adm.import.file')}
         <input type="file" ref=${input} accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
           data-testid=${`${testid}-file`} onChange=${(e) => { setFile(e.target.files?.[0] ?? null); setError(null); setResult(null); }} /></label>
-      <div class="block-label">${t('adm.import.mode')}
+      ${modes ? html`<div class="block-label">${t('adm.import.mode')}
         <label class="check"><input type="radio" name="mode" value="merge" checked=${mode === 'merge'} onChange=${() => setMode('merge')} />
           ${t('adm.import.merge')}</label>
         <label class="check"><input type="radio" name="mode" value="replace" data-testid=${`${testid}-replace`} checked=${mode === 'replace'}
           onChange=${() => setMode('replace')} /> ${t('adm.import.replace')}</label>
-      </div>
+      </div>` : null}
       ${error ? html`<div class="import-error" role="alert" data-testid=${`${testid}-error`} data-line=${error.line ?? ''}>
         <b>${t('adm.import.failed')}</b>
         <div>${error.line ? html`<span class="tag wait late" data-testid=${`${testid}-error-line`}>${t('adm.import.line', { n: error.line })}</span> ` : null}${error.reason}</div>

@@ -9,13 +9,15 @@ import { AccountsAdmin } from '/ui/app/admin-accounts.js';
 import { SettingsAdmin } from '/ui/app/admin-settings.js';
 import { CustomersAdmin } from '/ui/app/admin-customers.js';
 import { AuditAdmin } from '/ui/app/admin-audit.js';
+import { ProductsAdmin } from '/ui/app/admin-products.js';
 
 /** The sections in the order the sub-navigation lists them; the first opens by default. */
-export const ADMIN_SECTIONS = ['kb', 'learn', 'phrases', 'accounts', 'settings', 'customers', 'audit'];
+export const ADMIN_SECTIONS = ['kb', 'learn', 'products', 'phrases', 'accounts', 'settings', 'customers', 'audit'];
 
 const PAGES = {
   kb: KbAdmin,
   learn: LearnAdmin,
+  products: ProductsAdmin,
   phrases: PhrasesAdmin,
   accounts: AccountsAdmin,
   settings: SettingsAdmin,

@@ -13,6 +13,7 @@ import { AdminView, ADMIN_SECTIONS } from '/ui/app/admin.js';
 import { StatsView, MonitorView, watchesTeam } from '/ui/app/stats.js';
 import { RecordsView } from '/ui/app/records.js';
 import { VisitsView } from '/ui/app/visits.js';
+import { ProductSearch } from '/ui/app/products.js';
 
 // ---------------------------------------------------------------------------------------------
 // The desk: conversations, events, the socket
@@ -1081,43 +1082,6 @@ function KbSearch({ onPick }) {
       <button class="link-btn small" onClick=${() => onPick(e.answer)}>${t('kb.insert')}</button>
     </li>`)}</ul>
     ${entries && shown.length === 0 ? html`<p class="muted small pad">${t('kb.none')}</p>` : null}
-  </div>`;
-}
-
-/** 商品: the shop's catalogue by title part or SKU; a product goes into the open chat as a card. */
-function ProductSearch({ canSend, onSend }) {
-  const [q, setQ] = useState('');
-  const [result, setResult] = useState(null);
-  const [error, setError] = useState(null);
-  const [sent, setSent] = useState(null);
-  const seq = useRef(0);
-  useEffect(() => {
-    const n = ++seq.current;
-    const timer = setTimeout(() => {
-      const query = q.trim();
-      api('GET', `/products?limit=50${query ? `&q=${encodeURIComponent(query)}` : ''}`)
-        .then((r) => { if (n === seq.current) { setResult(r); setError(null); } })
-        .catch((e) => { if (n === seq.current) setError(errorMessage(e)); });
-    }, q ? 250 : 0);
-    return () => clearTimeout(timer);
-  }, [q]);
-  const items = result?.items ?? [];
-  return html`<div class="panel-body" data-testid="products">
-    <input class="search" type="search" data-testid="product-search" placeholder=${t('product.search')} value=${q}
-      onInput=${(e) => setQ(e.target.value)} />
-    ${error ? html`<div class="error-text small" role="alert">${error}</div>` : null}
-    ${result == null && !error ? html`<p class="muted pad">${t('common.loading')}</p>` : null}
-    <ul class="kb-list">${items.map((p) => html`<li class="kb-entry product-item" data-testid="product-item" data-sku=${p.sku}>
-      <div class="kb-q"><b>${p.title}</b></div>
-      <div class="row product-meta"><span class="price">${yuan(p.price)}</span>
-        <span class=${p.stock > 0 ? 'muted small' : 'error-text small'}>${p.stock > 0 ? t('card.stock', { n: p.stock }) : t('product.sold_out')}</span>
-        <span class="muted small">${p.sku}</span></div>
-      ${p.attributes && Object.keys(p.attributes).length ? html`<dl class="kv attrs">${Object.entries(p.attributes).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>` : null}
-      <div class="row"><button class="btn small" data-testid="product-send" disabled=${!canSend}
-        title=${canSend ? '' : t('product.no_chat')} onClick=${() => { onSend(p.sku); setSent(p.sku); }}>${sent === p.sku ? t('product.sent') : t('product.send')}</button></div>
-    </li>`)}</ul>
-    ${result && items.length === 0 ? html`<p class="muted small pad">${t('product.none')}</p>` : null}
-    ${result && result.total > items.length ? html`<p class="muted small pad">${t('product.more', { n: result.total })}</p>` : null}
   </div>`;
 }
 

@@ -52,7 +52,7 @@ class BuyerChat {
     const q = new URLSearchParams();
     if (this.token) q.set('token', this.token); else q.set('visitor', this.visitor);
     q.set('after', String(this.lastSeq));
-    for (const k of ['nick', 'group']) if (params.get(k)) q.set(k, params.get(k));
+    for (const k of ['nick', 'group', 'sku']) if (params.get(k)) q.set(k, params.get(k));
     const phone = matchMedia('(max-width: 640px)').matches || /Mobi|Android|iPhone/i.test(navigator.userAgent);
     q.set('channel', params.get('channel') === 'web' || params.get('channel') === 'h5' ? params.get('channel') : (phone ? 'h5' : 'web'));
     return wsUrl(`/api/v1/widget/${encodeURIComponent(shop)}/chat?${q}`);
