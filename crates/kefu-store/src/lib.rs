@@ -7,6 +7,7 @@
 mod chat_sql;
 mod customer_sql;
 mod error;
+mod hook_sql;
 mod order_sql;
 mod postgres;
 mod rows;
@@ -21,6 +22,7 @@ pub use customer_sql::{
     REFUSED_OPTED_OUT, ReasonStats, ReminderRecord, ReminderStats, VisitQuery, buyer_visitor,
 };
 pub mod broker;
+pub use hook_sql::{Attempt, AttemptOutcome, ClaimedDelivery, ClaimedMail, Delivery, HookStore, MailRecord, NewMail, Webhook};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use search_sql::{Found, FoundMessage, MessageSearch, RecordStore};
@@ -152,7 +154,7 @@ pub struct Listed<T> {
 /// Everything kefu keeps. Every method that reads or writes shop data takes the shop id,
 /// and every query filters by it: a caller cannot reach another shop's rows by guessing ids.
 #[async_trait]
-pub trait Store: ChatStore + OrderStore + CustomerStore + RecordStore + Send + Sync + 'static {
+pub trait Store: ChatStore + OrderStore + CustomerStore + RecordStore + HookStore + Send + Sync + 'static {
     /// "sqlite" or "postgres", for logs and health output.
     fn engine(&self) -> &'static str;
     /// Checks the database answers.
