@@ -256,7 +256,7 @@ mod tests {
             created_at: Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap(),
             handled_at: None,
         };
-        let mail = leave_message_mail("示例小店", &m, &TimeZone::shanghai());
+        let mail = leave_message_mail("示例小店", &m, &crate::clock::TimeZone::shanghai());
         assert!(mail.subject.contains("13812345678"));
         assert!(mail.text.contains("小王") && mail.text.contains("<想问>尺码") && mail.text.contains("2026-12-01 10:00"));
         assert!(mail.html.contains("&lt;想问&gt;尺码") && !mail.html.contains("<想问>"));
@@ -287,7 +287,7 @@ mod tests {
             ev(4, Sender::System, EventBody::Reopened),
             ev(5, Sender::Agent(agent), EventBody::message(Content::Text { text: "亲，今天发货".into() })),
         ];
-        let mail = transcript_mail("示例小店", &events, &TimeZone::shanghai(), &|_| "小美".into());
+        let mail = transcript_mail("示例小店", &events, &crate::clock::TimeZone::shanghai(), &|_| "小美".into());
         assert!(mail.text.contains("[2026-12-01 10:00] 我：有货吗"), "{}", mail.text);
         assert!(mail.text.contains("智能客服：有的"));
         assert!(mail.text.contains("小美：亲，今天发货"));
