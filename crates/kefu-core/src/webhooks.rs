@@ -288,13 +288,20 @@ impl DeliveryStatus {
     }
 }
 
-/// What becomes of a delivery after its `attempt`-th try (1-based) at `now`: delivered,
-/// due again later, or failed for good. Pure, so the store writes whatever this says.
-pub fn after_attempt(attempt: u32, succeeded: bool, now: DateTime<Utc>) -> (DeliveryStatus, Option<DateTime<Utc>>) {
+/// What becomes of a delivery after its `attempt`-th try (1-based) at `now`, when it is
+/// given up after `max_attempts` tries (at most [`MAX_ATTEMPTS`]): delivered, due again
+/// later, or failed for good. Pure, so the store writes whatever this says. A replayed
+/// delivery goes on counting, so its try after a replay is its last unless it succeeds.
+pub fn after_attempt(
+    attempt: u32,
+    max_attempts: u32,
+    succeeded: bool,
+    now: DateTime<Utc>,
+) -> (DeliveryStatus, Option<DateTime<Utc>>) {
     if succeeded {
         return (DeliveryStatus::Delivered, None);
     }
-    match retry_delay(attempt).filter(|_| attempt < MAX_ATTEMPTS) {
+    match retry_delay(attempt).filter(|_| attempt < max_attempts.min(MAX_ATTEMPTS)) {
         Some(d) => (DeliveryStatus::Pending, Some(now + d)),
         None => (DeliveryStatus::Failed, None),
     }
@@ -337,17 +344,22 @@ mod tests {
         );
         assert_eq!(retry_delay(0), None);
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
-        assert_eq!(after_attempt(1, true, now), (DeliveryStatus::Delivered, None));
+        let m = MAX_ATTEMPTS;
+        assert_eq!(after_attempt(1, m, true, now), (DeliveryStatus::Delivered, None));
         assert_eq!(
-            after_attempt(1, false, now),
+            after_attempt(1, m, false, now),
             (DeliveryStatus::Pending, Some(now + Duration::minutes(1)))
         );
         assert_eq!(
-            after_attempt(5, false, now),
+            after_attempt(5, m, false, now),
             (DeliveryStatus::Pending, Some(now + Duration::hours(12)))
         );
-        assert_eq!(after_attempt(MAX_ATTEMPTS, false, now), (DeliveryStatus::Failed, None));
-        assert_eq!(after_attempt(MAX_ATTEMPTS + 3, false, now), (DeliveryStatus::Failed, None));
+        assert_eq!(after_attempt(m, m, false, now), (DeliveryStatus::Failed, None));
+        assert_eq!(after_attempt(m + 3, m, false, now), (DeliveryStatus::Failed, None));
+        // Fewer tries when configured so; never more than the schedule has.
+        assert_eq!(after_attempt(1, 1, false, now), (DeliveryStatus::Failed, None));
+        assert_eq!(after_attempt(2, 3, false, now).0, DeliveryStatus::Pending);
+        assert_eq!(after_attempt(6, 99, false, now), (DeliveryStatus::Failed, None));
     }
 
     #[test]

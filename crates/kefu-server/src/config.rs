@@ -50,6 +50,8 @@ pub struct WebhookConfig {
     pub allow_private: bool,
     /// How long one try may take, in seconds, before it counts as failed.
     pub timeout_secs: u64,
+    /// Tries before a delivery is given up (1–6; the retry schedule has six).
+    pub max_attempts: u32,
 }
 
 impl Default for WebhookConfig {
@@ -57,6 +59,7 @@ impl Default for WebhookConfig {
         WebhookConfig {
             allow_private: false,
             timeout_secs: 10,
+            max_attempts: kefu_core::webhooks::MAX_ATTEMPTS,
         }
     }
 }
@@ -186,6 +189,9 @@ impl Config {
             kefu_core::mail::check_address("mail.from", sender_address(&config.mail.from)).map_err(|e| {
                 format!("configuration: mail.from must be the sender's address, e.g. 客服 <kefu@shop.example.com> ({e})")
             })?;
+        }
+        if !(1..=kefu_core::webhooks::MAX_ATTEMPTS).contains(&config.webhooks.max_attempts) {
+            return Err("configuration: webhooks.max_attempts must be between 1 and 6".into());
         }
         if config.webhooks.timeout_secs == 0 || config.webhooks.timeout_secs > 60 {
             return Err("configuration: webhooks.timeout_secs must be between 1 and 60".into());

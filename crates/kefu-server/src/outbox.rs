@@ -244,7 +244,8 @@ async fn attempt(state: &AppState, c: &ClaimedDelivery) -> AttemptOutcome {
         Err(e) => (None, Some(webhooks::log_error(&e))),
     };
     let now = state.clock.now();
-    let (status, next_attempt_at) = webhooks::after_attempt(c.attempt, error.is_none(), now);
+    let max = state.config.webhooks.max_attempts;
+    let (status, next_attempt_at) = webhooks::after_attempt(c.attempt, max, error.is_none(), now);
     AttemptOutcome {
         at: now,
         status_code,
@@ -309,7 +310,8 @@ pub async fn send_due_mail(state: &AppState) -> anyhow::Result<usize> {
             tried += 1;
             let error = send_mail(smtp, from, &m).await.err();
             let now = state.clock.now();
-            let (status, next_attempt_at) = webhooks::after_attempt(m.attempt, error.is_none(), now);
+            let (status, next_attempt_at) =
+                webhooks::after_attempt(m.attempt, webhooks::MAX_ATTEMPTS, error.is_none(), now);
             if let Some(e) = &error {
                 tracing::warn!(mail = %m.id, attempt = m.attempt, error = %e, "sending a mail");
             }

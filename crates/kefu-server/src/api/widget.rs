@@ -63,6 +63,8 @@ pub struct Hello {
     open: bool,
     /// The greeting when open, the away reply otherwise (SPEC §1.7).
     text: String,
+    /// Whether the buyer may have the chat's transcript mailed (this server sends mail).
+    transcripts: bool,
 }
 
 /// What the widget shows first: the shop's greeting, or its away reply out of hours.
@@ -80,6 +82,7 @@ async fn hello(State(state): State<AppState>, Path(slug): Path<String>) -> ApiRe
         } else {
             settings.auto_replies.away
         },
+        transcripts: state.outbox.mail_enabled(),
     }))
 }
 

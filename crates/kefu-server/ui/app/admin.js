@@ -9,9 +9,10 @@ import { AccountsAdmin } from '/ui/app/admin-accounts.js';
 import { SettingsAdmin } from '/ui/app/admin-settings.js';
 import { CustomersAdmin } from '/ui/app/admin-customers.js';
 import { AuditAdmin } from '/ui/app/admin-audit.js';
+import { WebhooksAdmin } from '/ui/app/admin-webhooks.js';
 
 /** The sections in the order the sub-navigation lists them; the first opens by default. */
-export const ADMIN_SECTIONS = ['kb', 'learn', 'phrases', 'accounts', 'settings', 'customers', 'audit'];
+export const ADMIN_SECTIONS = ['kb', 'learn', 'phrases', 'accounts', 'settings', 'customers', 'audit', 'webhooks'];
 
 const PAGES = {
   kb: KbAdmin,
@@ -21,6 +22,7 @@ const PAGES = {
   settings: SettingsAdmin,
   customers: CustomersAdmin,
   audit: AuditAdmin,
+  webhooks: WebhooksAdmin,
 };
 
 export function AdminView({ me, shop, section, setSection }) {
