@@ -168,6 +168,14 @@ async fn send_due_reminders(state: AppState) {
     }
 }
 
+/// Chooses rustls's cryptography (ring) for the whole process. Every HTTPS client in it —
+/// the webhook sender, SMTP over TLS, and any `reqwest` client a tool or test builds, since
+/// the workspace's `reqwest` is built without a provider of its own — needs it first; calling
+/// it again does nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A database URL fit for logs: the password, if any, replaced.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -41,7 +41,7 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(config: &Config) -> anyhow::Result<Outbox> {
         // reqwest and lettre share rustls; its provider is chosen once per process.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         let timeout = std::time::Duration::from_secs(config.webhooks.timeout_secs);
         let mut http = reqwest::Client::builder()
             .timeout(timeout)

@@ -102,6 +102,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(engine: Engine, semantic: bool, configure: impl FnOnce(&mut kefu_server::Config)) -> TestApp {
+        kefu_server::install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let pg_url = match engine {
             Engine::Sqlite => None,
