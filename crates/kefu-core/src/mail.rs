@@ -6,8 +6,8 @@
 use crate::ValidationError;
 use crate::bot::LeaveMessage;
 use crate::chat::{Content, Event, EventBody, Sender};
-use chrono::{DateTime, Utc};
 use crate::clock::TimeZone;
+use chrono::{DateTime, Utc};
 
 pub const MAX_ADDRESS_CHARS: usize = 254;
 
@@ -25,7 +25,12 @@ pub struct MailBody {
 /// whether the mail arrives. `field` names the input in the error.
 pub fn check_address(field: &str, address: &str) -> Result<String, ValidationError> {
     let a = address.trim();
-    let bad = || ValidationError::new(field, format!("“{a}” is not an e-mail address such as name@example.com"));
+    let bad = || {
+        ValidationError::new(
+            field,
+            format!("“{a}” is not an e-mail address such as name@example.com"),
+        )
+    };
     if a.is_empty() || a.chars().count() > MAX_ADDRESS_CHARS {
         return Err(bad());
     }
@@ -38,9 +43,12 @@ pub fn check_address(field: &str, address: &str) -> Result<String, ValidationErr
     }
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2
-        || labels
-            .iter()
-            .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-') || l.chars().any(|c| !(c.is_alphanumeric() || c == '-')))
+        || labels.iter().any(|l| {
+            l.is_empty()
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || l.chars().any(|c| !(c.is_alphanumeric() || c == '-'))
+        })
     {
         return Err(bad());
     }
@@ -94,7 +102,11 @@ fn page(title: &str, inner: &str) -> String {
 /// The shop's notification of a message a buyer left (SPEC §1.3, §7.3): who, how to reach
 /// them, what they wrote, when.
 pub fn leave_message_mail(shop_name: &str, m: &LeaveMessage, tz: &TimeZone) -> MailBody {
-    let name = if m.name.is_empty() { "（未填写）" } else { m.name.as_str() };
+    let name = if m.name.is_empty() {
+        "（未填写）"
+    } else {
+        m.name.as_str()
+    };
     let when = local(m.created_at, tz);
     let subject = format!("【{shop_name}】新留言：{}", m.contact);
     let text = format!(
@@ -144,7 +156,12 @@ fn line(e: &Event, agent_name: &dyn Fn(&Event) -> String) -> Option<(String, Str
 /// A chat's transcript for the buyer (聊天记录): every message in order with its sender and
 /// local time. Agents appear by the name the chat knew them by (`agent_name`); the
 /// compliance guard's findings and other staff-only parts are never included.
-pub fn transcript_mail(shop_name: &str, events: &[Event], tz: &TimeZone, agent_name: &dyn Fn(&Event) -> String) -> MailBody {
+pub fn transcript_mail(
+    shop_name: &str,
+    events: &[Event],
+    tz: &TimeZone,
+    agent_name: &dyn Fn(&Event) -> String,
+) -> MailBody {
     let subject = format!("【{shop_name}】您的聊天记录");
     let lines: Vec<(String, String, String)> = events
         .iter()
@@ -209,7 +226,10 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(check_address("email", " kefu@shop.example.com ").unwrap(), "kefu@shop.example.com");
+        assert_eq!(
+            check_address("email", " kefu@shop.example.com ").unwrap(),
+            "kefu@shop.example.com"
+        );
         assert!(check_address("email", "王@例子.中国").is_ok());
         for bad in [
             "",
@@ -258,7 +278,9 @@ mod tests {
         };
         let mail = leave_message_mail("示例小店", &m, &crate::clock::TimeZone::shanghai());
         assert!(mail.subject.contains("13812345678"));
-        assert!(mail.text.contains("小王") && mail.text.contains("<想问>尺码") && mail.text.contains("2026-12-01 10:00"));
+        assert!(
+            mail.text.contains("小王") && mail.text.contains("<想问>尺码") && mail.text.contains("2026-12-01 10:00")
+        );
         assert!(mail.html.contains("&lt;想问&gt;尺码") && !mail.html.contains("<想问>"));
     }
 
@@ -275,8 +297,20 @@ mod tests {
         };
         let agent = AccountId(uuid::Uuid::nil());
         let events = vec![
-            ev(1, Sender::System, EventBody::message(Content::Text { text: "欢迎光临".into() })),
-            ev(2, Sender::Buyer, EventBody::message(Content::Text { text: "有货吗".into() })),
+            ev(
+                1,
+                Sender::System,
+                EventBody::message(Content::Text {
+                    text: "欢迎光临".into(),
+                }),
+            ),
+            ev(
+                2,
+                Sender::Buyer,
+                EventBody::message(Content::Text {
+                    text: "有货吗".into()
+                }),
+            ),
             ev(
                 3,
                 Sender::Bot,
@@ -285,9 +319,17 @@ mod tests {
                 }),
             ),
             ev(4, Sender::System, EventBody::Reopened),
-            ev(5, Sender::Agent(agent), EventBody::message(Content::Text { text: "亲，今天发货".into() })),
+            ev(
+                5,
+                Sender::Agent(agent),
+                EventBody::message(Content::Text {
+                    text: "亲，今天发货".into(),
+                }),
+            ),
         ];
-        let mail = transcript_mail("示例小店", &events, &crate::clock::TimeZone::shanghai(), &|_| "小美".into());
+        let mail = transcript_mail("示例小店", &events, &crate::clock::TimeZone::shanghai(), &|_| {
+            "小美".into()
+        });
         assert!(mail.text.contains("[2026-12-01 10:00] 我：有货吗"), "{}", mail.text);
         assert!(mail.text.contains("智能客服：有的"));
         assert!(mail.text.contains("小美：亲，今天发货"));

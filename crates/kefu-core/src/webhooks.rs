@@ -282,9 +282,13 @@ impl DeliveryStatus {
     }
 
     pub fn parse(s: &str) -> Option<DeliveryStatus> {
-        [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed]
-            .into_iter()
-            .find(|d| d.as_str() == s)
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
     }
 }
 
@@ -426,7 +430,12 @@ mod tests {
 
     #[test]
     fn events_are_checked_and_ordered() {
-        let e = check_events(&["order.updated".into(), "conversation.created".into(), "order.updated".into()]).unwrap();
+        let e = check_events(&[
+            "order.updated".into(),
+            "conversation.created".into(),
+            "order.updated".into(),
+        ])
+        .unwrap();
         assert_eq!(e, vec![EventType::ConversationCreated, EventType::OrderUpdated]);
         assert_eq!(check_events(&[]).unwrap_err().field, "events");
         assert_eq!(check_events(&["order.paid".into()]).unwrap_err().field, "events[0]");

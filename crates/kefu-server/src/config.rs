@@ -187,7 +187,9 @@ impl Config {
         }
         if config.mail.enabled() {
             kefu_core::mail::check_address("mail.from", sender_address(&config.mail.from)).map_err(|e| {
-                format!("configuration: mail.from must be the sender's address, e.g. 客服 <kefu@shop.example.com> ({e})")
+                format!(
+                    "configuration: mail.from must be the sender's address, e.g. 客服 <kefu@shop.example.com> ({e})"
+                )
             })?;
         }
         if !(1..=kefu_core::webhooks::MAX_ATTEMPTS).contains(&config.webhooks.max_attempts) {
@@ -259,7 +261,11 @@ mod tests {
         assert!(c.webhooks.allow_private);
         assert!(!format!("{c:?}").contains("hunter2"));
         std::fs::write(&file, "[mail]\nhost = \"smtp.example.com\"\nfrom = \"nobody\"\n").unwrap();
-        assert!(Config::load(Some(&file), Flags { addr: None }).unwrap_err().contains("mail.from"));
+        assert!(
+            Config::load(Some(&file), Flags { addr: None })
+                .unwrap_err()
+                .contains("mail.from")
+        );
     }
 
     #[test]

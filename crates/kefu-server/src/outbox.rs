@@ -102,10 +102,8 @@ impl reqwest::dns::Resolve for PublicOnly {
         Box::pin(async move {
             let host = name.as_str().to_string();
             let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<std::net::SocketAddr> = found
-                .into_iter()
-                .filter(|a| webhooks::is_public_ip(a.ip()))
-                .collect();
+            let public: Vec<std::net::SocketAddr> =
+                found.into_iter().filter(|a| webhooks::is_public_ip(a.ip())).collect();
             if public.is_empty() {
                 return Err(format!("{host} resolves to no public address").into());
             }
@@ -118,7 +116,11 @@ impl reqwest::dns::Resolve for PublicOnly {
 /// returned: the change it reports is committed, and the caller's request succeeded.
 pub async fn emit(state: &AppState, shop: ShopId, kind: EventType, data: serde_json::Value) {
     if let Err(e) = try_emit(state, shop, kind, data).await {
-        tracing::warn!(event = kind.as_str(), error = format!("{e:#}"), "queueing a webhook event");
+        tracing::warn!(
+            event = kind.as_str(),
+            error = format!("{e:#}"),
+            "queueing a webhook event"
+        );
     }
 }
 
@@ -138,7 +140,12 @@ async fn try_emit(state: &AppState, shop: ShopId, kind: EventType, data: serde_j
         data,
     };
     let payload = serde_json::to_string(&envelope)?;
-    if state.store.enqueue_event(shop, kind, envelope.id, &payload, now).await? > 0 {
+    if state
+        .store
+        .enqueue_event(shop, kind, envelope.id, &payload, now)
+        .await?
+        > 0
+    {
         state.outbox.wake();
     }
     Ok(())
@@ -328,12 +335,10 @@ pub async fn send_due_mail(state: &AppState) -> anyhow::Result<usize> {
     }
 }
 
-async fn send_mail(
-    smtp: &AsyncSmtpTransport<Tokio1Executor>,
-    from: &Mailbox,
-    m: &ClaimedMail,
-) -> Result<(), String> {
-    let to: Mailbox = m.to.parse().map_err(|e| format!("the address {} is not usable: {e}", m.to))?;
+async fn send_mail(smtp: &AsyncSmtpTransport<Tokio1Executor>, from: &Mailbox, m: &ClaimedMail) -> Result<(), String> {
+    let to: Mailbox =
+        m.to.parse()
+            .map_err(|e| format!("the address {} is not usable: {e}", m.to))?;
     let message = Message::builder()
         .from(from.clone())
         .to(to)

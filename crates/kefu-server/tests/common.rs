@@ -101,7 +101,11 @@ impl TestApp {
         Self::spawn_with(engine, semantic, |_| {}).await
     }
 
-    pub async fn spawn_with(engine: Engine, semantic: bool, configure: impl FnOnce(&mut kefu_server::Config)) -> TestApp {
+    pub async fn spawn_with(
+        engine: Engine,
+        semantic: bool,
+        configure: impl FnOnce(&mut kefu_server::Config),
+    ) -> TestApp {
         kefu_server::install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let pg_url = match engine {

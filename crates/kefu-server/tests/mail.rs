@@ -60,7 +60,9 @@ impl SmtpSink {
         let kept = mails.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((socket, _)) = listener.accept().await else { return };
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let kept = kept.clone();
                 tokio::spawn(async move {
                     let (read, mut write) = socket.into_split();
@@ -150,7 +152,8 @@ async fn set_notification_email(app: &TestApp, owner: &str, address: &str) -> (S
     let (status, mut settings) = app.get("/api/v1/shop/settings", owner).await;
     assert_eq!(status, StatusCode::OK);
     settings["notification_email"] = json!(address);
-    app.call(Method::PUT, "/api/v1/shop/settings", owner, Some(settings)).await
+    app.call(Method::PUT, "/api/v1/shop/settings", owner, Some(settings))
+        .await
 }
 
 async fn left_messages_are_mailed_once(app: Arc<TestApp>, sink: Arc<SmtpSink>) {
@@ -172,13 +175,21 @@ async fn left_messages_are_mailed_once(app: Arc<TestApp>, sink: Arc<SmtpSink>) {
     assert_eq!(status, StatusCode::CREATED, "{:?}", body.text().await);
     let mails = sink.wait_for("service@demo.example.com", 1).await;
     let text = mails[0].text();
-    assert!(text.contains("13812345678") && text.contains("想问下这款连衣裙有没有L码") && text.contains("王女士"), "{text}");
+    assert!(
+        text.contains("13812345678") && text.contains("想问下这款连衣裙有没有L码") && text.contains("王女士"),
+        "{text}"
+    );
     assert!(mails[0].data.contains("kefu@demo.example.com"));
     // Exactly one, whatever the senders do next.
     kefu_server::outbox::send_due_mail(&app.state).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.to("service@demo.example.com").len(), 1);
-    let shop = app.store.shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap()).await.unwrap().unwrap();
+    let shop = app
+        .store
+        .shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let queued = app.store.mails(shop.id, kefu_store::Page::default()).await.unwrap();
     assert_eq!(queued.total, 1);
     assert_eq!(queued.items[0].status, kefu_core::webhooks::DeliveryStatus::Delivered);
@@ -186,10 +197,14 @@ async fn left_messages_are_mailed_once(app: Arc<TestApp>, sink: Arc<SmtpSink>) {
 
 async fn transcripts_go_to_the_buyer(app: Arc<TestApp>, sink: Arc<SmtpSink>) {
     let visitor = "mail-visitor-000001";
-    let url = format!("{}/api/v1/widget/demo/chat?visitor={visitor}", app.base.replace("http://", "ws://"));
+    let url = format!(
+        "{}/api/v1/widget/demo/chat?visitor={visitor}",
+        app.base.replace("http://", "ws://")
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     ws.send(Message::text(
-        json!({"type": "message", "client_id": "t-1", "content": {"kind": "text", "text": "这件衬衫是纯棉的吗"}}).to_string(),
+        json!({"type": "message", "client_id": "t-1", "content": {"kind": "text", "text": "这件衬衫是纯棉的吗"}})
+            .to_string(),
     ))
     .await
     .unwrap();
@@ -199,7 +214,13 @@ async fn transcripts_go_to_the_buyer(app: Arc<TestApp>, sink: Arc<SmtpSink>) {
     let ask = |body: serde_json::Value| {
         let app = app.clone();
         async move {
-            let r = app.client.post(app.url("/api/v1/widget/demo/transcript")).json(&body).send().await.unwrap();
+            let r = app
+                .client
+                .post(app.url("/api/v1/widget/demo/transcript"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             let status = r.status();
             (status, r.json::<serde_json::Value>().await.unwrap_or_default())
         }
@@ -214,11 +235,17 @@ async fn transcripts_go_to_the_buyer(app: Arc<TestApp>, sink: Arc<SmtpSink>) {
     assert!(body["text"].as_str().unwrap().contains("buyer@example.com"));
     let mails = sink.wait_for("buyer@example.com", 1).await;
     let text = mails[0].text();
-    assert!(text.contains("这件衬衫是纯棉的吗") && text.contains("聊天记录"), "{text}");
+    assert!(
+        text.contains("这件衬衫是纯棉的吗") && text.contains("聊天记录"),
+        "{text}"
+    );
     assert!(mails[0].data.to_ascii_lowercase().contains("text/html"));
     // A few an hour, then refused.
     for _ in 0..2 {
-        assert_eq!(ask(json!({"visitor": visitor, "email": "buyer@example.com"})).await.0, StatusCode::ACCEPTED);
+        assert_eq!(
+            ask(json!({"visitor": visitor, "email": "buyer@example.com"})).await.0,
+            StatusCode::ACCEPTED
+        );
     }
     let (status, err) = ask(json!({"visitor": visitor, "email": "buyer@example.com"})).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{err}");
@@ -263,7 +290,19 @@ async fn without_smtp_nothing_is_mailed(app: Arc<TestApp>) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let shop = app.store.shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap()).await.unwrap().unwrap();
-    assert_eq!(app.store.mails(shop.id, kefu_store::Page::default()).await.unwrap().total, 0);
+    let shop = app
+        .store
+        .shop_by_slug(&kefu_core::shop::ShopSlug::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.store
+            .mails(shop.id, kefu_store::Page::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 }
 on_both_engines!(without_smtp_nothing_is_mailed);

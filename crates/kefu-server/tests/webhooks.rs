@@ -90,7 +90,10 @@ fn allow_private(c: &mut kefu_server::Config) {
 fn assert_signed(r: &Received, secret: &str) {
     let ts: i64 = r.header("x-kefu-timestamp").parse().expect("a timestamp");
     let sig = r.header("x-kefu-signature");
-    assert!(kefu_core::webhooks::verify(secret.as_bytes(), ts, &r.body, sig), "signature {sig}");
+    assert!(
+        kefu_core::webhooks::verify(secret.as_bytes(), ts, &r.body, sig),
+        "signature {sig}"
+    );
     assert!(!kefu_core::webhooks::verify(b"another secret", ts, &r.body, sig));
     assert!(!r.header("x-kefu-delivery").is_empty());
     assert_eq!(r.header("content-type"), "application/json");
@@ -98,7 +101,12 @@ fn assert_signed(r: &Received, secret: &str) {
 
 async fn create_hook(app: &TestApp, token: &str, url: &str, events: &[&str]) -> (String, String) {
     let (status, body) = app
-        .call(Method::POST, "/api/v1/webhooks", token, Some(json!({"url": url, "events": events})))
+        .call(
+            Method::POST,
+            "/api/v1/webhooks",
+            token,
+            Some(json!({"url": url, "events": events})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let secret = body["secret"].as_str().unwrap().to_string();
@@ -119,13 +127,24 @@ async fn signed_events_for_chats_and_orders(app: Arc<TestApp>) {
 
     // Agents may not manage endpoints; bad input is refused with its field and changes nothing.
     let (status, body) = app
-        .call(Method::POST, "/api/v1/webhooks", &agent, Some(json!({"url": receiver.url, "events": ["order.updated"]})))
+        .call(
+            Method::POST,
+            "/api/v1/webhooks",
+            &agent,
+            Some(json!({"url": receiver.url, "events": ["order.updated"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(app.get("/api/v1/webhooks", &agent).await.0, StatusCode::FORBIDDEN);
     for (body, field) in [
-        (json!({"url": "ftp://example.com/x", "events": ["order.updated"]}), "url"),
-        (json!({"url": "javascript:alert(1)", "events": ["order.updated"]}), "url"),
+        (
+            json!({"url": "ftp://example.com/x", "events": ["order.updated"]}),
+            "url",
+        ),
+        (
+            json!({"url": "javascript:alert(1)", "events": ["order.updated"]}),
+            "url",
+        ),
         (json!({"url": receiver.url, "events": []}), "events"),
         (json!({"url": receiver.url, "events": ["order.paid"]}), "events[0]"),
     ] {
@@ -145,22 +164,32 @@ async fn signed_events_for_chats_and_orders(app: Arc<TestApp>) {
     .await;
     let (status, listed) = app.get("/api/v1/webhooks", &owner).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(listed[0]["events"], json!(["conversation.created", "message.created", "order.updated"]));
+    assert_eq!(
+        listed[0]["events"],
+        json!(["conversation.created", "message.created", "order.updated"])
+    );
     assert!(!listed.to_string().contains(&secret), "the secret is shown once only");
 
     // A new chat and a message.
     let visitor = "webhook-visitor-0001";
-    let url = format!("{}/api/v1/widget/demo/chat?visitor={visitor}", app.base.replace("http://", "ws://"));
+    let url = format!(
+        "{}/api/v1/widget/demo/chat?visitor={visitor}",
+        app.base.replace("http://", "ws://")
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     ws.send(Message::text(
-        json!({"type": "message", "client_id": "m-1", "content": {"kind": "text", "text": "请问什么时候发货"}}).to_string(),
+        json!({"type": "message", "client_id": "m-1", "content": {"kind": "text", "text": "请问什么时候发货"}})
+            .to_string(),
     ))
     .await
     .unwrap();
     let created = receiver.wait_for("conversation.created", 1).await;
     assert_signed(&created[0], &secret);
     let event = created[0].json();
-    assert_eq!((event["type"].as_str(), event["shop"].as_str()), (Some("conversation.created"), Some("demo")));
+    assert_eq!(
+        (event["type"].as_str(), event["shop"].as_str()),
+        (Some("conversation.created"), Some("demo"))
+    );
     assert!(event["id"].is_string() && event["occurred_at"].is_string());
     assert!(!created[0].json().to_string().contains(visitor), "never the visitor id");
     let conversation = event["data"]["conversation"]["id"].clone();
@@ -168,7 +197,8 @@ async fn signed_events_for_chats_and_orders(app: Arc<TestApp>) {
     for _ in 0..200 {
         found = receiver.of_type("message.created").iter().any(|r| {
             let e = r.json();
-            e["data"]["message"]["content"]["text"] == "请问什么时候发货" && e["data"]["conversation"]["id"] == conversation
+            e["data"]["message"]["content"]["text"] == "请问什么时候发货"
+                && e["data"]["conversation"]["id"] == conversation
         });
         if found {
             break;
@@ -202,10 +232,21 @@ async fn signed_events_for_chats_and_orders(app: Arc<TestApp>) {
     // The log shows each delivery as received.
     let l = log(&app, &owner, &hook).await;
     assert!(l["total"].as_i64().unwrap() >= 3, "{l}");
-    let d = l["items"].as_array().unwrap().iter().find(|d| d["event_type"] == "order.updated").unwrap();
+    let d = l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["event_type"] == "order.updated")
+        .unwrap();
     for _ in 0..100 {
         let l = log(&app, &owner, &hook).await;
-        let d = l["items"].as_array().unwrap().iter().find(|d| d["event_type"] == "order.updated").unwrap().clone();
+        let d = l["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["event_type"] == "order.updated")
+            .unwrap()
+            .clone();
         if d["status"] == "delivered" {
             assert_eq!(d["attempts"], 1);
             assert_eq!(d["last_status"], 200);
@@ -220,7 +261,10 @@ async fn signed_events_for_chats_and_orders(app: Arc<TestApp>) {
     app.other_shop().await;
     let boss = app.login("other", "boss", OWNER_PW).await;
     assert_eq!(app.get("/api/v1/webhooks", &boss).await.1, json!([]));
-    for path in [format!("/api/v1/webhooks/{hook}"), format!("/api/v1/webhooks/{hook}/deliveries")] {
+    for path in [
+        format!("/api/v1/webhooks/{hook}"),
+        format!("/api/v1/webhooks/{hook}/deliveries"),
+    ] {
         assert_eq!(app.get(&path, &boss).await.0, StatusCode::NOT_FOUND, "{path}");
     }
     let (status, _) = app
@@ -252,9 +296,14 @@ async fn signed_events_for_chats_and_orders(app: Arc<TestApp>) {
         .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     assert_ne!(rotated["secret"].as_str().unwrap(), secret);
-    let (status, _) = app.call(Method::DELETE, &format!("/api/v1/webhooks/{hook}"), &owner, None).await;
+    let (status, _) = app
+        .call(Method::DELETE, &format!("/api/v1/webhooks/{hook}"), &owner, None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get(&format!("/api/v1/webhooks/{hook}"), &owner).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/webhooks/{hook}"), &owner).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 on_both_engines_with!(signed_events_for_chats_and_orders, super::allow_private);
 
@@ -320,7 +369,10 @@ async fn failures_back_off_then_replay(app: Arc<TestApp>) {
 
     // Replay: agents may not; the owner re-queues it and it is received.
     let replay = format!("/api/v1/webhooks/deliveries/{}/replay", d["id"].as_str().unwrap());
-    assert_eq!(app.call(Method::POST, &replay, &agent, None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.call(Method::POST, &replay, &agent, None).await.0,
+        StatusCode::FORBIDDEN
+    );
     receiver.status.store(204, Ordering::SeqCst);
     let (status, body) = app.call(Method::POST, &replay, &owner, None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -348,7 +400,12 @@ async fn internal_urls_are_refused(app: Arc<TestApp>) {
         "http://[::1]/hook",
     ] {
         let (status, err) = app
-            .call(Method::POST, "/api/v1/webhooks", &owner, Some(json!({"url": url, "events": ["order.updated"]})))
+            .call(
+                Method::POST,
+                "/api/v1/webhooks",
+                &owner,
+                Some(json!({"url": url, "events": ["order.updated"]})),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {err}");
         assert_eq!(err["field"], "url");
@@ -363,6 +420,9 @@ async fn internal_urls_are_refused(app: Arc<TestApp>) {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
-    assert_eq!(app.get(&format!("/api/v1/webhooks/{hook}"), &owner).await.1["url"], "https://hooks.example.com/kefu");
+    assert_eq!(
+        app.get(&format!("/api/v1/webhooks/{hook}"), &owner).await.1["url"],
+        "https://hooks.example.com/kefu"
+    );
 }
 on_both_engines!(internal_urls_are_refused);

@@ -157,8 +157,12 @@ pub trait HookStore: Send + Sync {
     ) -> Result<usize>;
     /// Claims up to `limit` pending deliveries, of any shop, due at `now` and not claimed by
     /// anyone else, until `until`. Deliveries of disabled endpoints wait.
-    async fn claim_deliveries(&self, now: DateTime<Utc>, until: DateTime<Utc>, limit: i64)
-    -> Result<Vec<ClaimedDelivery>>;
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>>;
     /// Logs a try and moves the delivery on, releasing the claim; `false` (nothing written)
     /// when the claim is no longer this one's.
     async fn record_attempt(&self, claimed: &ClaimedDelivery, outcome: &AttemptOutcome) -> Result<bool>;

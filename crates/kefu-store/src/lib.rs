@@ -22,8 +22,10 @@ pub use customer_sql::{
     REFUSED_OPTED_OUT, ReasonStats, ReminderRecord, ReminderStats, VisitQuery, buyer_visitor,
 };
 pub mod broker;
-pub use hook_sql::{Attempt, AttemptOutcome, ClaimedDelivery, ClaimedMail, Delivery, HookStore, MailRecord, NewMail, Webhook};
 pub use error::StoreError;
+pub use hook_sql::{
+    Attempt, AttemptOutcome, ClaimedDelivery, ClaimedMail, Delivery, HookStore, MailRecord, NewMail, Webhook,
+};
 pub use postgres::PgStore;
 pub use search_sql::{Found, FoundMessage, MessageSearch, RecordStore};
 pub use sqlite::SqliteStore;

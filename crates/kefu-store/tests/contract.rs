@@ -3025,7 +3025,10 @@ async fn webhook_outbox_claims_once_and_logs_tries(store: Arc<dyn Store>) {
     let mut stolen = orders.clone();
     stolen.shop_id = sb;
     assert!(matches!(store.update_webhook(&stolen).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_webhook(sb, orders.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_webhook(sb, orders.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(store.has_subscribers(sa, EventType::OrderUpdated).await.unwrap());
     assert!(!store.has_subscribers(sa, EventType::AfterSalesUpdated).await.unwrap());
 
@@ -3045,27 +3048,63 @@ async fn webhook_outbox_claims_once_and_logs_tries(store: Arc<dyn Store>) {
     );
 
     // Not due yet; then due, claimed once.
-    assert!(store.claim_deliveries(t0 - Duration::seconds(1), t0, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_deliveries(t0 - Duration::seconds(1), t0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let claimed = store.claim_deliveries(t0, t0 + Duration::minutes(2), 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let c = &claimed[0];
     assert_eq!((c.shop_id, c.webhook_id, c.attempt), (sa, orders.id, 1));
-    assert_eq!((c.url.as_str(), c.secret.as_str(), c.payload.as_str()), (orders.url.as_str(), "whsec_test", r#"{"id":"x"}"#));
-    assert!(store.claim_deliveries(t0 + Duration::seconds(30), t0 + Duration::minutes(3), 10).await.unwrap().is_empty());
+    assert_eq!(
+        (c.url.as_str(), c.secret.as_str(), c.payload.as_str()),
+        (orders.url.as_str(), "whsec_test", r#"{"id":"x"}"#)
+    );
+    assert!(
+        store
+            .claim_deliveries(t0 + Duration::seconds(30), t0 + Duration::minutes(3), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The try fails; due again in a minute.
     let t1 = t0 + Duration::seconds(1);
-    assert!(store
-        .record_attempt(c, &outcome(t1, Some(500), DeliveryStatus::Pending, Some(t1 + Duration::minutes(1))))
-        .await
-        .unwrap());
-    assert!(!store.record_attempt(c, &outcome(t1, Some(200), DeliveryStatus::Delivered, None)).await.unwrap(), "the claim was released");
+    assert!(
+        store
+            .record_attempt(
+                c,
+                &outcome(t1, Some(500), DeliveryStatus::Pending, Some(t1 + Duration::minutes(1)))
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_attempt(c, &outcome(t1, Some(200), DeliveryStatus::Delivered, None))
+            .await
+            .unwrap(),
+        "the claim was released"
+    );
     let log = store.deliveries(sa, orders.id, Page::default()).await.unwrap();
     assert_eq!(log.total, 1);
     let d = &log.items[0];
-    assert_eq!((d.status, d.attempts, d.last_status, d.event_id), (DeliveryStatus::Pending, 1, Some(500), event));
+    assert_eq!(
+        (d.status, d.attempts, d.last_status, d.event_id),
+        (DeliveryStatus::Pending, 1, Some(500), event)
+    );
     assert_eq!(d.next_attempt_at, Some(t1 + Duration::minutes(1)));
-    assert!(store.deliveries(sb, orders.id, Page::default()).await.unwrap().items.is_empty());
+    assert!(
+        store
+            .deliveries(sb, orders.id, Page::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     assert!(store.delivery(sb, d.id).await.unwrap().is_none());
 
     // A claim that runs out is taken over; the stale holder cannot write any more.
@@ -3075,33 +3114,83 @@ async fn webhook_outbox_claims_once_and_logs_tries(store: Arc<dyn Store>) {
     let t3 = t2 + Duration::minutes(3);
     let second = store.claim_deliveries(t3, t3 + Duration::minutes(2), 10).await.unwrap();
     assert_eq!(second.len(), 1);
-    assert!(!store.record_attempt(&first[0], &outcome(t3, Some(200), DeliveryStatus::Delivered, None)).await.unwrap());
-    assert!(store.record_attempt(&second[0], &outcome(t3, None, DeliveryStatus::Failed, None)).await.unwrap());
+    assert!(
+        !store
+            .record_attempt(&first[0], &outcome(t3, Some(200), DeliveryStatus::Delivered, None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_attempt(&second[0], &outcome(t3, None, DeliveryStatus::Failed, None))
+            .await
+            .unwrap()
+    );
     let tries = store.delivery_attempts(sa, d.id).await.unwrap();
-    assert_eq!(tries.iter().map(|t| (t.attempt, t.status_code)).collect::<Vec<_>>(), vec![(1, Some(500)), (2, None)]);
+    assert_eq!(
+        tries.iter().map(|t| (t.attempt, t.status_code)).collect::<Vec<_>>(),
+        vec![(1, Some(500)), (2, None)]
+    );
     assert!(store.delivery_attempts(sb, d.id).await.unwrap().is_empty());
-    assert!(store.claim_deliveries(t3 + Duration::days(1), t3 + Duration::days(2), 10).await.unwrap().is_empty(), "failed stays failed");
+    assert!(
+        store
+            .claim_deliveries(t3 + Duration::days(1), t3 + Duration::days(2), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "failed stays failed"
+    );
 
     // Replay: only the shop's own, only a failed one.
-    assert!(matches!(store.replay_delivery(sb, d.id, t3).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.replay_delivery(sb, d.id, t3).await,
+        Err(StoreError::NotFound)
+    ));
     let replayed = store.replay_delivery(sa, d.id, t3).await.unwrap();
     assert_eq!(replayed.status, DeliveryStatus::Pending);
-    assert!(matches!(store.replay_delivery(sa, d.id, t3).await, Err(StoreError::Refused(_))));
+    assert!(matches!(
+        store.replay_delivery(sa, d.id, t3).await,
+        Err(StoreError::Refused(_))
+    ));
     let again = store.claim_deliveries(t3, t3 + Duration::minutes(2), 10).await.unwrap();
     assert_eq!(again[0].attempt, 3);
-    assert!(store.record_attempt(&again[0], &outcome(t3, Some(204), DeliveryStatus::Delivered, None)).await.unwrap());
+    assert!(
+        store
+            .record_attempt(&again[0], &outcome(t3, Some(204), DeliveryStatus::Delivered, None))
+            .await
+            .unwrap()
+    );
     let d = store.delivery(sa, d.id).await.unwrap().unwrap();
-    assert_eq!((d.status, d.attempts, d.delivered_at), (DeliveryStatus::Delivered, 3, Some(t3)));
+    assert_eq!(
+        (d.status, d.attempts, d.delivered_at),
+        (DeliveryStatus::Delivered, 3, Some(t3))
+    );
 
     // A disabled endpoint's deliveries wait; removing the endpoint removes its log.
     let mut paused = chats.clone();
-    store.enqueue_event(sa, EventType::MessageCreated, uuid::Uuid::now_v7(), "{}", t3).await.unwrap();
+    store
+        .enqueue_event(sa, EventType::MessageCreated, uuid::Uuid::now_v7(), "{}", t3)
+        .await
+        .unwrap();
     paused.enabled = false;
     store.update_webhook(&paused).await.unwrap();
-    assert!(store.claim_deliveries(t3, t3 + Duration::minutes(2), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_deliveries(t3, t3 + Duration::minutes(2), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     paused.enabled = true;
     store.update_webhook(&paused).await.unwrap();
-    assert_eq!(store.claim_deliveries(t3, t3 + Duration::minutes(2), 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .claim_deliveries(t3, t3 + Duration::minutes(2), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store.delete_webhook(sa, orders.id).await.unwrap();
     assert!(store.delivery(sa, d.id).await.unwrap().is_none());
 }
@@ -3112,10 +3201,16 @@ async fn concurrent_claims_split_the_outbox(store: Arc<dyn Store>) {
     use kefu_core::webhooks::EventType;
     let a = new_shop("hooks-race");
     store.create_shop(&a).await.unwrap();
-    store.create_webhook(&webhook(a.shop.id, vec![EventType::MessageCreated])).await.unwrap();
+    store
+        .create_webhook(&webhook(a.shop.id, vec![EventType::MessageCreated]))
+        .await
+        .unwrap();
     let t = at(20, 8);
     for _ in 0..40 {
-        store.enqueue_event(a.shop.id, EventType::MessageCreated, uuid::Uuid::now_v7(), "{}", t).await.unwrap();
+        store
+            .enqueue_event(a.shop.id, EventType::MessageCreated, uuid::Uuid::now_v7(), "{}", t)
+            .await
+            .unwrap();
     }
     let claim = |s: Arc<dyn Store>| async move {
         let mut got = Vec::new();
@@ -3157,8 +3252,14 @@ async fn mail_outbox_claims_once(store: Arc<dyn Store>) {
         html: "<p>你好</p>".into(),
         created_at: at,
     };
-    store.enqueue_mail(&mail(MailKind::LeaveMessage, None, t)).await.unwrap();
-    store.enqueue_mail(&mail(MailKind::Transcript, Some(conversation), t)).await.unwrap();
+    store
+        .enqueue_mail(&mail(MailKind::LeaveMessage, None, t))
+        .await
+        .unwrap();
+    store
+        .enqueue_mail(&mail(MailKind::Transcript, Some(conversation), t))
+        .await
+        .unwrap();
     store
         .enqueue_mail(&mail(MailKind::Transcript, Some(conversation), t - Duration::hours(2)))
         .await
@@ -3166,24 +3267,43 @@ async fn mail_outbox_claims_once(store: Arc<dyn Store>) {
     let mut unknown = mail(MailKind::LeaveMessage, None, t);
     unknown.shop_id = ShopId::new();
     assert!(matches!(store.enqueue_mail(&unknown).await, Err(StoreError::NotFound)));
-    assert_eq!(store.transcripts_since(sa, conversation, t - Duration::hours(1)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .transcripts_since(sa, conversation, t - Duration::hours(1))
+            .await
+            .unwrap(),
+        1
+    );
 
     let claimed = store.claim_mails(t, t + Duration::minutes(5), 10).await.unwrap();
     assert_eq!(claimed.len(), 3);
-    assert!(store.claim_mails(t, t + Duration::minutes(5), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_mails(t, t + Duration::minutes(5), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let sent = outcome(t, None, DeliveryStatus::Delivered, None);
     let retry = outcome(t, None, DeliveryStatus::Pending, Some(t + Duration::minutes(1)));
     assert!(store.record_mail_attempt(&claimed[0], &sent).await.unwrap());
     assert!(store.record_mail_attempt(&claimed[1], &retry).await.unwrap());
     assert!(store.record_mail_attempt(&claimed[2], &sent).await.unwrap());
     assert!(!store.record_mail_attempt(&claimed[2], &sent).await.unwrap());
-    let again = store.claim_mails(t + Duration::minutes(1), t + Duration::minutes(6), 10).await.unwrap();
+    let again = store
+        .claim_mails(t + Duration::minutes(1), t + Duration::minutes(6), 10)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempt), (claimed[1].id, 2));
     let listed = store.mails(sa, Page::default()).await.unwrap();
     assert_eq!(listed.total, 3);
     assert_eq!(
-        listed.items.iter().filter(|m| m.status == DeliveryStatus::Delivered && m.sent_at == Some(t)).count(),
+        listed
+            .items
+            .iter()
+            .filter(|m| m.status == DeliveryStatus::Delivered && m.sent_at == Some(t))
+            .count(),
         2
     );
 }

@@ -109,7 +109,10 @@ async fn secrets_stay_out_of_the_logs_at_trace_level() {
         .json()
         .await
         .unwrap();
-    let hook_secret = hook["secret"].as_str().unwrap_or_else(|| panic!("webhook: {hook}")).to_string();
+    let hook_secret = hook["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("webhook: {hook}"))
+        .to_string();
     let mut settings: Value = client
         .get(format!("{base}/api/v1/shop/settings"))
         .bearer_auth(&session)

@@ -75,7 +75,14 @@ async fn buyer_socket(
 ) -> ApiResult<Response> {
     let slot = socket_slot(&state, &headers, peer_addr)?;
     let shop = crate::api::widget::shop_of(&state, &slug).await?;
-    let (visitor, nick) = buyer_identity(&state, shop.id, p.visitor.as_deref(), p.token.as_deref(), p.nick.clone()).await?;
+    let (visitor, nick) = buyer_identity(
+        &state,
+        shop.id,
+        p.visitor.as_deref(),
+        p.token.as_deref(),
+        p.nick.clone(),
+    )
+    .await?;
     let channel = match p.channel.as_deref() {
         None | Some("web") => "web",
         Some("h5") => "h5",
