@@ -108,7 +108,13 @@ pub fn leave_message_mail(shop_name: &str, m: &LeaveMessage, tz: &TimeZone) -> M
         m.name.as_str()
     };
     let when = local(m.created_at, tz);
-    let subject = format!("【{shop_name}】新留言：{}", m.contact);
+    // A buyer's words in a header: one line, whatever they typed.
+    let contact: String = m
+        .contact
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let subject = format!("【{shop_name}】新留言：{contact}");
     let text = format!(
         "{shop_name} 收到一条新留言。\n\n称呼：{name}\n联系方式：{}\n时间：{when}\n\n留言内容：\n{}\n\n请在客服工作台的“留言”中处理。\n",
         m.contact, m.text
@@ -278,6 +284,15 @@ mod tests {
         };
         let mail = leave_message_mail("示例小店", &m, &crate::clock::TimeZone::shanghai());
         assert!(mail.subject.contains("13812345678"));
+        let sneaky = LeaveMessage {
+            contact: "a@b.com\r\nBcc: x@evil.com".into(),
+            ..m.clone()
+        };
+        assert!(
+            !leave_message_mail("示例小店", &sneaky, &crate::clock::TimeZone::shanghai())
+                .subject
+                .contains('\n')
+        );
         assert!(
             mail.text.contains("小王") && mail.text.contains("<想问>尺码") && mail.text.contains("2026-12-01 10:00")
         );
