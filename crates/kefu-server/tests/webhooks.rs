@@ -229,6 +229,27 @@ async fn signed_events_for_chats_and_orders(app: Arc<TestApp>) {
     assert_eq!(e["data"]["order"]["id"], order.as_str());
     assert_eq!(e["data"]["order"]["seller_memo"], "周末送达");
 
+    // An after-sales case opened: an endpoint subscribed to it hears of it, this one does not.
+    let (cases, cases_secret) = create_hook(&app, &owner, &receiver.url, &["aftersales.updated"]).await;
+    let (_, paid) = app.get("/api/v1/orders?state=paid&limit=1", &owner).await;
+    let paid = paid["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, case) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/orders/{paid}/after-sales"),
+            &owner,
+            Some(json!({"kind": "refund_only", "reason": "unwanted", "amount": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    let opened = receiver.wait_for("aftersales.updated", 1).await;
+    assert_eq!(opened.len(), 1, "one subscribed endpoint, one delivery");
+    assert_signed(&opened[0], &cases_secret);
+    let e = opened[0].json();
+    assert_eq!(e["data"]["after_sales"]["id"], case["id"]);
+    assert_eq!(e["data"]["step"]["to"], "requested");
+    assert_eq!(log(&app, &owner, &cases).await["total"], 1);
+
     // The log shows each delivery as received.
     let l = log(&app, &owner, &hook).await;
     assert!(l["total"].as_i64().unwrap() >= 3, "{l}");
