@@ -20,6 +20,7 @@ use kefu_store::{AttemptOutcome, ClaimedDelivery, ClaimedMail, NewMail};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -36,7 +37,14 @@ pub struct Outbox {
     from: Option<Mailbox>,
     allow_private: bool,
     timeout: std::time::Duration,
+    /// Whether a shop listens for an event type, as read a moment ago: every chat message
+    /// asks, and most shops have no endpoint. This node's own changes clear it at once;
+    /// another node's show within [`LISTENERS_TTL`].
+    listeners: std::sync::Mutex<HashMap<(ShopId, EventType), (std::time::Instant, bool)>>,
 }
+
+/// How long [`Outbox`] trusts what it read about a shop's endpoints.
+const LISTENERS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Outbox {
     pub fn new(config: &Config) -> anyhow::Result<Outbox> {
@@ -80,6 +88,7 @@ impl Outbox {
             from,
             allow_private: config.webhooks.allow_private,
             timeout,
+            listeners: Default::default(),
         })
     }
 
@@ -90,6 +99,30 @@ impl Outbox {
 
     fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Forgets what was read about a shop's endpoints (after this node changed them).
+    pub fn forget_listeners(&self, shop: ShopId) {
+        if let Ok(mut l) = self.listeners.lock() {
+            l.retain(|(s, _), _| *s != shop);
+        }
+    }
+
+    async fn listens(&self, state: &AppState, shop: ShopId, kind: EventType) -> anyhow::Result<bool> {
+        let known = self
+            .listeners
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&(shop, kind)).copied())
+            .filter(|(at, _)| at.elapsed() < LISTENERS_TTL);
+        if let Some((_, yes)) = known {
+            return Ok(yes);
+        }
+        let yes = state.store.has_subscribers(shop, kind).await?;
+        if let Ok(mut l) = self.listeners.lock() {
+            l.insert((shop, kind), (std::time::Instant::now(), yes));
+        }
+        Ok(yes)
     }
 }
 
@@ -125,7 +158,7 @@ pub async fn emit(state: &AppState, shop: ShopId, kind: EventType, data: serde_j
 }
 
 async fn try_emit(state: &AppState, shop: ShopId, kind: EventType, data: serde_json::Value) -> anyhow::Result<()> {
-    if !state.store.has_subscribers(shop, kind).await? {
+    if !state.outbox.listens(state, shop, kind).await? {
         return Ok(());
     }
     let Some(s) = state.store.shop(shop).await? else {

@@ -126,6 +126,7 @@ async fn create(
         updated_at: now,
     };
     state.store.create_webhook(&h).await?;
+    state.outbox.forget_listeners(h.shop_id);
     Ok((
         StatusCode::CREATED,
         Json(WebhookWithSecret {
@@ -163,6 +164,7 @@ async fn update(
     h.enabled = b.enabled;
     h.updated_at = state.clock.now();
     state.store.update_webhook(&h).await?;
+    state.outbox.forget_listeners(h.shop_id);
     Ok(Json(WebhookView::from(&h)))
 }
 
@@ -180,6 +182,7 @@ async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<Uu
             kefu_store::StoreError::NotFound => ApiError::NotFound("webhook"),
             e => e.into(),
         })?;
+    state.outbox.forget_listeners(caller.shop());
     Ok(StatusCode::NO_CONTENT)
 }
 
