@@ -20,6 +20,7 @@ pub mod ids;
 pub mod kb;
 pub mod links;
 pub mod lockout;
+pub mod mail;
 pub mod money;
 pub mod order;
 pub mod order_answers;
@@ -33,5 +34,6 @@ pub mod settings;
 pub mod shop;
 pub mod stats;
 pub mod visits;
+pub mod webhooks;
 
 pub use error::{RuleError, ValidationError};

@@ -102,6 +102,10 @@ pub struct ShopSettings {
     /// phrases exempt from them; defaults when absent.
     #[serde(default)]
     pub compliance: crate::compliance::ComplianceSettings,
+    /// Where buyers' left messages (留言) are mailed (SPEC §7.3); empty: no mail, the
+    /// messages wait in the workbench only.
+    #[serde(default)]
+    pub notification_email: String,
 }
 
 fn default_item_link_forms() -> Vec<String> {
@@ -158,6 +162,7 @@ impl Default for ShopSettings {
             free_shipping_threshold: None,
             invoice_note: String::new(),
             compliance: Default::default(),
+            notification_email: String::new(),
         }
     }
 }
@@ -287,6 +292,9 @@ impl ShopSettings {
                 "free_shipping_threshold",
                 "must not be negative (0 means everything ships free)",
             ));
+        }
+        if !self.notification_email.trim().is_empty() {
+            crate::mail::check_address("notification_email", &self.notification_email)?;
         }
         if self.invoice_note.chars().count() > MAX_INVOICE_NOTE_CHARS {
             return Err(ValidationError::new(

@@ -33,6 +33,98 @@ pub struct Config {
     /// Chat sockets one client address may hold open on a node at once (0: no limit). Buyers
     /// behind one carrier NAT share an address, so it is generous; a script is not.
     pub max_sockets_per_address: usize,
+    /// Webhook deliveries (SPEC §7.2).
+    #[serde(default)]
+    pub webhooks: WebhookConfig,
+    /// Outgoing e-mail over SMTP (SPEC §7.3); without a host no mail is sent.
+    #[serde(default)]
+    pub mail: MailConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Let shops' endpoints be on loopback, private or link-local addresses. Off by default:
+    /// on a kefu shared by many shops, one shop must not make it call the operator's own
+    /// network (SSRF). A single-shop install posting to its own LAN turns it on.
+    pub allow_private: bool,
+    /// How long one try may take, in seconds, before it counts as failed.
+    pub timeout_secs: u64,
+    /// Tries before a delivery is given up (1–6; the retry schedule has six).
+    pub max_attempts: u32,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            allow_private: false,
+            timeout_secs: 10,
+            max_attempts: kefu_core::webhooks::MAX_ATTEMPTS,
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTls {
+    /// Plain SMTP: only for a relay on the same host or a trusted network.
+    None,
+    /// Plain connection upgraded with STARTTLS (usually port 587); refused if the server cannot.
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// The SMTP server; empty: e-mail is off.
+    pub host: String,
+    pub port: u16,
+    pub tls: MailTls,
+    /// Login, when the server wants one.
+    pub user: String,
+    pub password: String,
+    /// The sender, e.g. `客服通知 <kefu@shop.example.com>`.
+    pub from: String,
+    /// How long one send may take, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            host: String::new(),
+            port: 587,
+            tls: MailTls::Starttls,
+            user: String::new(),
+            password: String::new(),
+            from: String::new(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// Without the password: configurations get logged and printed.
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("user", &self.user)
+            .field("password", &if self.password.is_empty() { "" } else { "***" })
+            .field("from", &self.from)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+impl MailConfig {
+    pub fn enabled(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
 }
 
 /// The settings `KEFU_*` variables may set; others (such as `KEFU_TEST_PG`) are not ours.
@@ -62,6 +154,8 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             bot_semantic: true,
             max_sockets_per_address: 1000,
+            webhooks: WebhookConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -80,6 +174,9 @@ impl Config {
         }
         figment = figment
             .merge(Env::prefixed("KEFU_").only(&FIELDS))
+            // `KEFU_MAIL_PASSWORD`, `KEFU_WEBHOOKS_ALLOW_PRIVATE` …: the nested settings.
+            .merge(Env::prefixed("KEFU_MAIL_").map(|k| format!("mail.{}", k.as_str()).into()))
+            .merge(Env::prefixed("KEFU_WEBHOOKS_").map(|k| format!("webhooks.{}", k.as_str()).into()))
             .merge(Serialized::defaults(overrides));
         let config: Config = figment.extract().map_err(|e| format!("configuration: {e}"))?;
         if config.session_ttl_hours == 0 {
@@ -87,6 +184,19 @@ impl Config {
         }
         if config.max_body_bytes < 1024 {
             return Err("configuration: max_body_bytes must be at least 1024".into());
+        }
+        if config.mail.enabled() {
+            kefu_core::mail::check_address("mail.from", sender_address(&config.mail.from)).map_err(|e| {
+                format!(
+                    "configuration: mail.from must be the sender's address, e.g. 客服 <kefu@shop.example.com> ({e})"
+                )
+            })?;
+        }
+        if !(1..=kefu_core::webhooks::MAX_ATTEMPTS).contains(&config.webhooks.max_attempts) {
+            return Err("configuration: webhooks.max_attempts must be between 1 and 6".into());
+        }
+        if config.webhooks.timeout_secs == 0 || config.webhooks.timeout_secs > 60 {
+            return Err("configuration: webhooks.timeout_secs must be between 1 and 60".into());
         }
         Ok(config)
     }
@@ -97,6 +207,14 @@ impl Config {
             Some(url) if !url.is_empty() => url.clone(),
             _ => format!("sqlite://{}", self.data_dir.join("kefu.db").display()),
         }
+    }
+}
+
+/// The address in `Name <address>`, or the whole text.
+pub fn sender_address(from: &str) -> &str {
+    match (from.rfind('<'), from.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &from[a + 1..b],
+        _ => from,
     }
 }
 
@@ -127,6 +245,27 @@ mod tests {
         .unwrap();
         assert_eq!(c.addr.port(), 7000);
         assert_eq!(c.database_url(), "sqlite://data/kefu.db");
+    }
+
+    #[test]
+    fn mail_settings_nest_and_hide_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kefu.toml");
+        std::fs::write(
+            &file,
+            "[mail]\nhost = \"smtp.example.com\"\ntls = \"tls\"\nport = 465\nuser = \"kefu\"\npassword = \"hunter2\"\nfrom = \"客服 <kefu@example.com>\"\n[webhooks]\nallow_private = true\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), Flags { addr: None }).unwrap();
+        assert_eq!(c.mail.tls, MailTls::Tls);
+        assert!(c.webhooks.allow_private);
+        assert!(!format!("{c:?}").contains("hunter2"));
+        std::fs::write(&file, "[mail]\nhost = \"smtp.example.com\"\nfrom = \"nobody\"\n").unwrap();
+        assert!(
+            Config::load(Some(&file), Flags { addr: None })
+                .unwrap_err()
+                .contains("mail.from")
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod kb_template;
 pub mod limits;
 pub mod order_feed;
+pub mod outbox;
 pub mod phrase_template;
 pub mod product_template;
 pub mod sheet;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub hub: Arc<chat::hub::Hub>,
     /// What time it is for reminders and outreach; tests set it.
     pub clock: Arc<clock::Clock>,
+    /// Webhook deliveries and mail: the HTTP and SMTP clients and the sender's wake-up.
+    pub outbox: Arc<outbox::Outbox>,
 }
 
 /// A server ready to serve: store open and migrated, demo loaded if asked.
@@ -77,6 +80,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         None
     };
     let semantic = config.bot_semantic;
+    let outbox = Arc::new(outbox::Outbox::new(&config).context("setting up webhooks and mail")?);
     Ok(Prepared {
         state: AppState {
             store,
@@ -86,6 +90,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<Prepared> {
             widget_limits: Default::default(),
             hub: Default::default(),
             clock: Default::default(),
+            outbox,
         },
         demo,
     })
@@ -102,6 +107,7 @@ pub async fn serve(
     tokio::spawn(close_idle_chats(prepared.state.clone()));
     tokio::spawn(close_unpaid_orders(prepared.state.clone()));
     tokio::spawn(send_due_reminders(prepared.state.clone()));
+    tokio::spawn(outbox::run(prepared.state.clone()));
     let app = api::router(prepared.state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
@@ -161,6 +167,14 @@ async fn send_due_reminders(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "sending automatic payment reminders"),
         }
     }
+}
+
+/// Chooses rustls's cryptography (ring) for the whole process. Every HTTPS client in it —
+/// the webhook sender, SMTP over TLS, and any `reqwest` client a tool or test builds, since
+/// the workspace's `reqwest` is built without a provider of its own — needs it first; calling
+/// it again does nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A database URL fit for logs: the password, if any, replaced.

@@ -23,6 +23,10 @@ const NOT_FOR_AGENTS: &[&str] = &[
     "/api/v1/customers/export",
     "/api/v1/chat/monitor",
     "/api/v1/bot/suggestions",
+    // Webhook endpoints and their delivery log (SPEC §7.2): the shop's integrations.
+    "/api/v1/webhooks",
+    "/api/v1/webhooks/{id}",
+    "/api/v1/webhooks/{id}/deliveries",
 ];
 
 /// The first `id` in a listing (an array, or an object holding one).
@@ -112,6 +116,15 @@ async fn matrix(app: Arc<TestApp>) {
         )
         .await;
     let _ = m;
+    let (status, w) = app
+        .call(
+            Method::POST,
+            "/api/v1/webhooks",
+            &owner,
+            Some(json!({"url": "https://hooks.example.com/kefu", "events": ["order.updated"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
     // Ids of rows this shop really has; a kind it has none of gets a made-up id.
     let mut ids: BTreeMap<&str, String> = BTreeMap::new();
     let mut real: Vec<&str> = Vec::new();
@@ -127,6 +140,7 @@ async fn matrix(app: Arc<TestApp>) {
         ("/api/v1/phrases/", "/api/v1/phrases"),
         ("/api/v1/products/", "/api/v1/products"),
         ("/api/v1/service-tickets/", "/api/v1/service-tickets"),
+        ("/api/v1/webhooks/", "/api/v1/webhooks"),
     ] {
         let (status, v) = app.get(listing, &owner).await;
         assert_eq!(status, StatusCode::OK, "{listing}: {v}");

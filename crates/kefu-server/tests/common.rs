@@ -54,6 +54,24 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let app = Arc::new(TestApp::spawn(engine, semantic).await);
+    run_app(app, test).await
+}
+
+/// The same with the configuration changed first (webhooks to local receivers, a test SMTP server …).
+pub async fn with_app_config<F, Fut>(engine: Engine, configure: impl FnOnce(&mut kefu_server::Config), test: F)
+where
+    F: FnOnce(Arc<TestApp>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let app = Arc::new(TestApp::spawn_with(engine, false, configure).await);
+    run_app(app, test).await
+}
+
+async fn run_app<F, Fut>(app: Arc<TestApp>, test: F)
+where
+    F: FnOnce(Arc<TestApp>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let outcome = tokio::spawn(test(app.clone())).await;
     Arc::into_inner(app).expect("test kept the app").stop().await;
     if let Err(e) = outcome {
@@ -80,6 +98,15 @@ macro_rules! on_both_engines {
 
 impl TestApp {
     pub async fn spawn(engine: Engine, semantic: bool) -> TestApp {
+        Self::spawn_with(engine, semantic, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        engine: Engine,
+        semantic: bool,
+        configure: impl FnOnce(&mut kefu_server::Config),
+    ) -> TestApp {
+        kefu_server::install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let pg_url = match engine {
             Engine::Sqlite => None,
@@ -89,7 +116,7 @@ impl TestApp {
                     .expect("PostgreSQL must answer at KEFU_TEST_PG"),
             ),
         };
-        let config = kefu_server::Config {
+        let mut config = kefu_server::Config {
             addr: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),
             db: pg_url.clone(),
@@ -98,6 +125,7 @@ impl TestApp {
             bot_semantic: semantic,
             ..Default::default()
         };
+        configure(&mut config);
         let prepared = kefu_server::prepare(config).await.unwrap();
         let store = prepared.state.store.clone();
         let state = prepared.state.clone();
@@ -288,4 +316,21 @@ impl TestApp {
             .unwrap();
         (shop, catalog)
     }
+}
+
+/// Like `on_both_engines!`, with the server's configuration changed by `$configure`.
+#[macro_export]
+macro_rules! on_both_engines_with {
+    ($name:ident, $configure:expr) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::common::with_app_config($crate::common::Engine::Sqlite, $configure, super::$name).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                $crate::common::with_app_config($crate::common::Engine::Postgres, $configure, super::$name).await
+            }
+        }
+    };
 }

@@ -7,6 +7,7 @@
 mod chat_sql;
 mod customer_sql;
 mod error;
+mod hook_sql;
 mod order_sql;
 mod postgres;
 mod product_sql;
@@ -23,6 +24,9 @@ pub use customer_sql::{
 };
 pub mod broker;
 pub use error::StoreError;
+pub use hook_sql::{
+    Attempt, AttemptOutcome, ClaimedDelivery, ClaimedMail, Delivery, HookStore, MailRecord, NewMail, Webhook,
+};
 pub use postgres::PgStore;
 pub use product_sql::{ProductImportSummary, ProductStore};
 pub use search_sql::{Found, FoundMessage, MessageSearch, RecordStore};
@@ -154,7 +158,9 @@ pub struct Listed<T> {
 /// Everything kefu keeps. Every method that reads or writes shop data takes the shop id,
 /// and every query filters by it: a caller cannot reach another shop's rows by guessing ids.
 #[async_trait]
-pub trait Store: ChatStore + OrderStore + CustomerStore + RecordStore + ProductStore + Send + Sync + 'static {
+pub trait Store:
+    ChatStore + OrderStore + CustomerStore + RecordStore + ProductStore + HookStore + Send + Sync + 'static
+{
     /// "sqlite" or "postgres", for logs and health output.
     fn engine(&self) -> &'static str;
     /// Checks the database answers.

@@ -41,6 +41,18 @@ impl PgStore {
     const INDEX_EVENT: &'static str = "INSERT INTO message_search (conversation_id, seq, shop_id, at, terms)
          VALUES ($2, $3, $1, $4, to_tsvector('simple', $5)) ON CONFLICT DO NOTHING";
 
+    /// Nodes claiming at once take different rows: $1 now, $2 until, $3 token, $4 limit.
+    const CLAIM_DELIVERIES: &'static str = concat!(
+        "UPDATE webhook_deliveries SET claimed_until = $2, claim_token = $3 WHERE id IN (SELECT d.id ",
+        crate::hook_sql::due_deliveries!(),
+        " ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED)"
+    );
+    const CLAIM_MAILS: &'static str = concat!(
+        "UPDATE mail_outbox SET claimed_until = $2, claim_token = $3 WHERE id IN (SELECT id ",
+        crate::hook_sql::due_mails!(),
+        " ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
+    );
+
     /// Several nodes may backfill at once: each takes conversations the others have not.
     const BACKFILL_PICK: &'static str =
         "SELECT conversation_id, up_to_seq FROM search_backfill LIMIT $1 FOR UPDATE SKIP LOCKED";

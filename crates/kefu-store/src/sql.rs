@@ -131,6 +131,7 @@ macro_rules! impl_store {
         chat_helpers!($store, $db, $begin_write);
         chat_impl!($store, $db, $engine, $begin_write, $lock_shop);
         customer_impl!($store, $db, $begin_write);
+        crate::hook_sql::hook_impl!($store, $db, $begin_write);
 
         impl $store {
             async fn insert_catalog(tx: &mut sqlx::Transaction<'static, $db>, shop: ShopId, c: &Catalog) -> Result<()> {

@@ -67,6 +67,18 @@ impl SqliteStore {
          INSERT OR IGNORE INTO search_months (shop_id, month) VALUES ($1, CAST(strftime('%Y%m', $4) AS INTEGER))"
     );
 
+    /// The single writer makes this claim atomic: $1 now, $2 until, $3 token, $4 limit.
+    const CLAIM_DELIVERIES: &'static str = concat!(
+        "UPDATE webhook_deliveries SET claimed_until = $2, claim_token = $3 WHERE id IN (SELECT d.id ",
+        crate::hook_sql::due_deliveries!(),
+        " ORDER BY d.next_attempt_at LIMIT $4)"
+    );
+    const CLAIM_MAILS: &'static str = concat!(
+        "UPDATE mail_outbox SET claimed_until = $2, claim_token = $3 WHERE id IN (SELECT id ",
+        crate::hook_sql::due_mails!(),
+        " ORDER BY next_attempt_at LIMIT $4)"
+    );
+
     const BACKFILL_PICK: &'static str = "SELECT conversation_id, up_to_seq FROM search_backfill LIMIT $1";
     const SEARCH_VERSION: &'static str = "SELECT terms_version FROM search_meta";
     const CLEAR_INDEX: &'static str = "INSERT INTO message_search (message_search) VALUES ('delete-all')";

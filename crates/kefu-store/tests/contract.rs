@@ -3124,3 +3124,341 @@ async fn product_knowledge_is_whole_scoped_and_imported_all_or_nothing(store: Ar
     );
 }
 contract!(product_knowledge_is_whole_scoped_and_imported_all_or_nothing);
+fn webhook(shop: ShopId, events: Vec<kefu_core::webhooks::EventType>) -> kefu_store::Webhook {
+    let t = now();
+    kefu_store::Webhook {
+        id: uuid::Uuid::now_v7(),
+        shop_id: shop,
+        url: "https://hooks.example.com/kefu".into(),
+        events,
+        enabled: true,
+        secret: "whsec_test".into(),
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+fn outcome(
+    at: chrono::DateTime<Utc>,
+    code: Option<u16>,
+    status: kefu_core::webhooks::DeliveryStatus,
+    next: Option<chrono::DateTime<Utc>>,
+) -> kefu_store::AttemptOutcome {
+    kefu_store::AttemptOutcome {
+        at,
+        status_code: code,
+        duration_ms: 12,
+        error: code.filter(|c| *c >= 300).map(|c| format!("HTTP {c}")),
+        status,
+        next_attempt_at: next,
+    }
+}
+
+/// Webhook endpoints belong to one shop; an event is queued once for each enabled endpoint
+/// subscribed to it; a claimed delivery is no one else's until its claim runs out; only the
+/// claim's holder records a try; the log keeps every try; only a failed delivery replays.
+async fn webhook_outbox_claims_once_and_logs_tries(store: Arc<dyn Store>) {
+    use kefu_core::webhooks::{DeliveryStatus, EventType};
+    let a = new_shop("hooks-a");
+    let b = new_shop("hooks-b");
+    store.create_shop(&a).await.unwrap();
+    store.create_shop(&b).await.unwrap();
+    let (sa, sb) = (a.shop.id, b.shop.id);
+
+    let orders = webhook(sa, vec![EventType::OrderUpdated]);
+    let chats = webhook(sa, vec![EventType::ConversationCreated, EventType::MessageCreated]);
+    let mut off = webhook(sa, vec![EventType::OrderUpdated]);
+    off.enabled = false;
+    let theirs = webhook(sb, vec![EventType::OrderUpdated]);
+    for h in [&orders, &chats, &off, &theirs] {
+        store.create_webhook(h).await.unwrap();
+    }
+    assert_eq!(store.webhooks(sa).await.unwrap().len(), 3);
+    assert_eq!(store.webhook(sa, orders.id).await.unwrap().unwrap(), orders);
+    assert!(store.webhook(sb, orders.id).await.unwrap().is_none());
+    let mut stolen = orders.clone();
+    stolen.shop_id = sb;
+    assert!(matches!(store.update_webhook(&stolen).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_webhook(sb, orders.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.has_subscribers(sa, EventType::OrderUpdated).await.unwrap());
+    assert!(!store.has_subscribers(sa, EventType::AfterSalesUpdated).await.unwrap());
+
+    let t0 = at(20, 8);
+    let event = uuid::Uuid::now_v7();
+    let queued = store
+        .enqueue_event(sa, EventType::OrderUpdated, event, r#"{"id":"x"}"#, t0)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1, "the enabled order endpoint only");
+    assert_eq!(
+        store
+            .enqueue_event(sa, EventType::AfterSalesUpdated, uuid::Uuid::now_v7(), "{}", t0)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Not due yet; then due, claimed once.
+    assert!(
+        store
+            .claim_deliveries(t0 - Duration::seconds(1), t0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = store.claim_deliveries(t0, t0 + Duration::minutes(2), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let c = &claimed[0];
+    assert_eq!((c.shop_id, c.webhook_id, c.attempt), (sa, orders.id, 1));
+    assert_eq!(
+        (c.url.as_str(), c.secret.as_str(), c.payload.as_str()),
+        (orders.url.as_str(), "whsec_test", r#"{"id":"x"}"#)
+    );
+    assert!(
+        store
+            .claim_deliveries(t0 + Duration::seconds(30), t0 + Duration::minutes(3), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The try fails; due again in a minute.
+    let t1 = t0 + Duration::seconds(1);
+    assert!(
+        store
+            .record_attempt(
+                c,
+                &outcome(t1, Some(500), DeliveryStatus::Pending, Some(t1 + Duration::minutes(1)))
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_attempt(c, &outcome(t1, Some(200), DeliveryStatus::Delivered, None))
+            .await
+            .unwrap(),
+        "the claim was released"
+    );
+    let log = store.deliveries(sa, orders.id, Page::default()).await.unwrap();
+    assert_eq!(log.total, 1);
+    let d = &log.items[0];
+    assert_eq!(
+        (d.status, d.attempts, d.last_status, d.event_id),
+        (DeliveryStatus::Pending, 1, Some(500), event)
+    );
+    assert_eq!(d.next_attempt_at, Some(t1 + Duration::minutes(1)));
+    assert!(
+        store
+            .deliveries(sb, orders.id, Page::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(store.delivery(sb, d.id).await.unwrap().is_none());
+
+    // A claim that runs out is taken over; the stale holder cannot write any more.
+    let t2 = t1 + Duration::minutes(1);
+    let first = store.claim_deliveries(t2, t2 + Duration::minutes(2), 10).await.unwrap();
+    assert_eq!(first[0].attempt, 2);
+    let t3 = t2 + Duration::minutes(3);
+    let second = store.claim_deliveries(t3, t3 + Duration::minutes(2), 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert!(
+        !store
+            .record_attempt(&first[0], &outcome(t3, Some(200), DeliveryStatus::Delivered, None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_attempt(&second[0], &outcome(t3, None, DeliveryStatus::Failed, None))
+            .await
+            .unwrap()
+    );
+    let tries = store.delivery_attempts(sa, d.id).await.unwrap();
+    assert_eq!(
+        tries.iter().map(|t| (t.attempt, t.status_code)).collect::<Vec<_>>(),
+        vec![(1, Some(500)), (2, None)]
+    );
+    assert!(store.delivery_attempts(sb, d.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_deliveries(t3 + Duration::days(1), t3 + Duration::days(2), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "failed stays failed"
+    );
+
+    // Replay: only the shop's own, only a failed one.
+    assert!(matches!(
+        store.replay_delivery(sb, d.id, t3).await,
+        Err(StoreError::NotFound)
+    ));
+    let replayed = store.replay_delivery(sa, d.id, t3).await.unwrap();
+    assert_eq!(replayed.status, DeliveryStatus::Pending);
+    assert!(matches!(
+        store.replay_delivery(sa, d.id, t3).await,
+        Err(StoreError::Refused(_))
+    ));
+    let again = store.claim_deliveries(t3, t3 + Duration::minutes(2), 10).await.unwrap();
+    assert_eq!(again[0].attempt, 3);
+    assert!(
+        store
+            .record_attempt(&again[0], &outcome(t3, Some(204), DeliveryStatus::Delivered, None))
+            .await
+            .unwrap()
+    );
+    let d = store.delivery(sa, d.id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.status, d.attempts, d.delivered_at),
+        (DeliveryStatus::Delivered, 3, Some(t3))
+    );
+
+    // A disabled endpoint's deliveries wait; removing the endpoint removes its log.
+    let mut paused = chats.clone();
+    store
+        .enqueue_event(sa, EventType::MessageCreated, uuid::Uuid::now_v7(), "{}", t3)
+        .await
+        .unwrap();
+    paused.enabled = false;
+    store.update_webhook(&paused).await.unwrap();
+    assert!(
+        store
+            .claim_deliveries(t3, t3 + Duration::minutes(2), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    paused.enabled = true;
+    store.update_webhook(&paused).await.unwrap();
+    assert_eq!(
+        store
+            .claim_deliveries(t3, t3 + Duration::minutes(2), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.delete_webhook(sa, orders.id).await.unwrap();
+    assert!(store.delivery(sa, d.id).await.unwrap().is_none());
+}
+contract!(webhook_outbox_claims_once_and_logs_tries);
+
+/// Two claimers at once never take the same delivery (on PostgreSQL several nodes do this).
+async fn concurrent_claims_split_the_outbox(store: Arc<dyn Store>) {
+    use kefu_core::webhooks::EventType;
+    let a = new_shop("hooks-race");
+    store.create_shop(&a).await.unwrap();
+    store
+        .create_webhook(&webhook(a.shop.id, vec![EventType::MessageCreated]))
+        .await
+        .unwrap();
+    let t = at(20, 8);
+    for _ in 0..40 {
+        store
+            .enqueue_event(a.shop.id, EventType::MessageCreated, uuid::Uuid::now_v7(), "{}", t)
+            .await
+            .unwrap();
+    }
+    let claim = |s: Arc<dyn Store>| async move {
+        let mut got = Vec::new();
+        loop {
+            let c = s.claim_deliveries(t, t + Duration::minutes(5), 3).await.unwrap();
+            if c.is_empty() {
+                return got;
+            }
+            got.extend(c.into_iter().map(|c| c.id));
+        }
+    };
+    let (x, y, z) = tokio::join!(claim(store.clone()), claim(store.clone()), claim(store.clone()));
+    let mut all: Vec<_> = x.into_iter().chain(y).chain(z).collect();
+    assert_eq!(all.len(), 40);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 40, "a delivery was claimed twice");
+}
+contract!(concurrent_claims_split_the_outbox);
+
+/// Mails are queued per shop, claimed once, retried or marked sent; transcripts of a chat
+/// are counted for its hourly limit.
+async fn mail_outbox_claims_once(store: Arc<dyn Store>) {
+    use kefu_core::mail::MailKind;
+    use kefu_core::webhooks::DeliveryStatus;
+    let a = new_shop("mail-a");
+    store.create_shop(&a).await.unwrap();
+    let sa = a.shop.id;
+    let t = at(20, 8);
+    let conversation = ConversationId::new();
+    let mail = |kind, c: Option<ConversationId>, at| kefu_store::NewMail {
+        id: uuid::Uuid::now_v7(),
+        shop_id: sa,
+        kind,
+        conversation_id: c,
+        to: "buyer@example.com".into(),
+        subject: "聊天记录".into(),
+        text: "你好".into(),
+        html: "<p>你好</p>".into(),
+        created_at: at,
+    };
+    store
+        .enqueue_mail(&mail(MailKind::LeaveMessage, None, t))
+        .await
+        .unwrap();
+    store
+        .enqueue_mail(&mail(MailKind::Transcript, Some(conversation), t))
+        .await
+        .unwrap();
+    store
+        .enqueue_mail(&mail(MailKind::Transcript, Some(conversation), t - Duration::hours(2)))
+        .await
+        .unwrap();
+    let mut unknown = mail(MailKind::LeaveMessage, None, t);
+    unknown.shop_id = ShopId::new();
+    assert!(matches!(store.enqueue_mail(&unknown).await, Err(StoreError::NotFound)));
+    assert_eq!(
+        store
+            .transcripts_since(sa, conversation, t - Duration::hours(1))
+            .await
+            .unwrap(),
+        1
+    );
+
+    let claimed = store.claim_mails(t, t + Duration::minutes(5), 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert!(
+        store
+            .claim_mails(t, t + Duration::minutes(5), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let sent = outcome(t, None, DeliveryStatus::Delivered, None);
+    let retry = outcome(t, None, DeliveryStatus::Pending, Some(t + Duration::minutes(1)));
+    assert!(store.record_mail_attempt(&claimed[0], &sent).await.unwrap());
+    assert!(store.record_mail_attempt(&claimed[1], &retry).await.unwrap());
+    assert!(store.record_mail_attempt(&claimed[2], &sent).await.unwrap());
+    assert!(!store.record_mail_attempt(&claimed[2], &sent).await.unwrap());
+    let again = store
+        .claim_mails(t + Duration::minutes(1), t + Duration::minutes(6), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].attempt), (claimed[1].id, 2));
+    let listed = store.mails(sa, Page::default()).await.unwrap();
+    assert_eq!(listed.total, 3);
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .filter(|m| m.status == DeliveryStatus::Delivered && m.sent_at == Some(t))
+            .count(),
+        2
+    );
+}
+contract!(mail_outbox_claims_once);

@@ -217,6 +217,7 @@ fn config(common: &Common, flags: impl Serialize) -> anyhow::Result<Config> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    kefu_server::install_tls_provider();
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

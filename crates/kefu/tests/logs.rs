@@ -1,5 +1,7 @@
 //! Secrets never reach the logs (issue 8), even at the most talkative level: a password at
-//! login, a session token, a widget secret and a buyer token signed with it.
+//! login, a session token, a widget secret and a buyer token signed with it, a webhook's
+//! signing secret and the SMTP password (with a delivery and a mail failing, so that their
+//! errors are logged too).
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -7,8 +9,11 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+const SMTP_PASSWORD: &str = "smtp-password-never-logged-77";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_stay_out_of_the_logs_at_trace_level() {
+    kefu_server::install_tls_provider();
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -21,6 +26,14 @@ async fn secrets_stay_out_of_the_logs_at_trace_level() {
         .arg(dir.path().join("data"))
         .env("RUST_LOG", "trace")
         .env("KEFU_BOT_SEMANTIC", "false")
+        // Nothing listens on port 1: the mail and the delivery fail, and say so in the log.
+        .env("KEFU_MAIL_HOST", "127.0.0.1")
+        .env("KEFU_MAIL_PORT", "1")
+        .env("KEFU_MAIL_TLS", "none")
+        .env("KEFU_MAIL_USER", "kefu")
+        .env("KEFU_MAIL_PASSWORD", SMTP_PASSWORD)
+        .env("KEFU_MAIL_FROM", "kefu@demo.example.com")
+        .env("KEFU_WEBHOOKS_ALLOW_PRIVATE", "true")
         .stdout(Stdio::from(
             std::fs::File::create(dir.path().join("stdout.log")).unwrap(),
         ))
@@ -86,13 +99,52 @@ async fn secrets_stay_out_of_the_logs_at_trace_level() {
         },
         secret.as_bytes(),
     );
+    let hook: Value = client
+        .post(format!("{base}/api/v1/webhooks"))
+        .bearer_auth(&session)
+        .json(&json!({"url": "http://127.0.0.1:1/hook", "events": ["conversation.created", "message.created"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook_secret = hook["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("webhook: {hook}"))
+        .to_string();
+    let mut settings: Value = client
+        .get(format!("{base}/api/v1/shop/settings"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    settings["notification_email"] = json!("service@demo.example.com");
+    let saved = client
+        .put(format!("{base}/api/v1/shop/settings"))
+        .bearer_auth(&session)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert!(saved.status().is_success());
+    let left = client
+        .post(format!("{base}/api/v1/widget/demo/messages"))
+        .json(&json!({"contact": "13800000000", "text": "请回电"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(left.status().is_success());
     let url = format!("ws://127.0.0.1:{port}/api/v1/widget/demo/chat?token={token}");
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("a signed buyer connects");
     assert!(ws.next().await.is_some(), "welcome");
     drop(ws);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -106,11 +158,14 @@ async fn secrets_stay_out_of_the_logs_at_trace_level() {
         text.contains("/api/v1/widget/demo/chat"),
         "the requests were logged at all"
     );
+    assert!(text.contains("sending a mail"), "the mail's failure was logged");
     for (what, s) in [
         ("password", password),
         ("session token", &session),
         ("widget secret", &secret),
         ("buyer token", &token),
+        ("webhook secret", &hook_secret),
+        ("SMTP password", SMTP_PASSWORD),
     ] {
         assert!(!text.contains(s), "the {what} is in the log");
     }

@@ -191,6 +191,7 @@ async fn always_open(node: &Node) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_chats_routing_and_survive_a_kill() {
+    kefu_server::install_tls_provider();
     let db = kefu_store::testing::scratch_postgres()
         .await
         .expect("PostgreSQL must answer at KEFU_TEST_PG");
@@ -333,6 +334,7 @@ async fn two_nodes_share_chats_routing_and_survive_a_kill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_recover_when_the_database_comes_back() {
+    kefu_server::install_tls_provider();
     let db = kefu_store::testing::scratch_postgres()
         .await
         .expect("PostgreSQL must answer at KEFU_TEST_PG");

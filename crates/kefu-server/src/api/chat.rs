@@ -77,23 +77,14 @@ async fn buyer_socket(
 ) -> ApiResult<Response> {
     let slot = socket_slot(&state, &headers, peer_addr)?;
     let shop = crate::api::widget::shop_of(&state, &slug).await?;
-    let (visitor, nick) = match (&p.visitor, &p.token) {
-        (Some(v), None) => {
-            check_visitor_id(v)?;
-            (v.clone(), p.nick.clone())
-        }
-        (None, Some(token)) => {
-            let secret = state.store.widget_secret(shop.id).await?.ok_or_else(|| {
-                ApiError::Unauthorized("this shop signs no buyer tokens; connect with a visitor id".into())
-            })?;
-            let claims = kefu_core::buyer_token::verify(token, secret.as_bytes(), kefu_store::now().timestamp())
-                .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-            // A namespace of their own: no visitor id can name a signed buyer's chat.
-            let nick = Some(claims.nick).filter(|n| !n.trim().is_empty()).or(p.nick.clone());
-            (format!("buyer:{}", claims.buyer), nick)
-        }
-        _ => return Err(ValidationError::new("visitor", "give either a visitor id or a buyer token").into()),
-    };
+    let (visitor, nick) = buyer_identity(
+        &state,
+        shop.id,
+        p.visitor.as_deref(),
+        p.token.as_deref(),
+        p.nick.clone(),
+    )
+    .await?;
     let channel = match p.channel.as_deref() {
         None | Some("web") => "web",
         Some("h5") => "h5",
@@ -119,6 +110,35 @@ async fn buyer_socket(
         run(state, socket, peer, p.after).await;
         drop(slot);
     }))
+}
+
+/// Who the widget's buyer is: an anonymous visitor by their random id, or a buyer the shop
+/// signed a token for (then their nick, unless the token has none). Returns the visitor key
+/// their chats are kept under and the nick.
+pub(crate) async fn buyer_identity(
+    state: &AppState,
+    shop: kefu_core::ids::ShopId,
+    visitor: Option<&str>,
+    token: Option<&str>,
+    nick: Option<String>,
+) -> ApiResult<(String, Option<String>)> {
+    match (visitor, token) {
+        (Some(v), None) => {
+            check_visitor_id(v)?;
+            Ok((v.to_string(), nick))
+        }
+        (None, Some(token)) => {
+            let secret = state.store.widget_secret(shop).await?.ok_or_else(|| {
+                ApiError::Unauthorized("this shop signs no buyer tokens; connect with a visitor id".into())
+            })?;
+            let claims = kefu_core::buyer_token::verify(token, secret.as_bytes(), kefu_store::now().timestamp())
+                .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+            // A namespace of their own: no visitor id can name a signed buyer's chat.
+            let nick = Some(claims.nick).filter(|n| !n.trim().is_empty()).or(nick);
+            Ok((format!("buyer:{}", claims.buyer), nick))
+        }
+        _ => Err(ValidationError::new("visitor", "give either a visitor id or a buyer token").into()),
+    }
 }
 
 /// One more chat socket from the caller's address, within `max_sockets_per_address`.

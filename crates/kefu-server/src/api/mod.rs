@@ -21,6 +21,7 @@ pub mod reminders;
 mod shop;
 mod stats;
 pub(crate) mod visits;
+mod webhooks;
 pub(crate) mod widget;
 
 pub use kb::{Format as KbFormat, export_file as export_kb_file, import_file as import_kb_file};
@@ -58,6 +59,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "records", description = "Chat records: full-text search by words, buyer, agent and time, with the hits marked (聊天记录, SPEC §5.5)"),
         (name = "quick phrases", description = "Team and personal quick phrases: groups, places, shortcuts, variables, import and export (快捷短语, SPEC §2.7)"),
         (name = "stats", description = "Statistics per agent, team, day and hour, with export; the live monitor (SPEC §5)"),
+        (name = "webhooks", description = "Webhook 推送: signed event deliveries to the shop's systems, their log and replays (SPEC §7.2)"),
         (name = "widget", description = "What the buyer's widget calls, without login: greeting, the bot, feedback, leave a message")
     )
 )]
@@ -103,7 +105,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(chat::router())
                 .merge(stats::router())
                 .merge(compliance::router())
-                .merge(visits::router()),
+                .merge(visits::router())
+                .merge(webhooks::router()),
         )
         .split_for_parts()
 }

@@ -225,6 +225,7 @@ async fn order_action(
         .value
         .apply(&action, actor(&caller), &settings, state.clock.now())?;
     state.store.save_order(shop, &applied, current.version).await?;
+    crate::outbox::order_updated(&state, shop, &applied).await;
     Ok(Json(order_view(&state, &caller, &settings, applied.order).await?))
 }
 
@@ -338,6 +339,7 @@ async fn open_after_sales(
     let (ticket, step) =
         AfterSalesTicket::request(&req, &order, actor(&caller), received, refunded, state.clock.now())?;
     state.store.save_after_sales(shop, &ticket, &step, None, None).await?;
+    crate::outbox::after_sales_updated(&state, shop, &ticket, &step).await;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(after_sales_view(&state, &caller, ticket).await?),
@@ -447,6 +449,10 @@ async fn after_sales_action(
             closes.as_ref().map(|a| (a, order.version)),
         )
         .await?;
+    crate::outbox::after_sales_updated(&state, shop, &next, &step).await;
+    if let Some(applied) = &closes {
+        crate::outbox::order_updated(&state, shop, applied).await;
+    }
     // 售后完成: the buyer is visited a few days later (客户回访, SPEC §4.6).
     if step.to == kefu_core::aftersales::TicketState::Done && step.from != Some(step.to) {
         crate::api::visits::schedule(
@@ -743,6 +749,7 @@ async fn hook_event(
                     Err(kefu_store::StoreError::Stale) => continue,
                     other => other?,
                 }
+                crate::outbox::order_updated(state, shop, &applied).await;
             }
             (None, FeedEvent::Logistics { events, .. }) => {
                 shipped_at(&o.value)?;
@@ -771,7 +778,10 @@ pub async fn close_unpaid(state: &AppState, now: DateTime<Utc>, limit: i64) -> a
                 continue; // paid meanwhile
             };
             match state.store.save_order(shop.id, &applied, o.version).await {
-                Ok(()) => closed += 1,
+                Ok(()) => {
+                    closed += 1;
+                    crate::outbox::order_updated(state, shop.id, &applied).await;
+                }
                 Err(kefu_store::StoreError::Stale) => {}
                 Err(e) => return Err(e.into()),
             }

@@ -45,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ask))
         .routes(routes!(feedback))
         .routes(routes!(leave_message))
+        .routes(routes!(transcript))
         .layer(cors)
 }
 
@@ -62,6 +63,8 @@ pub struct Hello {
     open: bool,
     /// The greeting when open, the away reply otherwise (SPEC §1.7).
     text: String,
+    /// Whether the buyer may have the chat's transcript mailed (this server sends mail).
+    transcripts: bool,
 }
 
 /// What the widget shows first: the shop's greeting, or its away reply out of hours.
@@ -79,6 +82,7 @@ async fn hello(State(state): State<AppState>, Path(slug): Path<String>) -> ApiRe
         } else {
             settings.auto_replies.away
         },
+        transcripts: state.outbox.mail_enabled(),
     }))
 }
 
@@ -759,6 +763,7 @@ async fn leave_message(
         handled_at: None,
     };
     state.store.create_leave_message(&message).await?;
+    notify_shop(&state, &shop, &message).await?;
     // Left from a chat waiting in the queue (the session of a chat is the chat): the buyer
     // chose not to wait, so the chat leaves the queue.
     if let Some(id) = req.session_id {
@@ -784,6 +789,120 @@ async fn leave_message(
         Json(LeftMessage {
             id: message.id,
             text: "留言成功!客服上线后会第一时间联系您。".into(),
+        }),
+    ))
+}
+
+/// Mails the shop's notification address about a left message, when it has one and this
+/// server sends mail. Queued after the message is stored (see `crate::outbox`).
+async fn notify_shop(state: &AppState, shop: &Shop, message: &LeaveMessage) -> ApiResult<()> {
+    let settings = state.store.settings(shop.id).await?;
+    let to = settings.notification_email.trim();
+    if to.is_empty() || !state.outbox.mail_enabled() {
+        return Ok(());
+    }
+    let mail = kefu_core::mail::leave_message_mail(&shop.name, message, &settings.time_zone);
+    crate::outbox::queue_mail(
+        state,
+        &kefu_store::NewMail {
+            id: Uuid::now_v7(),
+            shop_id: shop.id,
+            kind: kefu_core::mail::MailKind::LeaveMessage,
+            conversation_id: None,
+            to: to.to_string(),
+            subject: mail.subject,
+            text: mail.text,
+            html: mail.html,
+            created_at: state.clock.now(),
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptRequest {
+    /// The widget's visitor id, as for the chat socket; or `token`.
+    visitor: Option<String>,
+    /// A buyer token the shop signed.
+    token: Option<String>,
+    /// Where to send the transcript.
+    email: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TranscriptQueued {
+    /// What to tell the buyer.
+    text: String,
+}
+
+/// Mails the buyer the transcript of their chat (发送聊天记录到邮箱): every message so far,
+/// as plain text and simple HTML. A chat may send at most a few an hour; 409 when this
+/// server sends no mail.
+#[utoipa::path(post, path = "/widget/{shop}/transcript", tag = "widget", params(("shop" = String, Path, description = "the shop's slug")),
+    request_body = TranscriptRequest,
+    responses((status = 202, body = TranscriptQueued), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn transcript(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Json(req): Json<TranscriptRequest>,
+) -> ApiResult<(StatusCode, Json<TranscriptQueued>)> {
+    state.widget_limits.message(client_ip(&state, &headers, peer))?;
+    let shop = shop_of(&state, &slug).await?;
+    let email = kefu_core::mail::check_address("email", &req.email)?;
+    let (visitor, _) =
+        crate::api::chat::buyer_identity(&state, shop.id, req.visitor.as_deref(), req.token.as_deref(), None).await?;
+    if !state.outbox.mail_enabled() {
+        return Err(ApiError::Conflict("本店暂未开通邮件发送".into()));
+    }
+    let c = state
+        .store
+        .visitor_conversation(shop.id, &visitor)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    let now = state.clock.now();
+    let sent = state
+        .store
+        .transcripts_since(shop.id, c.id, now - chrono::Duration::hours(1))
+        .await?;
+    kefu_core::mail::may_send_transcript(sent).map_err(|message| ApiError::TooManyRequests {
+        retry_after_secs: 3600,
+        message,
+    })?;
+    let events = state.store.events_after(shop.id, c.id, 0, 5000).await?;
+    let agents = state.store.accounts(shop.id).await?;
+    let agent_name = |e: &kefu_core::chat::Event| match e.sender {
+        kefu_core::chat::Sender::Agent(id) => agents
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.display_name.clone())
+            .unwrap_or_else(|| "客服".into()),
+        _ => String::new(),
+    };
+    let settings = state.store.settings(shop.id).await?;
+    let mail = kefu_core::mail::transcript_mail(&shop.name, &events, &settings.time_zone, &agent_name);
+    crate::outbox::queue_mail(
+        &state,
+        &kefu_store::NewMail {
+            id: Uuid::now_v7(),
+            shop_id: shop.id,
+            kind: kefu_core::mail::MailKind::Transcript,
+            conversation_id: Some(c.id),
+            to: email.clone(),
+            subject: mail.subject,
+            text: mail.text,
+            html: mail.html,
+            created_at: now,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TranscriptQueued {
+            text: format!("聊天记录将发送至 {email}，请注意查收。"),
         }),
     ))
 }

@@ -41,6 +41,14 @@ pub fn publish(state: &AppState, a: &Appended) {
         agents.push(*from);
     }
     state.hub.event(a.conversation.shop_id, a.event.clone(), &agents);
+    if let Some(data) = kefu_core::webhooks::message_data(&a.conversation, &a.event) {
+        crate::outbox::emit_later(
+            state,
+            a.conversation.shop_id,
+            kefu_core::webhooks::EventType::MessageCreated,
+            data,
+        );
+    }
 }
 
 fn system_text(text: &str) -> Option<NewEvent> {
@@ -80,6 +88,13 @@ pub async fn buyer_conversation(
     let mut c = Conversation::new(shop, visitor.to_string(), nick, channel.to_string(), now);
     c.skill_group = group;
     state.store.create_conversation(&c).await?;
+    crate::outbox::emit(
+        state,
+        shop,
+        kefu_core::webhooks::EventType::ConversationCreated,
+        kefu_core::webhooks::conversation_data(&c),
+    )
+    .await;
     // A signed buyer is the shop's customer of that nick (SPEC §3.1): their first chat makes
     // them one, so they show in 咨询组 before they order.
     if let Some(buyer) = visitor.strip_prefix("buyer:") {

@@ -285,6 +285,7 @@ export function SettingsAdmin({ shop }) {
         ${field(['outreach', 'max_per_week'], t('set.outreach'), number(['outreach', 'max_per_week']), t('set.outreach_hint'))}
       </div>
       ${field(['invoice_note'], t('set.invoice_note'), text(['invoice_note'], { rows: 2, max: 500, placeholder: t('set.invoice_note_hint') }))}
+      ${field(['notification_email'], t('set.notification_email'), text(['notification_email'], { max: 254, placeholder: 'kefu@example.com' }), t('set.notification_email_hint'))}
     <//>
 
     <${Section} title=${t('set.links')} hint=${t('set.links_hint')} testid="settings-links">

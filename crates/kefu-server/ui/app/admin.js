@@ -10,9 +10,10 @@ import { SettingsAdmin } from '/ui/app/admin-settings.js';
 import { CustomersAdmin } from '/ui/app/admin-customers.js';
 import { AuditAdmin } from '/ui/app/admin-audit.js';
 import { ProductsAdmin } from '/ui/app/admin-products.js';
+import { WebhooksAdmin } from '/ui/app/admin-webhooks.js';
 
 /** The sections in the order the sub-navigation lists them; the first opens by default. */
-export const ADMIN_SECTIONS = ['kb', 'learn', 'products', 'phrases', 'accounts', 'settings', 'customers', 'audit'];
+export const ADMIN_SECTIONS = ['kb', 'learn', 'products', 'phrases', 'accounts', 'settings', 'customers', 'audit', 'webhooks'];
 
 const PAGES = {
   kb: KbAdmin,
@@ -23,6 +24,7 @@ const PAGES = {
   settings: SettingsAdmin,
   customers: CustomersAdmin,
   audit: AuditAdmin,
+  webhooks: WebhooksAdmin,
 };
 
 export function AdminView({ me, shop, section, setSection }) {

@@ -426,6 +426,43 @@ function LeaveForm({ onDone, onHide }) {
   </form>`;
 }
 
+/** 发送聊天记录到邮箱: the buyer's address, checked by the server, the transcript mailed. */
+function TranscriptForm({ onDone, onHide }) {
+  const c = useChat();
+  const [email, setEmail] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (ev) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const body = { email };
+      if (c.token) body.token = c.token; else body.visitor = c.visitor;
+      const r = await fetch(`/api/v1/widget/${encodeURIComponent(shop)}/transcript`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      const j = await r.json().catch(() => ({}));
+      if (r.ok) onDone(j.text || t('w.transcript_done'));
+      else if (r.status === 422) setError(t('w.transcript_bad_email'));
+      else setError(j.message || (r.status === 429 ? t('err.too_many') : t('err.generic')));
+    } catch {
+      setError(t('err.network'));
+    }
+    setBusy(false);
+  };
+  return html`<form class="leave-form" data-testid="widget-transcript-form" onSubmit=${submit}>
+    <div class="row"><span class="leave-title">${t('w.transcript_title')}</span><span class="spacer"></span>
+      <button type="button" class="link-btn" onClick=${onHide}>${t('w.leave_hide')}</button></div>
+    <input type="email" name="email" required data-testid="widget-transcript-email" placeholder=${t('w.transcript_email')}
+      value=${email} onInput=${(e) => setEmail(e.target.value)} maxlength="254" />
+    ${error ? html`<div class="error-text" role="alert" data-testid="widget-transcript-error">${error}</div>` : null}
+    <div class="row end">
+      <button type="submit" class="btn primary" data-testid="widget-transcript-send" disabled=${busy}>${t('w.transcript_send')}</button>
+    </div>
+  </form>`;
+}
+
 function QueueBar({ onLeave, leaveOpen }) {
   const c = useChat();
   if (c.state !== 'queued') return null;
@@ -504,6 +541,8 @@ function Widget() {
   const [leaveOpen, setLeaveOpen] = useState(false);
   const [leftText, setLeftText] = useState(null);
   const [leaveHidden, setLeaveHidden] = useState(false);
+  const [transcriptOpen, setTranscriptOpen] = useState(false);
+  const [transcriptText, setTranscriptText] = useState(null);
   const scroll = useStickToBottom(c.conversationId);
 
   useEffect(() => {
@@ -535,12 +574,17 @@ function Widget() {
       ${pending.map((m) => html`<${Pending} key=${m.client_id} m=${m} />`)}
       ${typing ? html`<div class="typing" data-testid="widget-typing">${t('w.typing')}<span class="dots"><i></i><i></i><i></i></span></div>` : null}
       ${leftText ? html`<div class="notice ok"><span>${leftText}</span></div>` : null}
+      ${transcriptText ? html`<div class="notice ok" data-testid="widget-transcript-done"><span>${transcriptText}</span></div>` : null}
       ${c.state === 'closed' && c.survey ? html`<${RatingCard} />` : null}
     </div></section>
     <${QueueBar} onLeave=${() => setLeaveOpen(true)} leaveOpen=${showLeave} />
     ${showLeave ? html`<${LeaveForm} onDone=${(text) => { setLeftText(text); setLeaveOpen(false); }}
       onHide=${() => { setLeaveOpen(false); setLeaveHidden(true); }} />` : null}
+    ${transcriptOpen ? html`<${TranscriptForm} onDone=${(text) => { setTranscriptText(text); setTranscriptOpen(false); }}
+      onHide=${() => setTranscriptOpen(false)} />` : null}
     ${c.notice ? html`<div class="toast" role="alert">${c.notice}</div>` : null}
+    ${c.conversationId && hello?.transcripts && !transcriptOpen ? html`<div class="row end w-tools"><button type="button" class="link-btn small" data-testid="widget-transcript"
+      onClick=${() => { setTranscriptOpen(true); setTranscriptText(null); }}>${t('w.transcript')}</button></div>` : null}
     <${Composer} />
   </main>`;
 }
