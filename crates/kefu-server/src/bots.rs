@@ -41,6 +41,9 @@ pub struct ShopBot {
     pub stale_at: Option<DateTime<Utc>>,
     /// Whether the semantic signal is part of this bot.
     pub semantic: bool,
+    /// The shop's sentence vectors when `semantic`: product bots share them, so a product's
+    /// FAQ is matched by meaning as the shop's entries are, and only its own phrasings are new.
+    vectors: Option<Arc<Semantic>>,
     /// Small lexical bots over single products' FAQ, built when first asked, by product and
     /// a fingerprint of its questions; a rebuilt shop bot (new words, new thresholds) starts
     /// without them.
@@ -71,7 +74,9 @@ impl ShopBot {
     /// `entries.len() + i` for `faq[i]`). The shop's entries are there so that words weigh
     /// what they weigh in the shop — over a product's handful of questions alone, a shared
     /// 会不会 outweighs 缩水 — and a question the shop answers better is left to the shop.
-    /// Lexical only, built when first asked and kept by a fingerprint of the questions.
+    /// Built when first asked and kept by a fingerprint of the questions; with the semantic
+    /// signal when the shop's bot has it (the first build embeds the product's phrasings, ~20
+    /// ms each, so call it off the async runtime).
     pub fn product_bot(&self, product: ProductId, faq: &[ProductFaq]) -> Arc<Bot> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -92,11 +97,15 @@ impl ShopBot {
             .enumerate()
             .map(|(key, (question, similar))| Entry { key, question, similar })
             .collect();
-        let bot = Arc::new(Bot::new(
-            self.lexicon.clone(),
-            entries,
-            thresholds(&self.settings, false),
-        ));
+        let bot = Arc::new(match &self.vectors {
+            Some(v) => Bot::with_semantic(
+                self.lexicon.clone(),
+                entries,
+                thresholds(&self.settings, true),
+                v.clone(),
+            ),
+            None => Bot::new(self.lexicon.clone(), entries, thresholds(&self.settings, false)),
+        });
         // Each holds an index of the whole knowledge base: keep the products asked about lately.
         if bots.len() >= MAX_PRODUCT_BOTS {
             bots.clear();
@@ -347,8 +356,8 @@ fn build(source: Source, semantic: Option<Arc<Semantic>>) -> ShopBot {
         .collect();
     let has_semantic = semantic.is_some();
     let thresholds = thresholds(&settings, has_semantic);
-    let bot = match semantic {
-        Some(s) => Bot::with_semantic(lexicon.clone(), bot_entries, thresholds, s),
+    let bot = match &semantic {
+        Some(s) => Bot::with_semantic(lexicon.clone(), bot_entries, thresholds, s.clone()),
         None => Bot::new(lexicon.clone(), bot_entries, thresholds),
     };
     ShopBot {
@@ -360,6 +369,7 @@ fn build(source: Source, semantic: Option<Arc<Semantic>>) -> ShopBot {
         lexicon,
         stale_at,
         semantic: has_semantic,
+        vectors: semantic,
         product_bots: Mutex::new(HashMap::new()),
     }
 }

@@ -803,6 +803,14 @@ async fn semantic_signal_joins_in_the_background(app: Arc<TestApp>) {
     };
     assert_eq!(offered["question"], "退货运费谁出?", "{r}");
 
+    // On a product's page the product's FAQ is matched by meaning too (SPEC §2.10): words the
+    // FAQ does not use find its question, and a question about the shop stays with the shop.
+    let (_, r) = ask(&app, json!({"text": "洗完会不会缩水啊", "sku": "XMA-LT-001"})).await;
+    assert_eq!(r["product_faq"]["question"], "这款会缩水吗?", "{r}");
+    let (_, r) = ask(&app, json!({"text": "发什么快递", "sku": "XMA-LT-001"})).await;
+    assert!(r["product_faq"].is_null(), "{r}");
+    assert_eq!(r["entry"]["question"], "发什么快递?", "{r}");
+
     // An edit reaches the bot at once (lexically), and the semantic bot follows.
     let cat = app.get("/api/v1/kb/categories", &owner).await.1[0]["id"].clone();
     let (s, _) = app

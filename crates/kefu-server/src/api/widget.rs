@@ -540,12 +540,14 @@ async fn product_answer(
     if k.faq.is_empty() {
         return Ok(None);
     }
-    let product_bot = bot.product_bot(p.id, &k.faq);
     let question = text.to_string();
-    let t = product_bot.thresholds;
-    let (analysis, _) = tokio::task::spawn_blocking(move || product_bot.ask(&question))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))?;
+    let (shop_bot, faq) = (bot.clone(), k.faq.clone());
+    let (analysis, t) = tokio::task::spawn_blocking(move || {
+        let product_bot = shop_bot.product_bot(p.id, &faq);
+        (product_bot.ask(&question).0, product_bot.thresholds)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))?;
     // The product's best question, if confident and clearly ahead of its others; the shop's
     // entries may score higher without taking the answer from the product's page.
     let shop_entries = bot.entries.len();
