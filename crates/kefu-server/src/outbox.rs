@@ -108,14 +108,24 @@ impl Outbox {
         }
     }
 
-    async fn listens(&self, state: &AppState, shop: ShopId, kind: EventType) -> anyhow::Result<bool> {
-        let known = self
-            .listeners
+    /// What was read a moment ago, if it is still fresh.
+    fn known(&self, shop: ShopId, kind: EventType) -> Option<bool> {
+        self.listeners
             .lock()
             .ok()
             .and_then(|l| l.get(&(shop, kind)).copied())
-            .filter(|(at, _)| at.elapsed() < LISTENERS_TTL);
-        if let Some((_, yes)) = known {
+            .filter(|(at, _)| at.elapsed() < LISTENERS_TTL)
+            .map(|(_, yes)| yes)
+    }
+
+    /// Whether the shop is known, from a moment ago, to have no endpoint for the event: then
+    /// a caller on a hot path (every chat message) need not even build the payload.
+    pub fn nobody_listens(&self, shop: ShopId, kind: EventType) -> bool {
+        self.known(shop, kind) == Some(false)
+    }
+
+    async fn listens(&self, state: &AppState, shop: ShopId, kind: EventType) -> anyhow::Result<bool> {
+        if let Some(yes) = self.known(shop, kind) {
             return Ok(yes);
         }
         let yes = state.store.has_subscribers(shop, kind).await?;

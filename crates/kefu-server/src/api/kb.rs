@@ -495,7 +495,8 @@ async fn check_rows(state: &AppState, shop: ShopId, rows: Vec<TemplateRow>) -> A
     Ok(out)
 }
 
-fn file_error(message: String) -> ApiError {
+/// A refused file: the `file` field, with the line and reason in the message.
+pub(crate) fn file_error(message: String) -> ApiError {
     ApiError::Invalid(ValidationError::new("file", message))
 }
 

@@ -4,7 +4,7 @@
 //! shortcuts, variables, import and export; the rules are `kefu_core::phrases`.
 
 use crate::AppState;
-use crate::api::kb::{Format, ImportMode, attachment, upload_format};
+use crate::api::kb::{Format, ImportMode, attachment, file_error, upload_format};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
@@ -499,10 +499,6 @@ pub struct ImportParams {
     /// `team` (default; owners and admins) or `personal` (the caller's own).
     #[param(inline)]
     scope: Option<PhraseScope>,
-}
-
-fn file_error(message: String) -> ApiError {
-    ApiError::Invalid(ValidationError::new("file", message))
 }
 
 /// Checks every line as a phrase is checked; the first problem refuses the file.

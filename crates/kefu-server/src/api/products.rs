@@ -5,7 +5,7 @@
 //! so a card is checked, stored and delivered like every other message.
 
 use crate::AppState;
-use crate::api::kb::{Format, attachment, upload_format};
+use crate::api::kb::{Format, attachment, file_error, upload_format};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Json, Path, Query};
@@ -508,10 +508,6 @@ async fn knowledge_template(_caller: Caller, Query(p): Query<FileParams>) -> Api
         r(Kind::Related, "BB-004", "6个月宝宝可以开始吃辅食", ""),
     ];
     file_response(p.format.unwrap_or_default(), "product-knowledge-template", &rows)
-}
-
-fn file_error(message: String) -> ApiError {
-    ApiError::Invalid(ValidationError::new("file", message))
 }
 
 /// Turns a file's rows into the knowledge of each product it names, checking every row as it

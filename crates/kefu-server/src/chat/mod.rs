@@ -41,13 +41,12 @@ pub fn publish(state: &AppState, a: &Appended) {
         agents.push(*from);
     }
     state.hub.event(a.conversation.shop_id, a.event.clone(), &agents);
+    let (shop, kind) = (a.conversation.shop_id, kefu_core::webhooks::EventType::MessageCreated);
+    if state.outbox.nobody_listens(shop, kind) {
+        return;
+    }
     if let Some(data) = kefu_core::webhooks::message_data(&a.conversation, &a.event) {
-        crate::outbox::emit_later(
-            state,
-            a.conversation.shop_id,
-            kefu_core::webhooks::EventType::MessageCreated,
-            data,
-        );
+        crate::outbox::emit_later(state, shop, kind, data);
     }
 }
 
