@@ -12,6 +12,13 @@
 //!   entry's phrasings' ([`crate::semantic`]); it finds paraphrases that share no words (光棍节 → 双十一) and
 //!   nominates candidates. The confidence mixes it with the cosine to the mean vector of the
 //!   entry's phrasings ([`Fusion`]). Without vectors the index is the lexical engine alone.
+//! - `whitened` (optional): that cosine with the mean again, after whitening by how the entry's
+//!   own phrasings differ from each other across the knowledge base — the shop's phrasings
+//!   are labelled examples, and the directions in which paraphrases of one question vary say
+//!   little about which question is meant (docs/research/second-model-and-kb-signals.md);
+//! - `passage` (optional): the cosine of the question with the entry's question and answer
+//!   embedded as an e5 "passage", the retrieval task e5 was trained for: an answer holds the
+//!   words a buyer describes a situation with (没开封的米粉能放多久 → 保质期: "未开封…").
 
 use crate::lexicon::Lexicon;
 use crate::semantic::Vector;
@@ -27,6 +34,9 @@ pub struct Entry {
     pub key: usize,
     pub question: String,
     pub similar: Vec<String>,
+    /// The answer's plain text (links, images and product cards left out), read as a
+    /// passage by the semantic signal; may be empty.
+    pub answer: String,
 }
 
 /// A phrasing, prepared once: what scoring a candidate needs, as numbers, so that scoring
@@ -69,16 +79,92 @@ pub struct Fusion {
     /// Share of the best phrasing's cosine in the semantic signal; the rest is the cosine with
     /// the mean of all the entry's phrasings, which several paraphrases vouch for.
     pub phrasing: f32,
+    /// Share of the whitened cosine with the entry's mean in the semantic signal, and the
+    /// cosine that counts as no similarity for it.
+    pub whitened: f32,
+    pub whitened_floor: f32,
+    /// Share of the question–passage cosine in the semantic signal, and its floor.
+    pub passage: f32,
+    pub passage_floor: f32,
 }
 
 impl Default for Fusion {
+    /// The best on dev (`bench/demo-cases-dev.csv`, `kefu bench bot --sweep`: top-1, then MRR).
     fn default() -> Self {
         Fusion {
-            weight: 0.65,
-            floor: 0.75,
-            phrasing: 0.5,
+            weight: 0.75,
+            floor: 0.8,
+            phrasing: 0.3,
+            whitened: 0.35,
+            whitened_floor: 0.93,
+            passage: 0.3,
+            passage_floor: 0.75,
         }
     }
+}
+
+/// Weight of the isotropic part when whitening by the within-entry covariance: a shop has a
+/// few hundred phrasings for 384 dimensions, so the estimate is shrunk hard toward the
+/// identity (0.8 measured best on dev; full whitening, 0, loses ~10 points of top-1).
+const WHITENING_SHRINKAGE: f64 = 0.8;
+
+/// `Σ^-1/2` of the shrunk within-entry covariance of the phrasing vectors (row-major), or
+/// none when no entry has two phrasings to learn it from.
+fn within_entry_whitening(vectors: &[Vector], ranges: &[std::ops::Range<usize>], dim: usize) -> Option<Vec<f32>> {
+    use nalgebra::{DMatrix, DVector, SymmetricEigen};
+    // Accumulated one residual at a time: a 10,000-entry shop has ~60,000 phrasings, whose
+    // residuals as one matrix would take ~180 MB.
+    let mut cov = DMatrix::<f64>::zeros(dim, dim);
+    let mut residual = DVector::<f64>::zeros(dim);
+    for r in ranges {
+        if r.len() < 2 {
+            continue;
+        }
+        let mut mean = vec![0f64; dim];
+        for v in &vectors[r.clone()] {
+            mean.iter_mut().zip(v.iter()).for_each(|(m, x)| *m += f64::from(*x));
+        }
+        mean.iter_mut().for_each(|m| *m /= r.len() as f64);
+        for v in &vectors[r.clone()] {
+            residual
+                .iter_mut()
+                .zip(v.iter().zip(&mean))
+                .for_each(|(d, (x, m))| *d = f64::from(*x) - m);
+            cov.ger(1.0, &residual, &residual, 1.0);
+        }
+    }
+    cov /= vectors.len().max(1) as f64;
+    let trace = cov.trace();
+    if trace <= 1e-12 {
+        return None;
+    }
+    cov *= 1.0 - WHITENING_SHRINKAGE;
+    for j in 0..dim {
+        cov[(j, j)] += WHITENING_SHRINKAGE * trace / dim as f64;
+    }
+    let eigen = SymmetricEigen::new(cov);
+    let inv_sqrt = eigen.eigenvalues.map(|l| 1.0 / l.max(1e-12).sqrt());
+    let t = &eigen.eigenvectors * DMatrix::from_diagonal(&inv_sqrt) * eigen.eigenvectors.transpose();
+    Some(
+        (0..dim)
+            .flat_map(|i| (0..dim).map(move |j| (i, j)))
+            .map(|ij| t[ij] as f32)
+            .collect(),
+    )
+}
+
+/// `m · v` for a row-major square `m`, L2-normalised.
+fn transform(m: &[f32], v: &[f32]) -> Vec<f32> {
+    // `cosine` is the vectorised dot product (of any vectors, unit or not).
+    let mut out: Vec<f32> = m.chunks_exact(v.len()).map(|row| kefu_embed::cosine(row, v)).collect();
+    let norm = out.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    out.iter_mut().for_each(|x| *x /= norm);
+    out
+}
+
+/// A cosine mapped onto [0, 1]: `floor` and below count as no similarity, 1 as identity.
+fn above(cos: f32, floor: f32) -> f32 {
+    ((cos - floor) / (1.0 - floor)).clamp(0.0, 1.0)
 }
 
 /// Phrasing vectors, and for the candidate scan a byte-sized table of each entry's mean
@@ -90,6 +176,10 @@ struct Vectors {
     means: Vec<Vec<f32>>,
     /// Each entry's phrasings, a range of `dense`.
     ranges: Vec<std::ops::Range<usize>>,
+    /// The within-entry whitening (row-major) and each entry's whitened mean, if learnt.
+    whitening: Option<(Vec<f32>, Vec<Vec<f32>>)>,
+    /// Each entry's question and answer as a passage.
+    passages: Vec<Vector>,
 }
 
 /// How one phrasing scored, with each signal, for the test console.
@@ -109,6 +199,10 @@ pub struct Candidate {
     /// Cosine of the question's vector and the mean of all the entry's phrasings'; 0 without
     /// vectors.
     pub centroid: f32,
+    /// The same after the within-entry whitening; 0 without vectors.
+    pub whitened: f32,
+    /// Cosine of the question and the entry's question + answer as a passage; 0 without vectors.
+    pub passage: f32,
     /// The combined confidence, in [0, 1].
     pub score: f32,
 }
@@ -292,6 +386,25 @@ fn dice(a: &str, a_bigrams: &[u64], b: &str, b_bigrams: &[u64]) -> f32 {
 }
 
 impl Index {
+    /// Each entry's question and answer, normalised, as one passage: the texts whose passage
+    /// vectors [`Index::with_vectors`] takes, in entry order. The greeting 亲 that opens most
+    /// answers is left out.
+    pub fn passage_texts(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| {
+                const SEPARATORS: [char; 7] = [',', '，', '~', '～', '!', '！', ' '];
+                let answer = e.answer.trim_start();
+                // 亲，/ 亲亲~ as a greeting, not the 亲 of 亲子装.
+                let answer = ["亲亲", "亲"]
+                    .iter()
+                    .find_map(|g| answer.strip_prefix(g).filter(|rest| rest.starts_with(SEPARATORS)))
+                    .map_or(answer, |rest| rest.trim_start_matches(SEPARATORS));
+                normalize(&format!("{} {answer}", e.question)).trim().to_string()
+            })
+            .collect()
+    }
+
     /// The texts whose vectors [`Index::with_vectors`] takes, in its order: each entry's
     /// question then its similar phrasings, normalised.
     pub fn phrasing_texts(entries: &[Entry]) -> Vec<String> {
@@ -303,13 +416,15 @@ impl Index {
     }
 
     /// An index that also scores by sentence vectors: `vectors[i]` belongs to
-    /// `phrasing_texts(&entries)[i]`. Vectors are passed in, not made here, so the caller can
-    /// keep them across rebuilds ([`crate::Semantic::phrasing_vectors`]).
+    /// `phrasing_texts(&entries)[i]` and `passages[e]` to `passage_texts(&entries)[e]`. Vectors
+    /// are passed in, not made here, so the caller can keep them across rebuilds
+    /// ([`crate::Semantic::vectors`]).
     ///
-    /// Panics if there are not as many vectors as phrasings.
-    pub fn with_vectors(lexicon: Lexicon, entries: Vec<Entry>, vectors: Vec<Vector>) -> Index {
+    /// Panics if there are not as many vectors as phrasings, or passages as entries.
+    pub fn with_vectors(lexicon: Lexicon, entries: Vec<Entry>, vectors: Vec<Vector>, passages: Vec<Vector>) -> Index {
         let mut index = Index::new(lexicon, entries);
         assert_eq!(vectors.len(), index.phrasings.len(), "one vector per phrasing");
+        assert_eq!(passages.len(), index.entries.len(), "one passage per entry");
         let dim = vectors.first().map_or(kefu_embed::DIM, |v| v.len());
         let mut ranges = vec![0..0; index.entries.len()];
         for (i, p) in index.phrasings.iter().enumerate() {
@@ -331,11 +446,17 @@ impl Index {
             centroids.push(&c);
             means.push(c);
         }
+        let whitening = within_entry_whitening(&vectors, &ranges, dim).map(|t| {
+            let whitened = means.iter().map(|m| transform(&t, m)).collect();
+            (t, whitened)
+        });
         index.vectors = Some(Vectors {
             dense: vectors,
             centroids,
             means,
             ranges,
+            whitening,
+            passages,
         });
         index
     }
@@ -521,7 +642,8 @@ impl Index {
         // The entry's semantic evidence is its nearest phrasing anywhere in the entry, whichever
         // phrasing is lexically best (measured on dev: top-1 0.870 → 0.881, MRR 0.924 → 0.931):
         // (entry, best cosine, cosine with the mean), computed once per entry.
-        let mut entry_cosines: Option<(u32, f32, f32)> = None;
+        let mut entry_cosines: Option<(u32, [f32; 4])> = None;
+        let whitened_q = semantic.and_then(|(v, q)| v.whitening.as_ref().map(|(t, _)| transform(t, q)));
         for p_index in pool {
             let p = &self.phrasings[p_index as usize];
             let common = shared_weight(&q_terms, &p.terms, &self.term_weight);
@@ -534,10 +656,10 @@ impl Index {
             let covered = shared_weight(&q_terms, &self.entry_terms[p.entry as usize], &self.term_weight);
             let cover = if q_weight > 0.0 { covered / q_weight } else { 0.0 };
             let lexical = (WORDS_WEIGHT * words + CHARS_WEIGHT * chars + COVER_WEIGHT * cover).clamp(0.0, 1.0);
-            let (semantic, centroid, score) = match semantic {
+            let ([semantic, centroid, whitened, passage], score) = match semantic {
                 Some((vectors, q)) => {
-                    let (cos, mean) = match entry_cosines {
-                        Some((e, cos, mean)) if e == p.entry => (cos, mean),
+                    let cosines = match entry_cosines {
+                        Some((e, c)) if e == p.entry => c,
                         _ => {
                             let e = p.entry as usize;
                             let cos = vectors.ranges[e]
@@ -545,16 +667,31 @@ impl Index {
                                 .map(|i| kefu_embed::cosine(q, &vectors.dense[i]))
                                 .fold(f32::MIN, f32::max);
                             let mean = kefu_embed::cosine(q, &vectors.means[e]);
-                            entry_cosines = Some((p.entry, cos, mean));
-                            (cos, mean)
+                            let whitened = match (&vectors.whitening, &whitened_q) {
+                                (Some((_, w)), Some(wq)) => kefu_embed::cosine(wq, &w[e]),
+                                _ => mean,
+                            };
+                            let passage = kefu_embed::cosine(q, &vectors.passages[e]);
+                            let c = [cos, mean, whitened, passage];
+                            entry_cosines = Some((p.entry, c));
+                            c
                         }
                     };
+                    let [cos, mean, whitened, passage] = cosines;
                     let f = self.fusion;
-                    let cos_mix = f.phrasing * cos + (1.0 - f.phrasing) * mean;
-                    let sim = ((cos_mix - f.floor) / (1.0 - f.floor)).clamp(0.0, 1.0);
-                    (cos, mean, (1.0 - f.weight) * lexical + f.weight * sim)
+                    let base = above(f.phrasing * cos + (1.0 - f.phrasing) * mean, f.floor);
+                    // Without a learnt whitening the whitened share goes to the plain mix.
+                    let w_sim = if vectors.whitening.is_some() {
+                        above(whitened, f.whitened_floor)
+                    } else {
+                        base
+                    };
+                    let sim = (1.0 - f.whitened - f.passage) * base
+                        + f.whitened * w_sim
+                        + f.passage * above(passage, f.passage_floor);
+                    (cosines, (1.0 - f.weight) * lexical + f.weight * sim)
                 }
-                None => (0.0, 0.0, lexical),
+                None => ([0.0; 4], lexical),
             };
             if let Some((entry, b)) = best.last()
                 && *entry == p.entry
@@ -571,6 +708,8 @@ impl Index {
                 cover,
                 semantic,
                 centroid,
+                whitened,
+                passage,
                 score,
             };
             match best.last_mut() {
@@ -592,11 +731,66 @@ impl Index {
 mod tests {
     use super::*;
 
+    fn unit(v: &[f32]) -> Vector {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect::<Vec<f32>>().into()
+    }
+
+    #[test]
+    fn whitening_discounts_how_an_entry_s_own_phrasings_vary() {
+        // Two entries whose phrasings differ from each other along z only: z says how a
+        // question is put, x and y which question it is.
+        let vectors = vec![
+            unit(&[1.0, 0.0, 0.4]),
+            unit(&[1.0, 0.0, -0.4]),
+            unit(&[0.6, 0.8, 0.4]),
+            unit(&[0.6, 0.8, -0.4]),
+        ];
+        let ranges = vec![0..2, 2..4];
+        let t = within_entry_whitening(&vectors, &ranges, 3).expect("two entries with two phrasings");
+        for i in 0..3 {
+            for j in 0..3 {
+                assert!((t[i * 3 + j] - t[j * 3 + i]).abs() < 1e-5, "symmetric");
+            }
+        }
+        let mean_a = unit(&[1.0, 0.0, 0.0]);
+        let whitened_a = transform(&t, &mean_a);
+        let cos = |a: &[f32], b: &[f32]| kefu_embed::cosine(a, b);
+        // Off entry A's mean along z (phrasing): nearer after whitening.
+        let q = unit(&[1.0, 0.0, 0.9]);
+        assert!(cos(&transform(&t, &q), &whitened_a) > cos(&q, &mean_a) + 0.05);
+        // Off it as far along y (towards entry B): no nearer.
+        let q = unit(&[1.0, 0.9, 0.0]);
+        assert!(cos(&transform(&t, &q), &whitened_a) <= cos(&q, &mean_a) + 1e-6);
+        // Nothing to learn from when no entry has two phrasings.
+        assert!(within_entry_whitening(&vectors[..2], &[0..1, 1..2], 3).is_none());
+    }
+
+    #[test]
+    fn a_passage_is_the_question_and_the_answer_without_the_greeting() {
+        let e = |q: &str, a: &str| Entry {
+            key: 0,
+            question: q.into(),
+            similar: vec![],
+            answer: a.into(),
+        };
+        let texts = Index::passage_texts(&[
+            e("保质期多久?", "亲，未开封的米粉保质期18个月哦~"),
+            e("发什么快递?", ""),
+            e("亲子装有吗?", "亲子装有的"),
+        ]);
+        assert!(texts[0].starts_with(&normalize("保质期多久?")), "{texts:?}");
+        assert!(texts[0].contains("未开封的米粉") && !texts[0].contains('亲'), "{texts:?}");
+        assert_eq!(texts[1], normalize("发什么快递?").trim(), "no answer: the question alone");
+        assert!(texts[2].ends_with("亲子装有的"), "only a greeting is dropped: {texts:?}");
+    }
+
     fn index() -> Index {
         let e = |key, q: &str, s: &[&str]| Entry {
             key,
             question: q.into(),
             similar: s.iter().map(|x| x.to_string()).collect(),
+            answer: String::new(),
         };
         Index::new(
             Lexicon::default(),

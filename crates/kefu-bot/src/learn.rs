@@ -24,6 +24,7 @@ pub fn group(lexicon: &Lexicon, questions: &[String], threshold: f32) -> Vec<Vec
             key,
             question: q.clone(),
             similar: Vec::new(),
+            answer: String::new(),
         })
         .collect();
     let index = Index::new(lexicon.clone(), entries);

@@ -49,9 +49,9 @@ impl Bot {
         thresholds: Thresholds,
         semantic: Arc<Semantic>,
     ) -> Bot {
-        let vectors = semantic.phrasing_vectors(&Index::phrasing_texts(&entries));
+        let (vectors, passages) = semantic.vectors(&Index::phrasing_texts(&entries), &Index::passage_texts(&entries));
         Bot {
-            index: Index::with_vectors(lexicon, entries, vectors),
+            index: Index::with_vectors(lexicon, entries, vectors, passages),
             thresholds,
             semantic: Some(semantic),
         }
@@ -82,6 +82,7 @@ mod tests {
             key,
             question: q.into(),
             similar: s.iter().map(|x| x.to_string()).collect(),
+            answer: String::new(),
         };
         vec![
             e(0, "双十一有什么活动?", &["双11有活动吗"]),
@@ -129,6 +130,28 @@ mod tests {
                 .fold(f32::MIN, f32::max);
             assert_eq!(c.semantic, nearest, "{q}: {c:?}");
         }
+    }
+
+    #[test]
+    fn the_answer_is_read_as_a_passage() {
+        let semantic = Arc::new(Semantic::bundled());
+        let mut with_answers = entries();
+        with_answers[2].answer = "一般宝宝满6个月开始添加辅食，第一口推荐高铁米粉".into();
+        let bot = Bot::with_semantic(Lexicon::default(), with_answers.clone(), Thresholds::SEMANTIC, semantic.clone());
+        let passage = semantic.model().embed_passages(&[&Index::passage_texts(&with_answers)[2]]);
+        let q = "第一口辅食吃什么米粉";
+        let (a, _) = bot.ask(q);
+        let c = a.candidates.iter().find(|c| c.key == 2).expect("entry 2 is a candidate");
+        let v = semantic.question_vector(&text::normalize(q));
+        assert_eq!(c.passage, kefu_embed::cosine(&v, &passage[0]), "{c:?}");
+        // A passage vector is not the query vector of the same text: e5 reads the two sides
+        // differently.
+        let as_query = semantic.model().embed_query(&Index::passage_texts(&with_answers)[2]);
+        assert!(kefu_embed::cosine(&as_query, &passage[0]) < 0.999);
+        // Kept with the phrasings, so the server stores and restores both; dropped with them.
+        assert_eq!(semantic.phrasings().len(), 5 + 3);
+        semantic.vectors(&Index::phrasing_texts(&entries()[..1]), &Index::passage_texts(&entries()[..1]));
+        assert_eq!(semantic.phrasings().len(), 2 + 1);
     }
 
     #[test]

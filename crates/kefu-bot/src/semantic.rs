@@ -15,6 +15,10 @@ use std::sync::{Arc, Mutex};
 /// A vector, shared between caches and indexes.
 pub type Vector = Arc<[f32]>;
 
+/// How a passage's vector is keyed among the phrasings' (one map, so the server stores and
+/// restores both alike): a phrasing is never normalised to start with this.
+const PASSAGE_KEY: &str = "passage: ";
+
 /// Questions remembered per shop.
 const QUESTION_CACHE: usize = 4096;
 
@@ -45,24 +49,51 @@ impl Semantic {
         self.model
     }
 
-    /// Vectors of a knowledge base's (normalised) phrasings, embedding in one batch only those
-    /// not seen before; vectors of phrasings no longer listed are dropped.
-    pub fn phrasing_vectors(&self, texts: &[String]) -> Vec<Vector> {
+    /// Vectors of a knowledge base's (normalised) phrasings, as queries, and of its entries'
+    /// passages ([`crate::Index::passage_texts`]), embedding in one batch each only those not
+    /// seen before; vectors of texts no longer listed are dropped.
+    pub fn vectors(&self, phrasings: &[String], passages: &[String]) -> (Vec<Vector>, Vec<Vector>) {
         let mut known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
-        let mut missing: Vec<&str> = texts
+        let passage_keys: Vec<String> = passages.iter().map(|t| format!("{PASSAGE_KEY}{t}")).collect();
+        let missing = |texts: &[String], known: &HashMap<String, Vector>| {
+            let mut m: Vec<String> = texts.iter().filter(|t| !known.contains_key(*t)).cloned().collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        };
+        let new_phrasings = missing(phrasings, &known);
+        let refs: Vec<&str> = new_phrasings.iter().map(String::as_str).collect();
+        for (text, v) in new_phrasings.iter().zip(self.model.embed_queries(&refs)) {
+            known.insert(text.clone(), v.into());
+        }
+        let new_passages = missing(&passage_keys, &known);
+        let refs: Vec<&str> = new_passages.iter().map(|k| &k[PASSAGE_KEY.len()..]).collect();
+        for (key, v) in new_passages.iter().zip(self.model.embed_passages(&refs)) {
+            known.insert(key.clone(), v.into());
+        }
+        let out = |texts: &[String]| texts.iter().map(|t| known[t].clone()).collect::<Vec<Vector>>();
+        let (a, b) = (out(phrasings), out(&passage_keys));
+        let listed: std::collections::HashSet<&str> =
+            phrasings.iter().chain(&passage_keys).map(String::as_str).collect();
+        known.retain(|t, _| listed.contains(t.as_str()));
+        (a, b)
+    }
+
+    /// Phrasing vectors alone (tests and tools that need no passages).
+    pub fn phrasing_vectors(&self, texts: &[String]) -> Vec<Vector> {
+        let known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
+        let missing: Vec<&str> = texts
             .iter()
             .map(String::as_str)
             .filter(|t| !known.contains_key(*t))
             .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        for (text, v) in missing.iter().zip(self.model.embed_queries(&missing)) {
-            known.insert(text.to_string(), v.into());
+        drop(known);
+        let made = self.model.embed_queries(&missing);
+        let mut known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
+        for (text, v) in missing.iter().zip(made) {
+            known.entry(text.to_string()).or_insert_with(|| v.into());
         }
-        let out: Vec<Vector> = texts.iter().map(|t| known[t].clone()).collect();
-        let listed: std::collections::HashSet<&str> = texts.iter().map(String::as_str).collect();
-        known.retain(|t, _| listed.contains(t.as_str()));
-        out
+        texts.iter().map(|t| known[t].clone()).collect()
     }
 
     /// The vector of a (normalised) question, from the cache when it was asked recently.

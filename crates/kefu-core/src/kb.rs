@@ -38,6 +38,19 @@ pub enum AnswerPart {
 const IMAGE_OPEN: &str = "[图片:";
 const PRODUCT_OPEN: &str = "[商品:";
 
+/// The words of an answer without its links, images and product cards: what the bot reads of
+/// it when matching a question to the answer itself.
+pub fn answer_text(answer: &str) -> String {
+    answer_parts(answer)
+        .into_iter()
+        .filter_map(|p| match p {
+            AnswerPart::Text { text } => Some(text),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Splits an answer into text, links, images and product cards.
 pub fn answer_parts(answer: &str) -> Vec<AnswerPart> {
     let mut parts = Vec::new();
@@ -210,6 +223,15 @@ pub struct KbImportSummary {
 mod tests {
     use super::*;
     use crate::ids::{CategoryId, EntryId, ShopId};
+
+    #[test]
+    fn answer_text_keeps_the_words_only() {
+        let a = "亲，尺码表看这里 https://shop.example/size [图片:https://img.example/a.png] 推荐[商品:SKU-1]哦";
+        let t = answer_text(a);
+        assert!(t.contains("亲，尺码表看这里") && t.contains("推荐") && t.contains("哦"), "{t}");
+        assert!(!t.contains("http") && !t.contains("SKU-1") && !t.contains('['), "{t}");
+        assert_eq!(answer_text("包邮的"), "包邮的");
+    }
     use chrono::Utc;
 
     #[test]

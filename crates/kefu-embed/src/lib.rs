@@ -202,13 +202,23 @@ impl Model {
     /// [`Model::embed_query`] for many texts: their tokens go through each layer together, so
     /// each weight is read once per batch rather than once per text.
     pub fn embed_queries(&self, texts: &[&str]) -> Vec<Vec<f32>> {
+        self.embed_prefixed("query: ", texts)
+    }
+
+    /// Vectors of texts as passages ("passage: " prefix), the side e5 was trained to find for a
+    /// query: an entry's answer is matched this way.
+    pub fn embed_passages(&self, texts: &[&str]) -> Vec<Vec<f32>> {
+        self.embed_prefixed("passage: ", texts)
+    }
+
+    fn embed_prefixed(&self, prefix: &str, texts: &[&str]) -> Vec<Vec<f32>> {
         let h = self.hidden;
         let window = self.max_positions - 2;
         // Each text's content tokens, split into windows of at most 510 (the model's limit
         // less <s> and </s>); a long text is the token-weighted mean of its windows.
         let mut segments: Vec<(usize, Vec<u32>)> = Vec::new();
         for (i, text) in texts.iter().enumerate() {
-            let ids = self.tokenizer.encode(&format!("query: {text}"));
+            let ids = self.tokenizer.encode(&format!("{prefix}{text}"));
             if ids.is_empty() {
                 segments.push((i, vec![]));
             }

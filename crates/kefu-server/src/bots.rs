@@ -19,6 +19,7 @@ use kefu_bot::{Bot, Entry, Lexicon, Thresholds};
 use kefu_core::bot::BotLexicon;
 use kefu_core::catalog::KbEntry;
 use kefu_core::ids::{CategoryId, EntryId, ProductId, ShopId};
+use kefu_core::kb::answer_text;
 use kefu_core::product_knowledge::ProductFaq;
 use kefu_core::settings::ShopSettings;
 use kefu_store::Store;
@@ -81,7 +82,7 @@ impl ShopBot {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for f in faq {
-            (f.id, f.updated_at, &f.question, &f.similar).hash(&mut h);
+            (f.id, f.updated_at, &f.question, &f.similar, &f.answer).hash(&mut h);
         }
         let print = h.finish();
         let mut bots = self.product_bots.lock().unwrap_or_else(|e| e.into_inner());
@@ -90,12 +91,17 @@ impl ShopBot {
         {
             return bot.clone();
         }
-        let shop = self.entries.iter().map(|e| (e.question.clone(), e.similar.clone()));
-        let own = faq.iter().map(|f| (f.question.clone(), f.similar.clone()));
+        let shop = self.entries.iter().map(|e| (&e.question, &e.similar, &e.answer));
+        let own = faq.iter().map(|f| (&f.question, &f.similar, &f.answer));
         let entries = shop
             .chain(own)
             .enumerate()
-            .map(|(key, (question, similar))| Entry { key, question, similar })
+            .map(|(key, (question, similar, answer))| Entry {
+                key,
+                question: question.clone(),
+                similar: similar.clone(),
+                answer: answer_text(answer),
+            })
             .collect();
         let bot = Arc::new(match &self.vectors {
             Some(v) => Bot::with_semantic(
@@ -352,6 +358,7 @@ fn build(source: Source, semantic: Option<Arc<Semantic>>) -> ShopBot {
             key,
             question: e.question.clone(),
             similar: e.similar.clone(),
+            answer: answer_text(&e.answer),
         })
         .collect();
     let has_semantic = semantic.is_some();

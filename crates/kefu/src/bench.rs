@@ -3,7 +3,7 @@
 //! `kefu_bot::eval`.
 
 use anyhow::{Context, bail};
-use kefu_bot::eval::{Case, Metrics, Outcome, at_threshold, outcome};
+use kefu_bot::eval::{Case, Metrics, Outcome, at_threshold, outcome, wilson95};
 use kefu_bot::semantic::Vector;
 use kefu_bot::{Bot, Entry, Fusion, Index, Lexicon, Semantic, Thresholds, decide};
 use kefu_server::kb_template::{TemplateRow, parse_csv};
@@ -42,7 +42,7 @@ fn dump(
     let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
     w.write_record([
         "case", "query", "expected", "rank", "question", "right", "score", "bm25", "words", "chars", "cover",
-        "semantic", "centroid",
+        "semantic", "centroid", "whitened", "passage",
     ])?;
     for (i, (c, v)) in cases.iter().zip(vectors).enumerate() {
         let analysis = index.analyze_with(&c.query, v.as_deref());
@@ -62,6 +62,8 @@ fn dump(
                 k.cover.to_string(),
                 k.semantic.to_string(),
                 k.centroid.to_string(),
+                k.whitened.to_string(),
+                k.passage.to_string(),
             ])?;
         }
     }
@@ -107,6 +109,7 @@ fn entries(rows: &[TemplateRow]) -> Vec<Entry> {
             key,
             question: r.question.clone(),
             similar: r.similar.clone(),
+            answer: kefu_core::kb::answer_text(&r.answer),
         })
         .collect()
 }
@@ -142,7 +145,13 @@ fn synthetic(rows: &[TemplateRow], n: usize, lexicon: &Lexicon) -> Vec<Entry> {
     for key in out.len()..n {
         let question = phrase(&mut rng);
         let similar = (0..rng.random_range(1..5)).map(|_| phrase(&mut rng)).collect();
-        out.push(Entry { key, question, similar });
+        let answer = phrase(&mut rng);
+        out.push(Entry {
+            key,
+            question,
+            similar,
+            answer,
+        });
     }
     out
 }
@@ -365,36 +374,43 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         }
         if semantic.is_some() {
             println!(
-                "  fusion sweep: weight floor phrasing → top-1 top-3 MRR; best answer/lead with ≥ 0.95 out of scope not answered → correctly/wrongly, out of scope not answered"
+                "  fusion sweep: weight floor phrasing whitened passage → top-1 top-3 MRR; best answer/lead with ≥ 0.95 out of scope not answered → correctly/wrongly, out of scope not answered"
             );
-            let mut index = Index::with_vectors(
-                lexicon.clone(),
-                entries(&rows),
-                semantic
-                    .as_ref()
-                    .map(|(s, _)| s.phrasing_vectors(&Index::phrasing_texts(&entries(&rows))))
-                    .unwrap_or_default(),
-            );
-            for weight in [0.6, 0.65, 0.7] {
+            let (phrasings, passages) = semantic
+                .as_ref()
+                .map(|(s, _)| {
+                    s.vectors(
+                        &Index::phrasing_texts(&entries(&rows)),
+                        &Index::passage_texts(&entries(&rows)),
+                    )
+                })
+                .unwrap_or_default();
+            let mut index = Index::with_vectors(lexicon.clone(), entries(&rows), phrasings, passages);
+            for weight in [0.65, 0.75, 0.85] {
                 for floor in [0.75, 0.8] {
-                    for phrasing in [0.3, 0.4, 0.5, 0.6] {
-                        index.set_fusion(Fusion {
-                            weight,
-                            floor,
-                            phrasing,
-                        });
-                        let o = outcomes(&index, &thresholds, &cases, &vectors);
-                        let m = Metrics::of(&o);
-                        let best = best_thresholds(&o, 0.95).map_or("—".to_string(), |(t, lead, b)| {
-                            format!(
-                                "answer {t:.2} lead {lead:.2} → {:.3}/{:.3} {:.3}",
-                                b.answered_correctly, b.answered_wrongly, b.out_of_scope_rejected
-                            )
-                        });
-                        println!(
-                            "    {weight:.2} {floor:.2} {phrasing:.2} → {:.3} {:.3} {:.3}; {best}",
-                            m.top1, m.top3, m.mrr
-                        );
+                    for phrasing in [0.3, 0.5] {
+                        for (whitened, passage) in [(0.0, 0.0), (0.2, 0.0), (0.0, 0.3), (0.2, 0.3), (0.35, 0.3)] {
+                            index.set_fusion(Fusion {
+                                weight,
+                                floor,
+                                phrasing,
+                                whitened,
+                                passage,
+                                ..Fusion::default()
+                            });
+                            let o = outcomes(&index, &thresholds, &cases, &vectors);
+                            let m = Metrics::of(&o);
+                            let best = best_thresholds(&o, 0.95).map_or("—".to_string(), |(t, lead, b)| {
+                                format!(
+                                    "answer {t:.2} lead {lead:.2} → {:.3}/{:.3} {:.3}",
+                                    b.answered_correctly, b.answered_wrongly, b.out_of_scope_rejected
+                                )
+                            });
+                            println!(
+                                "    {weight:.2} {floor:.2} {phrasing:.2} {whitened:.2} {passage:.2} → {:.3} {:.3} {:.3}; {best}",
+                                m.top1, m.top3, m.mrr
+                            );
+                        }
                     }
                 }
             }
@@ -447,11 +463,19 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         let start = Instant::now();
         let index = match &semantic {
             Some((s, _)) => {
-                let real = s.phrasing_vectors(&Index::phrasing_texts(&entries(&rows)));
+                let (real, real_passages) = s.vectors(
+                    &Index::phrasing_texts(&entries(&rows)),
+                    &Index::passage_texts(&entries(&rows)),
+                );
                 let total: usize = big_entries.iter().map(|e| 1 + e.similar.len()).sum();
                 let mut all = real.clone();
                 all.extend(synthetic_vectors(&real, total - real.len()));
-                Index::with_vectors(lexicon.clone(), big_entries, all)
+                let mut passages = real_passages.clone();
+                passages.extend(synthetic_vectors(
+                    &real_passages,
+                    big_entries.len() - real_passages.len(),
+                ));
+                Index::with_vectors(lexicon.clone(), big_entries, all, passages)
             }
             None => Index::new(lexicon.clone(), big_entries),
         };
@@ -481,5 +505,18 @@ fn report(m: &Metrics) {
     println!(
         "  at thresholds   in scope answered correctly {:.3} (wrongly {:.3}); out of scope not answered {:.3}",
         m.answered_correctly, m.answered_wrongly, m.out_of_scope_rejected
+    );
+    let range = |share, n| {
+        let (lo, hi) = wilson95(share, n);
+        format!("{lo:.2}–{hi:.2}")
+    };
+    println!(
+        "  95% interval    top-1 {}  top-3 {}; answered correctly {}; out of scope not answered {} (Wilson, {} and {} cases)",
+        range(m.top1, m.in_scope),
+        range(m.top3, m.in_scope),
+        range(m.answered_correctly, m.in_scope),
+        range(m.out_of_scope_rejected, m.out_of_scope),
+        m.in_scope,
+        m.out_of_scope
     );
 }

@@ -135,6 +135,8 @@ export function BotConsole() {
   };
   const dec = r?.decision;
   const byKey = new Map((r?.candidates ?? []).map((c) => [c.key, c]));
+  // The semantic signals, when the sentence model took part.
+  const semantic = r?.semantic === true;
   const fmt = (x) => (typeof x === 'number' ? x.toFixed(3) : '');
   return html`<section class="box bot-console" data-testid="bot-console">
     <div class="box-head"><b>${t('kba.console')}</b> <span class="muted small">${t('kba.console_hint')}</span></div>
@@ -154,12 +156,14 @@ export function BotConsole() {
       </div>
       ${r.thresholds ? html`<div class="muted small">${t('kba.thresholds', r.thresholds)}</div>` : null}
       <table class="candidates"><thead><tr><th>${t('kba.cand_question')}</th><th>${t('kba.cand_matched')}</th>
-        <th>${t('kba.cand_score')}</th><th class="muted">bm25 · words · chars · cover</th></tr></thead>
+        <th>${t('kba.cand_score')}</th><th class="muted">bm25 · words · chars · cover</th>
+        ${semantic ? html`<th class="muted">semantic · centroid · whitened · passage</th>` : null}</tr></thead>
       <tbody>${(r.candidates ?? []).slice(0, 5).map((c) => html`<tr data-testid="console-candidate" data-entry=${c.entry_id}
         class=${dec?.key === c.key ? 'chosen' : ''}>
         <td><b>${c.question}</b> <span class="tag">${c.category}</span></td><td>${c.matched}</td>
         <td class="score">${fmt(c.score)}</td>
-        <td class="muted small">${fmt(c.bm25)} · ${fmt(c.words)} · ${fmt(c.chars)} · ${fmt(c.cover)}</td></tr>`)}</tbody></table>
+        <td class="muted small">${fmt(c.bm25)} · ${fmt(c.words)} · ${fmt(c.chars)} · ${fmt(c.cover)}</td>
+        ${semantic ? html`<td class="muted small" data-testid="console-semantic">${fmt(c.semantic)} · ${fmt(c.centroid)} · ${fmt(c.whitened)} · ${fmt(c.passage)}</td>` : null}</tr>`)}</tbody></table>
       ${(r.candidates ?? []).length === 0 ? html`<p class="muted small">${t('kba.no_candidates')}</p>` : null}
     </div>` : null}
   </section>`;
