@@ -780,9 +780,19 @@ mod tests {
             e("亲子装有吗?", "亲子装有的"),
         ]);
         assert!(texts[0].starts_with(&normalize("保质期多久?")), "{texts:?}");
-        assert!(texts[0].contains("未开封的米粉") && !texts[0].contains('亲'), "{texts:?}");
-        assert_eq!(texts[1], normalize("发什么快递?").trim(), "no answer: the question alone");
-        assert!(texts[2].ends_with("亲子装有的"), "only a greeting is dropped: {texts:?}");
+        assert!(
+            texts[0].contains("未开封的米粉") && !texts[0].contains('亲'),
+            "{texts:?}"
+        );
+        assert_eq!(
+            texts[1],
+            normalize("发什么快递?").trim(),
+            "no answer: the question alone"
+        );
+        assert!(
+            texts[2].ends_with("亲子装有的"),
+            "only a greeting is dropped: {texts:?}"
+        );
     }
 
     fn index() -> Index {

@@ -137,11 +137,22 @@ mod tests {
         let semantic = Arc::new(Semantic::bundled());
         let mut with_answers = entries();
         with_answers[2].answer = "一般宝宝满6个月开始添加辅食，第一口推荐高铁米粉".into();
-        let bot = Bot::with_semantic(Lexicon::default(), with_answers.clone(), Thresholds::SEMANTIC, semantic.clone());
-        let passage = semantic.model().embed_passages(&[&Index::passage_texts(&with_answers)[2]]);
+        let bot = Bot::with_semantic(
+            Lexicon::default(),
+            with_answers.clone(),
+            Thresholds::SEMANTIC,
+            semantic.clone(),
+        );
+        let passage = semantic
+            .model()
+            .embed_passages(&[&Index::passage_texts(&with_answers)[2]]);
         let q = "第一口辅食吃什么米粉";
         let (a, _) = bot.ask(q);
-        let c = a.candidates.iter().find(|c| c.key == 2).expect("entry 2 is a candidate");
+        let c = a
+            .candidates
+            .iter()
+            .find(|c| c.key == 2)
+            .expect("entry 2 is a candidate");
         let v = semantic.question_vector(&text::normalize(q));
         assert_eq!(c.passage, kefu_embed::cosine(&v, &passage[0]), "{c:?}");
         // A passage vector is not the query vector of the same text: e5 reads the two sides
@@ -150,7 +161,10 @@ mod tests {
         assert!(kefu_embed::cosine(&as_query, &passage[0]) < 0.999);
         // Kept with the phrasings, so the server stores and restores both; dropped with them.
         assert_eq!(semantic.phrasings().len(), 5 + 3);
-        semantic.vectors(&Index::phrasing_texts(&entries()[..1]), &Index::passage_texts(&entries()[..1]));
+        semantic.vectors(
+            &Index::phrasing_texts(&entries()[..1]),
+            &Index::passage_texts(&entries()[..1]),
+        );
         assert_eq!(semantic.phrasings().len(), 2 + 1);
     }
 

@@ -228,7 +228,10 @@ mod tests {
     fn answer_text_keeps_the_words_only() {
         let a = "亲，尺码表看这里 https://shop.example/size [图片:https://img.example/a.png] 推荐[商品:SKU-1]哦";
         let t = answer_text(a);
-        assert!(t.contains("亲，尺码表看这里") && t.contains("推荐") && t.contains("哦"), "{t}");
+        assert!(
+            t.contains("亲，尺码表看这里") && t.contains("推荐") && t.contains("哦"),
+            "{t}"
+        );
         assert!(!t.contains("http") && !t.contains("SKU-1") && !t.contains('['), "{t}");
         assert_eq!(answer_text("包邮的"), "包邮的");
     }

@@ -563,7 +563,9 @@ async fn console_lexicon_learning_and_replies(app: Arc<TestApp>) {
     assert!(c["tokens"].as_array().unwrap().contains(&json!("包邮")), "{c}");
     let top = &c["candidates"][0];
     assert_eq!(top["question"], "满多少包邮?");
-    for signal in ["bm25", "words", "chars", "cover", "semantic", "centroid", "whitened", "passage", "score", "matched"] {
+    for signal in [
+        "bm25", "words", "chars", "cover", "semantic", "centroid", "whitened", "passage", "score", "matched",
+    ] {
         assert!(!top[signal].is_null(), "{signal} missing: {top}");
     }
     assert_eq!(c["decision"]["kind"], "answer");
