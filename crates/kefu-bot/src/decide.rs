@@ -103,6 +103,9 @@ const HUMAN_WORDS: &[&str] = &[
     "客服在吗",
     "要客服",
     "接人工",
+    // As buyers put it when the bot has not helped (叫个活人出来, 不要机器人).
+    "活人",
+    "不要机器人",
 ];
 
 /// Whether the buyer asks for a human agent.
@@ -228,7 +231,16 @@ mod tests {
 
     #[test]
     fn asking_for_a_person() {
-        for yes in ["人工", "转人工!!", "我要找客服", "真人呢", "人工服务", "轉人工"] {
+        for yes in [
+            "人工",
+            "转人工!!",
+            "我要找客服",
+            "真人呢",
+            "人工服务",
+            "轉人工",
+            "叫个活人出来回答下",
+            "不要机器人 听不懂",
+        ] {
             assert!(wants_human(yes), "{yes}");
         }
         for no in [
