@@ -33,6 +33,11 @@ pub const BUILTIN_SYNONYMS: &[&[&str]] = &[
     &["赠品", "礼品", "送的东西", "小礼物"],
     &["收到", "到货", "签收", "到了"],
     &["地址", "收货地址"],
+    // Festival names and the typos buyers make most (台头 for 抬头, 积份 for 积分).
+    &["双十一", "双11", "光棍节"],
+    &["双十二", "双12"],
+    &["抬头", "台头"],
+    &["积分", "积份"],
 ];
 
 /// Words that carry no meaning for matching.
@@ -224,6 +229,16 @@ mod tests {
                 .iter()
                 .any(|t| t == "吗" || t == "请问")
         );
+        // Festival names and common typos land on the word the knowledge base uses.
+        for (said, meant) in [
+            ("光棍节有满减吗", "双十一"),
+            ("双11打折吗", "双十一"),
+            ("发票台头写错了", "抬头"),
+            ("我的积份呢", "积分"),
+        ] {
+            let tokens = lx.tokens(&normalize(said));
+            assert!(tokens.contains(&meant.to_string()), "{said}: {tokens:?}");
+        }
     }
 
     #[test]
