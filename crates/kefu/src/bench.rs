@@ -389,7 +389,16 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
             for weight in [0.65, 0.75, 0.85] {
                 for floor in [0.75, 0.8] {
                     for phrasing in [0.3, 0.5] {
-                        for (whitened, passage) in [(0.0, 0.0), (0.2, 0.0), (0.0, 0.3), (0.2, 0.3), (0.35, 0.3)] {
+                        for (whitened, passage) in [
+                            (0.0, 0.0),
+                            (0.2, 0.0),
+                            (0.0, 0.3),
+                            (0.2, 0.3),
+                            (0.35, 0.3),
+                            (0.5, 0.3),
+                            (0.35, 0.45),
+                            (0.5, 0.2),
+                        ] {
                             index.set_fusion(Fusion {
                                 weight,
                                 floor,
