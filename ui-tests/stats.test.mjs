@@ -70,6 +70,11 @@ test('the monitor shows a chat live, the buyer rates it, statistics show its fir
   assert.match(await mine.textContent(), /100\.0% \(1\)/);
   assert.match(await boss.getByTestId('stats-first-response').textContent(), /\d+\.\d秒/);
   await boss.getByTestId('chart-first-response').waitFor();
+  // "Today" is the shop's day (Asia/Shanghai), not the browser's: from 16:00 UTC they differ.
+  const shopToday = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' })
+    .format(new Date());
+  assert.equal(await boss.getByTestId('stats-from').inputValue(), shopToday);
+  assert.equal(await boss.getByTestId('stats-to').inputValue(), shopToday);
   await shot(boss, 'statistics');
   // By day, and the export downloads a file.
   await boss.getByTestId('stats-by').selectOption('day');

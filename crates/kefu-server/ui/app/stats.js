@@ -13,9 +13,14 @@ const secs = (ms) => (ms == null ? '—' : t('stats.secs', { s: (ms / 1000).toFi
 const pct = (x) => (x == null ? '—' : `${(x * 100).toFixed(1)}%`);
 const hours = (ms) => t('stats.hours', { h: (ms / 3_600_000).toFixed(1) });
 
-function localDate(d = new Date()) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+/** Today's date (YYYY-MM-DD) in a time zone: the shop's day, wherever the browser is. */
+function dateIn(zone, d = new Date()) {
+  try {
+    return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+  } catch {
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  }
 }
 
 /** A bar chart in plain SVG: one bar per bucket, the value on hover and for screen readers. */
@@ -78,8 +83,9 @@ function AgentTable({ report, names }) {
 }
 
 export function StatsView({ me }) {
-  const today = localDate();
-  const [q, setQ] = useState({ from: today, to: today, by: 'hour', agent: '' });
+  // No dates means the shop's today, which the server reckons in the shop's time zone: a
+  // browser elsewhere (or past midnight in Beijing while still evening in UTC) has another day.
+  const [q, setQ] = useState({ from: '', to: '', by: 'hour', agent: '' });
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [staff, setStaff] = useState([]);
@@ -90,26 +96,31 @@ export function StatsView({ me }) {
   }, [team]);
 
   const path = (base, extra = {}) => {
-    const p = new URLSearchParams({ from: q.from, to: q.to, by: q.by, ...extra });
+    const p = new URLSearchParams({ by: q.by, ...extra });
+    if (q.from) p.set('from', q.from);
+    if (q.to) p.set('to', q.to);
     if (q.agent) p.set('agent', q.agent);
     return `${base}?${p}`;
   };
   const load = () => api('GET', path('/stats')).then((d) => { setData(d); setError(null); }).catch((e) => setError(errorMessage(e)));
   useEffect(() => {
     load();
-    if (q.to < today) return undefined;
+    // A range that has ended does not change: no need to re-read it.
+    if (q.to && data?.time_zone && q.to < dateIn(data.time_zone)) return undefined;
     const timer = setInterval(load, 30_000);
     return () => clearInterval(timer);
   }, [q.from, q.to, q.by, q.agent]);
 
-  const set = (k) => (e) => setQ({ ...q, [k]: e.target.value });
+  // The dates shown: those picked, else the day the server reported.
+  const shown = { from: q.from || data?.from || '', to: q.to || data?.to || '' };
+  const set = (k) => (e) => setQ({ ...q, ...(k === 'from' || k === 'to' ? shown : {}), [k]: e.target.value });
   const names = new Map((data?.staff ?? []).map((s) => [s.account_id, s.display_name]));
   const r = data;
   return html`<section class="stats-page" data-testid="stats">
     <header class="page-head">
       <h2>${t('stats.title')}</h2>
-      <label>${t('stats.from')} <input type="date" value=${q.from} max=${q.to} onChange=${set('from')} data-testid="stats-from" /></label>
-      <label>${t('stats.to')} <input type="date" value=${q.to} min=${q.from} onChange=${set('to')} data-testid="stats-to" /></label>
+      <label>${t('stats.from')} <input type="date" value=${shown.from} max=${shown.to} onChange=${set('from')} data-testid="stats-from" /></label>
+      <label>${t('stats.to')} <input type="date" value=${shown.to} min=${shown.from} onChange=${set('to')} data-testid="stats-to" /></label>
       <select value=${q.by} onChange=${set('by')} data-testid="stats-by" aria-label=${t('stats.by')}>
         <option value="hour">${t('stats.by_hour')}</option><option value="day">${t('stats.by_day')}</option>
       </select>
