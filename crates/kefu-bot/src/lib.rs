@@ -115,7 +115,7 @@ mod tests {
     fn an_entry_is_as_near_as_its_nearest_phrasing() {
         let semantic = Arc::new(Semantic::bundled());
         let bot = Bot::with_semantic(Lexicon::default(), entries(), Thresholds::SEMANTIC, semantic.clone());
-        let vectors = semantic.phrasing_vectors(&Index::phrasing_texts(&entries()));
+        let (vectors, _) = semantic.vectors(&Index::phrasing_texts(&entries()), &[]);
         for q in ["双十一有什么活动", "光棍节有活动吗", "双11打几折"] {
             let (a, _) = bot.ask(q);
             let c = a
@@ -172,10 +172,10 @@ mod tests {
     fn a_rebuild_embeds_only_new_phrasings() {
         let semantic = Semantic::bundled();
         let texts = Index::phrasing_texts(&entries());
-        let first = semantic.phrasing_vectors(&texts);
+        let (first, _) = semantic.vectors(&texts, &[]);
         let mut edited = texts.clone();
         edited[0] = "双十一满减怎么算".into();
-        let second = semantic.phrasing_vectors(&edited);
+        let (second, _) = semantic.vectors(&edited, &[]);
         assert!(
             Arc::ptr_eq(&first[1], &second[1]),
             "unchanged phrasings keep their vector"

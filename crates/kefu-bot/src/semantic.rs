@@ -53,47 +53,37 @@ impl Semantic {
     /// passages ([`crate::Index::passage_texts`]), embedding in one batch each only those not
     /// seen before; vectors of texts no longer listed are dropped.
     pub fn vectors(&self, phrasings: &[String], passages: &[String]) -> (Vec<Vector>, Vec<Vector>) {
-        let mut known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
         let passage_keys: Vec<String> = passages.iter().map(|t| format!("{PASSAGE_KEY}{t}")).collect();
-        let missing = |texts: &[String], known: &HashMap<String, Vector>| {
-            let mut m: Vec<String> = texts.iter().filter(|t| !known.contains_key(*t)).cloned().collect();
-            m.sort_unstable();
-            m.dedup();
-            m
-        };
-        let new_phrasings = missing(phrasings, &known);
-        let refs: Vec<&str> = new_phrasings.iter().map(String::as_str).collect();
-        for (text, v) in new_phrasings.iter().zip(self.model.embed_queries(&refs)) {
-            known.insert(text.clone(), v.into());
-        }
-        let new_passages = missing(&passage_keys, &known);
-        let refs: Vec<&str> = new_passages.iter().map(|k| &k[PASSAGE_KEY.len()..]).collect();
-        for (key, v) in new_passages.iter().zip(self.model.embed_passages(&refs)) {
-            known.insert(key.clone(), v.into());
-        }
-        let out = |texts: &[String]| texts.iter().map(|t| known[t].clone()).collect::<Vec<Vector>>();
-        let (a, b) = (out(phrasings), out(&passage_keys));
+        let mut known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
+        self.embed_missing(&mut known, phrasings, "", Model::embed_queries);
+        self.embed_missing(&mut known, &passage_keys, PASSAGE_KEY, Model::embed_passages);
+        let out = |keys: &[String]| keys.iter().map(|k| known[k].clone()).collect::<Vec<Vector>>();
+        let vectors = (out(phrasings), out(&passage_keys));
         let listed: std::collections::HashSet<&str> =
             phrasings.iter().chain(&passage_keys).map(String::as_str).collect();
-        known.retain(|t, _| listed.contains(t.as_str()));
-        (a, b)
+        known.retain(|k, _| listed.contains(k.as_str()));
+        vectors
     }
 
-    /// Phrasing vectors alone (tests and tools that need no passages).
-    pub fn phrasing_vectors(&self, texts: &[String]) -> Vec<Vector> {
-        let known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
-        let missing: Vec<&str> = texts
+    /// Embeds, in one batch, the texts (`keys` less `prefix`) of the keys not known yet.
+    fn embed_missing(
+        &self,
+        known: &mut HashMap<String, Vector>,
+        keys: &[String],
+        prefix: &str,
+        embed: fn(&Model, &[&str]) -> Vec<Vec<f32>>,
+    ) {
+        let mut missing: Vec<&str> = keys
             .iter()
             .map(String::as_str)
-            .filter(|t| !known.contains_key(*t))
+            .filter(|k| !known.contains_key(*k))
             .collect();
-        drop(known);
-        let made = self.model.embed_queries(&missing);
-        let mut known = self.phrasings.lock().unwrap_or_else(|e| e.into_inner());
-        for (text, v) in missing.iter().zip(made) {
-            known.entry(text.to_string()).or_insert_with(|| v.into());
+        missing.sort_unstable();
+        missing.dedup();
+        let texts: Vec<&str> = missing.iter().map(|k| &k[prefix.len()..]).collect();
+        for (key, v) in missing.iter().zip(embed(self.model, &texts)) {
+            known.insert(key.to_string(), v.into());
         }
-        texts.iter().map(|t| known[t].clone()).collect()
     }
 
     /// The vector of a (normalised) question, from the cache when it was asked recently.
@@ -150,7 +140,7 @@ mod remember_tests {
             ("包邮吗".to_string(), fake.clone()),
             ("短".to_string(), vec![1.0; 3].into()),
         ]);
-        let got = s.phrasing_vectors(&["包邮吗".to_string()]);
+        let (got, _) = s.vectors(&["包邮吗".to_string()], &[]);
         assert_eq!(got[0], fake, "taken from memory, not from the model");
         assert_eq!(
             s.phrasings().len(),

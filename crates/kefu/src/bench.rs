@@ -376,16 +376,12 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
             println!(
                 "  fusion sweep: weight floor phrasing whitened passage → top-1 top-3 MRR; best answer/lead with ≥ 0.95 out of scope not answered → correctly/wrongly, out of scope not answered"
             );
+            let kb = entries(&rows);
             let (phrasings, passages) = semantic
                 .as_ref()
-                .map(|(s, _)| {
-                    s.vectors(
-                        &Index::phrasing_texts(&entries(&rows)),
-                        &Index::passage_texts(&entries(&rows)),
-                    )
-                })
+                .map(|(s, _)| s.vectors(&Index::phrasing_texts(&kb), &Index::passage_texts(&kb)))
                 .unwrap_or_default();
-            let mut index = Index::with_vectors(lexicon.clone(), entries(&rows), phrasings, passages);
+            let mut index = Index::with_vectors(lexicon.clone(), kb, phrasings, passages);
             for weight in [0.65, 0.75, 0.85] {
                 for floor in [0.75, 0.8] {
                     for phrasing in [0.3, 0.5] {
@@ -472,10 +468,8 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         let start = Instant::now();
         let index = match &semantic {
             Some((s, _)) => {
-                let (real, real_passages) = s.vectors(
-                    &Index::phrasing_texts(&entries(&rows)),
-                    &Index::passage_texts(&entries(&rows)),
-                );
+                let kb = entries(&rows);
+                let (real, real_passages) = s.vectors(&Index::phrasing_texts(&kb), &Index::passage_texts(&kb));
                 let total: usize = big_entries.iter().map(|e| 1 + e.similar.len()).sum();
                 let mut all = real.clone();
                 all.extend(synthetic_vectors(&real, total - real.len()));
