@@ -1,0 +1,72 @@
+//! `kefu bench bot` as the README runs it, on every case set in the repository: each loads
+//! against its knowledge base (every expected question is one of its standard questions) and
+//! the figures come out. The lexical engine alone, so the test is quick and exact; the floors
+//! are a few points under today's figures, to catch a change that breaks matching, not to
+//! measure it (the measured figures are in the README).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn bench(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kefu"))
+        .current_dir(root())
+        .args(["bench", "bot"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The number after `label` in the report.
+fn figure(out: &str, label: &str) -> f64 {
+    let at = out.find(label).unwrap_or_else(|| panic!("no “{label}” in\n{out}")) + label.len();
+    out[at..].split_whitespace().next().unwrap().trim_end_matches(';').parse().unwrap()
+}
+
+#[test]
+fn every_case_set_loads_and_is_measured() {
+    for (kb, cases, counts, floor) in [
+        ("demo/knowledge.csv", "bench/demo-cases-dev.csv", "(177 in scope, 36 out of scope)", 0.66),
+        ("demo/knowledge.csv", "bench/demo-cases-test.csv", "(118 in scope, 24 out of scope)", 0.60),
+        ("demo/knowledge.csv", "bench/demo-cases-holdout.csv", "(180 in scope, 45 out of scope)", 0.62),
+        ("bench/digital-shop/knowledge.csv", "bench/digital-shop/cases.csv", "(160 in scope, 40 out of scope)", 0.68),
+    ] {
+        let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases]);
+        assert!(ok, "{cases}: {out}");
+        assert!(out.contains(counts), "{cases}: {out}");
+        assert!(out.contains("engine          lexical only"), "{out}");
+        let (top1, top3, mrr) = (figure(&out, "top-1 "), figure(&out, "top-3 "), figure(&out, "MRR "));
+        assert!(top1 >= floor, "{cases}: top-1 {top1} under {floor}\n{out}");
+        assert!(top1 <= mrr && mrr <= top3 && top3 <= 1.0, "{out}");
+        let rejected = figure(&out, "out of scope not answered ");
+        assert!((0.0..=1.0).contains(&rejected), "{out}");
+        assert!(out.contains("matching        p50"), "{out}");
+    }
+}
+
+#[test]
+fn a_case_file_that_does_not_fit_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = root().join("demo/knowledge.csv");
+    let kb = kb.to_str().unwrap();
+
+    let cases = dir.path().join("cases.csv");
+    std::fs::write(&cases, "query,expected\n满多少免邮啊,满多少包邮?\n这个能退吗,这个问题不存在\n").unwrap();
+    let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("line 3") && out.contains("这个问题不存在"), "{out}");
+
+    std::fs::write(&cases, "question,answer\n满多少免邮啊,满多少包邮?\n").unwrap();
+    let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("`query,expected`"), "{out}");
+}
