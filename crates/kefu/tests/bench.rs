@@ -29,16 +29,42 @@ fn bench(args: &[&str]) -> (bool, String) {
 /// The number after `label` in the report.
 fn figure(out: &str, label: &str) -> f64 {
     let at = out.find(label).unwrap_or_else(|| panic!("no “{label}” in\n{out}")) + label.len();
-    out[at..].split_whitespace().next().unwrap().trim_end_matches(';').parse().unwrap()
+    out[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches(';')
+        .parse()
+        .unwrap()
 }
 
 #[test]
 fn every_case_set_loads_and_is_measured() {
     for (kb, cases, counts, floor) in [
-        ("demo/knowledge.csv", "bench/demo-cases-dev.csv", "(177 in scope, 36 out of scope)", 0.66),
-        ("demo/knowledge.csv", "bench/demo-cases-test.csv", "(118 in scope, 24 out of scope)", 0.60),
-        ("demo/knowledge.csv", "bench/demo-cases-holdout.csv", "(180 in scope, 45 out of scope)", 0.62),
-        ("bench/digital-shop/knowledge.csv", "bench/digital-shop/cases.csv", "(160 in scope, 40 out of scope)", 0.68),
+        (
+            "demo/knowledge.csv",
+            "bench/demo-cases-dev.csv",
+            "(177 in scope, 36 out of scope)",
+            0.66,
+        ),
+        (
+            "demo/knowledge.csv",
+            "bench/demo-cases-test.csv",
+            "(118 in scope, 24 out of scope)",
+            0.60,
+        ),
+        (
+            "demo/knowledge.csv",
+            "bench/demo-cases-holdout.csv",
+            "(180 in scope, 45 out of scope)",
+            0.62,
+        ),
+        (
+            "bench/digital-shop/knowledge.csv",
+            "bench/digital-shop/cases.csv",
+            "(160 in scope, 40 out of scope)",
+            0.68,
+        ),
     ] {
         let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases]);
         assert!(ok, "{cases}: {out}");
@@ -60,7 +86,11 @@ fn a_case_file_that_does_not_fit_is_refused_with_its_line() {
     let kb = kb.to_str().unwrap();
 
     let cases = dir.path().join("cases.csv");
-    std::fs::write(&cases, "query,expected\n满多少免邮啊,满多少包邮?\n这个能退吗,这个问题不存在\n").unwrap();
+    std::fs::write(
+        &cases,
+        "query,expected\n满多少免邮啊,满多少包邮?\n这个能退吗,这个问题不存在\n",
+    )
+    .unwrap();
     let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
     assert!(!ok, "{out}");
     assert!(out.contains("line 3") && out.contains("这个问题不存在"), "{out}");
