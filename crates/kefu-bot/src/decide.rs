@@ -73,10 +73,13 @@ pub fn decide(analysis: &Analysis, t: &Thresholds) -> Decision {
     let mut c = analysis.candidates.iter();
     let Some(top) = c.next() else { return Decision::Fallback };
     let second = c.next().map(|s| s.score).unwrap_or(0.0);
-    if top.score >= t.answer && top.score - second >= t.margin {
+    // With the aspect check, its confidence is what must reach the answer threshold; the lead
+    // is the plain scores'.
+    let confidence = analysis.check.as_ref().map_or(top.score, |c| c.confidence);
+    if confidence >= t.answer && top.score - second >= t.margin {
         return Decision::Answer {
             key: top.key,
-            confidence: top.score,
+            confidence,
         };
     }
     if top.score >= t.suggest {
@@ -161,7 +164,38 @@ mod tests {
             normalized: String::new(),
             tokens: vec![],
             candidates,
+            check: None,
         }
+    }
+
+    #[test]
+    fn the_aspect_check_decides_whether_to_answer_not_the_lead() {
+        let t = Thresholds::SEMANTIC;
+        let checked = |scores: &[f32], confidence: f32| {
+            let mut a = analysis(scores);
+            a.check = Some(crate::aspect::Check {
+                phrasing: String::new(),
+                question_rest: String::new(),
+                phrasing_rest: String::new(),
+                rest_to_rest: 0.0,
+                rest_to_phrasing: 0.0,
+                question_to_rest: 0.0,
+                confidence,
+            });
+            decide(&a, &t)
+        };
+        // A score high enough, but the rests differ: a suggestion, not an answer.
+        assert_eq!(checked(&[0.55, 0.35], 0.40), Decision::Suggest { keys: vec![0, 1] });
+        // A modest score the check confirms: answered, with the checked confidence.
+        assert_eq!(
+            checked(&[0.45, 0.35], 0.52),
+            Decision::Answer {
+                key: 0,
+                confidence: 0.52
+            }
+        );
+        // The lead is the plain scores': neck and neck stays a suggestion.
+        assert_eq!(checked(&[0.45, 0.43], 0.7), Decision::Suggest { keys: vec![0, 1] });
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub struct Outcome {
     pub rank: Option<usize>,
     pub answered: Option<usize>,
     pub expected: Option<usize>,
-    /// The best entry and its confidence, and its lead over the second, for threshold sweeps.
+    /// The best entry and its confidence (after the aspect check, if any), and its lead over
+    /// the second (plain scores), for threshold sweeps.
     pub top: Option<(usize, f32)>,
     pub lead: f32,
 }
@@ -35,8 +36,10 @@ pub fn outcome(case: &Case, analysis: &Analysis, decision: &Decision) -> Outcome
         _ => None,
     };
     let mut c = analysis.candidates.iter();
-    let top = c.next().map(|t| (t.key, t.score));
-    let lead = top.map_or(0.0, |(_, s)| s - c.next().map_or(0.0, |n| n.score));
+    let first = c.next();
+    let lead = first.map_or(0.0, |t| t.score - c.next().map_or(0.0, |n| n.score));
+    let checked = analysis.check.as_ref().map(|c| c.confidence);
+    let top = first.map(|t| (t.key, checked.unwrap_or(t.score)));
     Outcome {
         rank,
         answered,

@@ -233,6 +233,8 @@ pub struct Analysis {
     pub tokens: Vec<String>,
     /// Entries best first, one candidate per entry.
     pub candidates: Vec<Candidate>,
+    /// The aspect check of the best candidate, with the semantic signal ([`crate::Bot`]).
+    pub check: Option<crate::aspect::Check>,
 }
 
 /// BM25 over the phrasings' terms, with the `bm25` crate's formula and parameters (k1 1.2,
@@ -742,7 +744,23 @@ impl Index {
             normalized,
             tokens,
             candidates,
+            check: None,
         }
+    }
+
+    /// The (normalised) phrasing of the entry with `key` whose vector is nearest `q`; `None`
+    /// without vectors or with no such entry.
+    pub fn nearest_phrasing(&self, key: usize, q: &[f32]) -> Option<String> {
+        let vectors = self.vectors.as_ref()?;
+        let entry = self.entries.iter().position(|e| e.key == key)?;
+        let best = vectors.ranges[entry].clone().max_by(|&a, &b| {
+            kefu_embed::cosine(q, &vectors.dense[a]).total_cmp(&kefu_embed::cosine(q, &vectors.dense[b]))
+        })?;
+        Some(normalize(&self.phrasings[best].text))
+    }
+
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
     }
 }
 

@@ -203,6 +203,23 @@ impl Lexicon {
             .map(|w| self.canonical.get(w).cloned().unwrap_or_else(|| w.to_string()))
             .collect()
     }
+
+    /// Words of a folded text as written, each with its canonical form: filler and
+    /// punctuation dropped, in order (the aspect check keeps what the buyer wrote).
+    pub fn words(&self, normalized: &str) -> Vec<(String, String)> {
+        self.jieba
+            .cut(normalized, true)
+            .into_iter()
+            .map(|t| t.word.trim())
+            .filter(|w| w.chars().any(char::is_alphanumeric) && !self.filler.contains(w))
+            .map(|w| {
+                (
+                    w.to_string(),
+                    self.canonical.get(w).cloned().unwrap_or_else(|| w.to_string()),
+                )
+            })
+            .collect()
+    }
 }
 
 impl Default for Lexicon {

@@ -9,6 +9,7 @@
 //!
 //! [`search_terms`] serves chat records search (SPEC §5.5) with the same folding and jieba.
 
+pub mod aspect;
 pub mod decide;
 pub mod eval;
 pub mod index;
@@ -57,6 +58,16 @@ impl Bot {
         }
     }
 
+    /// From an index built elsewhere (the benchmark's tuned and synthetic ones); `semantic`
+    /// should be the one the index's vectors were made with.
+    pub fn from_index(index: Index, thresholds: Thresholds, semantic: Option<Arc<Semantic>>) -> Bot {
+        Bot {
+            index,
+            thresholds,
+            semantic,
+        }
+    }
+
     pub fn semantic(&self) -> Option<&Arc<Semantic>> {
         self.semantic.as_ref()
     }
@@ -67,9 +78,21 @@ impl Bot {
             .semantic
             .as_ref()
             .map(|s| s.question_vector(&text::normalize(question)));
-        let analysis = self.index.analyze_with(question, vector.as_deref());
+        let analysis = self.analyze(question, vector.as_deref());
         let decision = decide(&analysis, &self.thresholds);
         (analysis, decision)
+    }
+
+    /// The analysis of a question whose vector is given, with the aspect check of the best
+    /// candidate when the bot has the semantic signal.
+    pub fn analyze(&self, question: &str, vector: Option<&[f32]>) -> Analysis {
+        let mut analysis = self.index.analyze_with(question, vector);
+        if let (Some(s), Some(q), Some(top)) = (&self.semantic, vector, analysis.candidates.first())
+            && let Some(phrasing) = self.index.nearest_phrasing(top.key, q)
+        {
+            analysis.check = Some(s.check(self.index.lexicon(), &analysis.normalized, q, &phrasing, top.score));
+        }
+        analysis
     }
 }
 
@@ -109,6 +132,40 @@ mod tests {
         let (a, _) = lexical.ask("多久发货");
         assert!(a.candidates.iter().all(|c| c.semantic == 0.0));
         assert_eq!(a.candidates, bot.index.analyze("多久发货").candidates);
+    }
+
+    #[test]
+    fn the_aspect_check_holds_back_a_near_miss() {
+        let semantic = Arc::new(Semantic::bundled());
+        let e = |key, q: &str, s: &[&str]| Entry {
+            key,
+            question: q.into(),
+            similar: s.iter().map(|x| x.to_string()).collect(),
+            answer: String::new(),
+        };
+        let kb = vec![
+            e(0, "吸管杯几个月能用?", &["吸管杯适合几个月的宝宝", "6个月能用吸管杯吗"]),
+            e(1, "什么时候发货?", &["多久发货", "几天发货"]),
+            e(2, "退货运费谁出?", &["退货邮费谁承担"]),
+        ];
+        let bot = Bot::with_semantic(Lexicon::default(), kb, Thresholds::SEMANTIC, semantic);
+        // Same product, another question: the rests (能装热水 / 几个月能用) are far apart.
+        let (near_miss, _) = bot.ask("吸管杯能装热水吗");
+        let miss = near_miss.check.clone().expect("checked");
+        assert_eq!(near_miss.candidates[0].key, 0);
+        assert!(!miss.question_rest.contains("吸管杯"), "{miss:?}");
+        // A paraphrase of the same question: its rest is near the phrasing's.
+        let (paraphrase, _) = bot.ask("吸管杯多大的宝宝可以用");
+        let hit = paraphrase.check.clone().expect("checked");
+        assert_eq!(paraphrase.candidates[0].key, 0);
+        assert!(
+            hit.confidence - paraphrase.candidates[0].score > miss.confidence - near_miss.candidates[0].score,
+            "the paraphrase gains more from the check: {hit:?} vs {miss:?}"
+        );
+        assert!(hit.rest_to_rest > miss.rest_to_rest, "{hit:?} vs {miss:?}");
+        // Without the semantic signal there is no check.
+        let lexical = Bot::new(Lexicon::default(), entries(), Thresholds::default());
+        assert!(lexical.ask("多久发货").0.check.is_none());
     }
 
     #[test]

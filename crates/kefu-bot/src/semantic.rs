@@ -6,7 +6,9 @@
 //! vector is kept in a small LRU by its normalised text, because buyers ask the same
 //! questions over and over.
 
-use kefu_embed::Model;
+use crate::Lexicon;
+use crate::aspect::{self, Check};
+use kefu_embed::{Model, cosine};
 use lru::LruCache;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -28,6 +30,8 @@ pub struct Semantic {
     model: &'static Model,
     phrasings: Mutex<HashMap<String, Vector>>,
     questions: Mutex<LruCache<String, Vector>>,
+    /// Passage vectors the aspect check asked for (phrasings and what is left of them).
+    passages: Mutex<LruCache<String, Vector>>,
 }
 
 impl Semantic {
@@ -37,6 +41,7 @@ impl Semantic {
             model,
             phrasings: Mutex::default(),
             questions: Mutex::new(LruCache::new(NonZeroUsize::new(QUESTION_CACHE).expect("non-zero"))),
+            passages: Mutex::new(LruCache::new(NonZeroUsize::new(QUESTION_CACHE).expect("non-zero"))),
         }
     }
 
@@ -99,6 +104,83 @@ impl Semantic {
         v
     }
 
+    /// The aspect check ([`crate::aspect`]) of an entry's `score` for a (normalised) question
+    /// with vector `q`, against the entry's phrasing nearest it. Its three texts come from the
+    /// caches when asked for recently; the missing ones are embedded in one batch.
+    pub fn check(&self, lexicon: &Lexicon, question: &str, q: &[f32], phrasing: &str, score: f32) -> Check {
+        let (question_rest, phrasing_rest) = aspect::rests(lexicon, question, phrasing);
+        let cached_query = self
+            .questions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&question_rest)
+            .cloned();
+        let cached: Vec<Option<Vector>> = {
+            let mut passages = self.passages.lock().unwrap_or_else(|e| e.into_inner());
+            [phrasing, phrasing_rest.as_str()]
+                .map(|t| passages.get(t).cloned())
+                .into()
+        };
+        let queries: Vec<&str> = cached_query
+            .is_none()
+            .then_some(question_rest.as_str())
+            .into_iter()
+            .collect();
+        let mut missing: Vec<&str> = [phrasing, phrasing_rest.as_str()]
+            .into_iter()
+            .zip(&cached)
+            .filter(|(_, c)| c.is_none())
+            .map(|(t, _)| t)
+            .collect();
+        missing.dedup();
+        let (made_queries, made_passages) = if queries.is_empty() && missing.is_empty() {
+            (vec![], vec![])
+        } else {
+            self.model.embed_mixed(&queries, &missing)
+        };
+        let q_rest: Vector = match cached_query {
+            Some(v) => v,
+            None => {
+                let v: Vector = made_queries.into_iter().next().expect("one query, one vector").into();
+                self.questions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .put(question_rest.clone(), v.clone());
+                v
+            }
+        };
+        let made: Vec<(&str, Vector)> = missing
+            .iter()
+            .copied()
+            .zip(made_passages.into_iter().map(Vector::from))
+            .collect();
+        {
+            let mut passages = self.passages.lock().unwrap_or_else(|e| e.into_inner());
+            for (t, v) in &made {
+                passages.put(t.to_string(), v.clone());
+            }
+        }
+        let passage = |i: usize, text: &str| {
+            cached[i]
+                .clone()
+                .or_else(|| made.iter().find(|(t, _)| *t == text).map(|(_, v)| v.clone()))
+                .expect("cached or made")
+        };
+        let (p_whole, p_rest) = (passage(0, phrasing), passage(1, &phrasing_rest));
+        let rest_to_rest = cosine(&q_rest, &p_rest);
+        let rest_to_phrasing = cosine(&q_rest, &p_whole);
+        let question_to_rest = cosine(q, &p_rest);
+        Check {
+            confidence: aspect::confidence(score, rest_to_rest, rest_to_phrasing, question_to_rest),
+            phrasing: phrasing.to_string(),
+            question_rest,
+            phrasing_rest,
+            rest_to_rest,
+            rest_to_phrasing,
+            question_to_rest,
+        }
+    }
+
     /// Takes phrasing vectors made earlier (stored by the server, or by another node), so that
     /// they are not embedded again. Vectors of the wrong size are ignored.
     pub fn remember(&self, vectors: impl IntoIterator<Item = (String, Vector)>) {
@@ -125,6 +207,7 @@ impl Semantic {
     /// Empties the question cache (the benchmark times cold embeddings).
     pub fn forget_questions(&self) {
         self.questions.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.passages.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 

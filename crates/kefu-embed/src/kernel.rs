@@ -128,39 +128,77 @@ mod avx2 {
         cols: usize,
         y: &mut [f32],
     ) {
-        simd.vectorize(
-            #[inline(always)]
-            || {
-                let nb = cols / QK;
-                let rows = bias.len();
-                let tokens = xq.len() / cols;
-                let full = tokens / TILE * TILE;
-                for (o, ((wrow, wdrow), b)) in wq.chunks_exact(cols).zip(wd.chunks_exact(nb)).zip(bias).enumerate() {
-                    for t in (0..full).step_by(TILE) {
-                        let sums = tile::<TILE>(
-                            simd,
-                            wrow,
-                            wdrow,
-                            &xq[t * cols..(t + TILE) * cols],
-                            &xd[t * nb..(t + TILE) * nb],
-                        );
-                        for (k, sum) in sums.iter().enumerate() {
-                            y[(t + k) * rows + o] = b + sum;
-                        }
-                    }
-                    for t in full..tokens {
-                        let [sum] = tile::<1>(
-                            simd,
-                            wrow,
-                            wdrow,
-                            &xq[t * cols..(t + 1) * cols],
-                            &xd[t * nb..(t + 1) * nb],
-                        );
-                        y[t * rows + o] = b + sum;
+        simd.vectorize(Product {
+            simd,
+            wq,
+            wd,
+            bias,
+            xq,
+            xd,
+            cols,
+            y,
+        })
+    }
+
+    /// The product as a struct rather than a closure: `vectorize` runs it with the CPU
+    /// features on, and only a body inlined there gets them. A closure's body went through a
+    /// `call_once` shim that, after an unrelated edit elsewhere in the crate, LLVM stopped
+    /// inlining — every intrinsic then became a function call, 30× slower.
+    struct Product<'a> {
+        simd: V3,
+        wq: &'a [i8],
+        wd: &'a [f32],
+        bias: &'a [f32],
+        xq: &'a [i8],
+        xd: &'a [f32],
+        cols: usize,
+        y: &'a mut [f32],
+    }
+
+    impl pulp::NullaryFnOnce for Product<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn call(self) {
+            let Product {
+                simd,
+                wq,
+                wd,
+                bias,
+                xq,
+                xd,
+                cols,
+                y,
+            } = self;
+            let nb = cols / QK;
+            let rows = bias.len();
+            let tokens = xq.len() / cols;
+            let full = tokens / TILE * TILE;
+            for (o, ((wrow, wdrow), b)) in wq.chunks_exact(cols).zip(wd.chunks_exact(nb)).zip(bias).enumerate() {
+                for t in (0..full).step_by(TILE) {
+                    let sums = tile::<TILE>(
+                        simd,
+                        wrow,
+                        wdrow,
+                        &xq[t * cols..(t + TILE) * cols],
+                        &xd[t * nb..(t + TILE) * nb],
+                    );
+                    for (k, sum) in sums.iter().enumerate() {
+                        y[(t + k) * rows + o] = b + sum;
                     }
                 }
-            },
-        )
+                for t in full..tokens {
+                    let [sum] = tile::<1>(
+                        simd,
+                        wrow,
+                        wdrow,
+                        &xq[t * cols..(t + 1) * cols],
+                        &xd[t * nb..(t + 1) * nb],
+                    );
+                    y[t * rows + o] = b + sum;
+                }
+            }
+        }
     }
 
     /// One weight row times `N` consecutive tokens' activations.

@@ -211,6 +211,19 @@ impl Model {
         self.embed_prefixed("passage: ", texts)
     }
 
+    /// Queries and passages in one batch (one read of the weights): the query vectors, then
+    /// the passage vectors.
+    pub fn embed_mixed(&self, queries: &[&str], passages: &[&str]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        let texts: Vec<String> = queries
+            .iter()
+            .map(|t| format!("query: {t}"))
+            .chain(passages.iter().map(|t| format!("passage: {t}")))
+            .collect();
+        let mut all = self.embed_prefixed("", &texts.iter().map(String::as_str).collect::<Vec<_>>());
+        let passages = all.split_off(queries.len());
+        (all, passages)
+    }
+
     fn embed_prefixed(&self, prefix: &str, texts: &[&str]) -> Vec<Vec<f32>> {
         let h = self.hidden;
         let window = self.max_positions - 2;

@@ -49,6 +49,12 @@ fn a_batch_gives_the_same_vectors() {
     }
     // Related questions sit closer than unrelated ones.
     assert!(cosine(&batch[0], &batch[1]) > cosine(&batch[0], &batch[2]));
+    // Queries and passages in one batch are each what they are alone.
+    let (queries, passages) = m.embed_mixed(&texts[..1], &texts[1..]);
+    assert!(cosine(&queries[0], &batch[0]) > 0.9999);
+    for (t, v) in texts[1..].iter().zip(&passages) {
+        assert!(cosine(v, &m.embed_passages(&[t])[0]) > 0.9999, "{t}");
+    }
 }
 
 #[test]

@@ -36,16 +36,41 @@ fn dump(
     path: &Path,
     rows: &[TemplateRow],
     cases: &[Case],
-    index: &Index,
+    bot: &Bot,
     vectors: &[Option<Vector>],
 ) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
     w.write_record([
-        "case", "query", "expected", "rank", "question", "right", "score", "bm25", "words", "chars", "cover",
-        "semantic", "centroid", "whitened", "passage",
+        "case",
+        "query",
+        "expected",
+        "rank",
+        "question",
+        "right",
+        "score",
+        "bm25",
+        "words",
+        "chars",
+        "cover",
+        "semantic",
+        "centroid",
+        "whitened",
+        "passage",
+        "checked",
+        "rest_to_rest",
+        "rest_to_phrasing",
+        "question_to_rest",
     ])?;
     for (i, (c, v)) in cases.iter().zip(vectors).enumerate() {
-        let analysis = index.analyze_with(&c.query, v.as_deref());
+        let analysis = bot.analyze(&c.query, v.as_deref());
+        // The aspect check is of the best candidate only.
+        let check = |rank: usize, f: fn(&kefu_bot::aspect::Check) -> f32| {
+            analysis
+                .check
+                .as_ref()
+                .filter(|_| rank == 0)
+                .map_or(String::new(), |c| f(c).to_string())
+        };
         for (rank, k) in analysis.candidates.iter().take(DUMPED).enumerate() {
             let expected = c.expected.map_or("", |e| rows[e].question.as_str());
             w.write_record([
@@ -64,6 +89,10 @@ fn dump(
                 k.centroid.to_string(),
                 k.whitened.to_string(),
                 k.passage.to_string(),
+                check(rank, |c| c.confidence),
+                check(rank, |c| c.rest_to_rest),
+                check(rank, |c| c.rest_to_phrasing),
+                check(rank, |c| c.question_to_rest),
             ])?;
         }
     }
@@ -177,24 +206,26 @@ fn synthetic_vectors(real: &[Vector], n: usize) -> Vec<Vector> {
 }
 
 /// Analyses and decides every case with the given question vectors.
-fn outcomes(index: &Index, thresholds: &Thresholds, cases: &[Case], vectors: &[Option<Vector>]) -> Vec<Outcome> {
+fn outcomes(bot: &Bot, thresholds: &Thresholds, cases: &[Case], vectors: &[Option<Vector>]) -> Vec<Outcome> {
     cases
         .iter()
         .zip(vectors)
         .map(|(c, v)| {
-            let analysis = index.analyze_with(&c.query, v.as_deref());
+            let analysis = bot.analyze(&c.query, v.as_deref());
             outcome(c, &analysis, &decide(&analysis, thresholds))
         })
         .collect()
 }
 
-/// Times matching (analysis and decision) with the question vectors already made, `rounds` times.
-fn time_matching(index: &Index, thresholds: &Thresholds, cases: &[Case], vectors: &[Option<Vector>]) -> Vec<Duration> {
+/// Times matching (analysis, the aspect check and the decision) with the question vectors
+/// already made, 5 times; an untimed round first leaves the check's vectors cached.
+fn time_matching(bot: &Bot, thresholds: &Thresholds, cases: &[Case], vectors: &[Option<Vector>]) -> Vec<Duration> {
+    outcomes(bot, thresholds, cases, vectors);
     let mut times = Vec::with_capacity(cases.len() * 5);
     for _ in 0..5 {
         for (c, v) in cases.iter().zip(vectors) {
             let start = Instant::now();
-            let analysis = index.analyze_with(&c.query, v.as_deref());
+            let analysis = bot.analyze(&c.query, v.as_deref());
             std::hint::black_box(decide(&analysis, thresholds));
             times.push(start.elapsed());
         }
@@ -250,32 +281,35 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     };
     let built = start.elapsed();
 
-    // Each question embedded cold, once per round, by the model itself (no cache).
+    // Each question embedded cold, once per round, by the model itself (no cache), with the
+    // aspect check's texts.
     let mut embed_times = Vec::new();
     let mut vectors: Vec<Option<Vector>> = vec![None; cases.len()];
     if let Some((s, _)) = &semantic {
         for _ in 0..3 {
+            s.forget_questions();
             for (c, v) in cases.iter().zip(&mut vectors) {
                 let text = kefu_bot::text::normalize(&c.query);
                 let start = Instant::now();
-                let e = s.model().embed_query(&text);
+                let e: Vector = s.model().embed_query(&text).into();
+                std::hint::black_box(bot.analyze(&c.query, Some(&e)));
                 embed_times.push(start.elapsed());
-                *v = Some(e.into());
+                *v = Some(e);
             }
         }
         embed_times.sort();
     }
 
-    let results = outcomes(&bot.index, &thresholds, &cases, &vectors);
+    let results = outcomes(&bot, &thresholds, &cases, &vectors);
     if let Some(path) = args.dump {
-        dump(path, &rows, &cases, &bot.index, &vectors)?;
+        dump(path, &rows, &cases, &bot, &vectors)?;
     }
     if args.misses {
         for ((c, o), v) in cases.iter().zip(&results).zip(&vectors) {
             if o.rank == Some(1) && (c.expected.is_some() || o.answered.is_none()) {
                 continue;
             }
-            let analysis = bot.index.analyze_with(&c.query, v.as_deref());
+            let analysis = bot.analyze(&c.query, v.as_deref());
             let got = analysis.candidates.first().map(|t| {
                 format!(
                     "{} ({:.2}, cos {:.3}, via “{}”)",
@@ -381,7 +415,11 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|(s, _)| s.vectors(&Index::phrasing_texts(&kb), &Index::passage_texts(&kb)))
                 .unwrap_or_default();
-            let mut index = Index::with_vectors(lexicon.clone(), kb, phrasings, passages);
+            let mut tuned = Bot::from_index(
+                Index::with_vectors(lexicon.clone(), kb, phrasings, passages),
+                thresholds,
+                bot.semantic().cloned(),
+            );
             for weight in [0.65, 0.75, 0.85] {
                 for floor in [0.75, 0.8] {
                     for phrasing in [0.3, 0.5] {
@@ -395,7 +433,7 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                             (0.35, 0.45),
                             (0.5, 0.2),
                         ] {
-                            index.set_fusion(Fusion {
+                            tuned.index.set_fusion(Fusion {
                                 weight,
                                 floor,
                                 phrasing,
@@ -403,7 +441,7 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                                 passage,
                                 ..Fusion::default()
                             });
-                            let o = outcomes(&index, &thresholds, &cases, &vectors);
+                            let o = outcomes(&tuned, &thresholds, &cases, &vectors);
                             let m = Metrics::of(&o);
                             let best = best_thresholds(&o, 0.95).map_or("—".to_string(), |(t, lead, b)| {
                                 format!(
@@ -424,13 +462,13 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     println!("  index built     in {built:.1?} (with the phrasings' embeddings, if any)");
     if !embed_times.is_empty() {
         println!(
-            "  embedding       p50 {:?}  p99 {:?}  per question, uncached ({} timed, single thread)",
+            "  embedding       p50 {:?}  p99 {:?}  per question, uncached, with the aspect check ({} timed, single thread)",
             percentile(&embed_times, 0.5),
             percentile(&embed_times, 0.99),
             embed_times.len()
         );
     }
-    let times = time_matching(&bot.index, &thresholds, &cases, &vectors);
+    let times = time_matching(&bot, &thresholds, &cases, &vectors);
     println!(
         "  matching        p50 {:?}  p99 {:?}  per query ({} timed{})",
         percentile(&times, 0.5),
@@ -483,10 +521,11 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
             None => Index::new(lexicon.clone(), big_entries),
         };
         let built = start.elapsed();
-        let times = time_matching(&index, &thresholds, &cases, &vectors);
+        let big = Bot::from_index(index, thresholds, bot.semantic().cloned());
+        let times = time_matching(&big, &thresholds, &cases, &vectors);
         println!(
             "  synthetic       {} entries (built in {:.1?}{}): matching p50 {:?}  p99 {:?}  per query",
-            index.entries().len(),
+            big.index.entries().len(),
             built,
             if semantic.is_some() {
                 "; synthetic phrasings' vectors composed from real ones, not embedded"

@@ -78,6 +78,10 @@ pub struct ConsoleResult {
     tokens: Vec<String>,
     /// Best first (at most 10).
     candidates: Vec<ConsoleCandidate>,
+    /// The aspect check of the best candidate (with the semantic signal): what is left of the
+    /// question and of the entry's nearest phrasing without their shared words, how near the
+    /// rests are, and the confidence the answer threshold is held against.
+    check: Option<kefu_bot::aspect::Check>,
     decision: Decision,
     thresholds: Thresholds,
     /// Whether the words ask for a person (转人工 …), which comes before matching.
@@ -118,6 +122,7 @@ async fn console(
         normalized: analysis.normalized,
         tokens: analysis.tokens,
         candidates,
+        check: analysis.check,
         decision,
         thresholds: bot.bot.thresholds,
         wants_human: kefu_bot::wants_human(&question),
