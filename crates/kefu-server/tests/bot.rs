@@ -805,6 +805,26 @@ async fn semantic_signal_joins_in_the_background(app: Arc<TestApp>) {
     };
     assert_eq!(offered["question"], "退货运费谁出?", "{r}");
 
+    // The aspect check: the same product, another question. The console shows what is left of
+    // each side without the shared word, and the widget suggests rather than answers.
+    let near_miss = console("吸管杯能装热水吗").await;
+    assert_eq!(
+        near_miss["candidates"][0]["question"], "吸管杯几个月能用?",
+        "{near_miss}"
+    );
+    let check = &near_miss["check"];
+    assert_eq!(check["question_rest"], "能装热水", "{check}");
+    assert!(!check["phrasing_rest"].as_str().unwrap().contains("吸管杯"), "{check}");
+    assert!(check["confidence"].as_f64().unwrap() < near_miss["thresholds"]["answer"].as_f64().unwrap());
+    assert_eq!(near_miss["decision"]["kind"], "suggest", "{near_miss}");
+    let (_, r) = ask(&app, json!({"text": "吸管杯能装热水吗"})).await;
+    assert_eq!(r["kind"], "suggest", "{r}");
+    assert_eq!(r["suggestions"][0]["question"], "吸管杯几个月能用?", "{r}");
+    // A paraphrase of the entry passes the check and is answered.
+    let (_, r) = ask(&app, json!({"text": "吸管杯多大的宝宝可以用"})).await;
+    assert_eq!(r["entry"]["question"], "吸管杯几个月能用?", "{r}");
+    assert_eq!(r["kind"], "answer", "{r}");
+
     // On a product's page the product's FAQ is matched by meaning too (SPEC §2.10): words the
     // FAQ does not use find its question, and a question about the shop stays with the shop.
     let (_, r) = ask(&app, json!({"text": "洗完会不会缩水啊", "sku": "XMA-LT-001"})).await;

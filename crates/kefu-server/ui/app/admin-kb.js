@@ -155,8 +155,8 @@ export function BotConsole() {
         ${r.wants_human ? html` <span class="tag">${t('kba.wants_human')}</span>` : null}
       </div>
       ${r.thresholds ? html`<div class="muted small">${t('kba.thresholds', r.thresholds)}</div>` : null}
-      ${r.check ? html`<div class="small console-check" data-testid="console-check"><span class="muted">${t('kba.check')}</span>
-        ${t('kba.check_rests', { question: r.check.question_rest, phrasing: r.check.phrasing_rest })}
+      ${r.check ? html`<div class="small console-check" data-testid="console-check"><span class="muted">${t('kba.check')}</span>${' '}
+        ${t('kba.check_rests', { question: r.check.question_rest, phrasing: r.check.phrasing_rest })}${' '}
         <span class="muted">${t('kba.check_cosines')} ${fmt(r.check.rest_to_rest)} · ${fmt(r.check.rest_to_phrasing)} · ${fmt(r.check.question_to_rest)}
         → ${t('kba.confidence')} ${fmt(r.check.confidence)}</span></div>` : null}
       <table class="candidates"><thead><tr><th>${t('kba.cand_question')}</th><th>${t('kba.cand_matched')}</th>
