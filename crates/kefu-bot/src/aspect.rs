@@ -28,6 +28,8 @@ pub const GAIN: f32 = 2.0;
 /// on dev stays [`crate::Thresholds::SEMANTIC`]'s 0.48 (mixes run 0.80–0.95; in-scope median
 /// ~0.90, out-of-scope ~0.86).
 pub const NEUTRAL: f32 = 0.85;
+/// The most a check can add (all three cosines 1).
+pub const MOST_ADDED: f32 = GAIN * (1.0 - NEUTRAL);
 
 /// The check of the top entry, shown in the test console.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
