@@ -49,22 +49,21 @@ pub struct Check {
     pub confidence: f32,
 }
 
-/// The words of `a` whose canonical form `b` lacks, joined; `a` itself when every word is shared
-/// (nothing is left to compare, so the whole text stands for itself).
-fn rest(lexicon: &Lexicon, a: &str, b: &str) -> String {
-    let shared: Vec<String> = lexicon.words(b).into_iter().map(|(_, canonical)| canonical).collect();
-    let left: String = lexicon
-        .words(a)
-        .into_iter()
-        .filter(|(_, canonical)| !shared.contains(canonical))
-        .map(|(surface, _)| surface)
+/// The words of `a` whose canonical form `b` lacks, joined; `whole` (the text of `a`) when every
+/// word is shared (nothing is left to compare, so the whole text stands for itself).
+fn rest(a: &[(String, String)], b: &[(String, String)], whole: &str) -> String {
+    let left: String = a
+        .iter()
+        .filter(|(_, canonical)| !b.iter().any(|(_, other)| other == canonical))
+        .map(|(surface, _)| surface.as_str())
         .collect();
-    if left.is_empty() { a.to_string() } else { left }
+    if left.is_empty() { whole.to_string() } else { left }
 }
 
 /// What is left of a (normalised) question and phrasing once their shared words are gone.
 pub fn rests(lexicon: &Lexicon, question: &str, phrasing: &str) -> (String, String) {
-    (rest(lexicon, question, phrasing), rest(lexicon, phrasing, question))
+    let (q, p) = (lexicon.words(question), lexicon.words(phrasing));
+    (rest(&q, &p, question), rest(&p, &q, phrasing))
 }
 
 /// The confidence after the check, from the entry's score and the three cosines.

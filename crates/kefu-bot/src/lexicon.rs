@@ -195,29 +195,30 @@ impl Lexicon {
 
     /// Tokens of a folded text: segmented, synonyms made canonical, filler dropped, in order.
     pub fn tokens(&self, normalized: &str) -> Vec<String> {
+        self.cut(normalized).into_iter().map(|w| self.canonical(w)).collect()
+    }
+
+    /// The segmented words of a folded text, trimmed, filler dropped.
+    fn cut<'a>(&self, normalized: &'a str) -> Vec<&'a str> {
         self.jieba
             .cut(normalized, true)
             .into_iter()
             .map(|t| t.word.trim())
             .filter(|w| !w.is_empty() && !self.filler.contains(w))
-            .map(|w| self.canonical.get(w).cloned().unwrap_or_else(|| w.to_string()))
             .collect()
+    }
+
+    fn canonical(&self, word: &str) -> String {
+        self.canonical.get(word).cloned().unwrap_or_else(|| word.to_string())
     }
 
     /// Words of a folded text as written, each with its canonical form: filler and
     /// punctuation dropped, in order (the aspect check keeps what the buyer wrote).
     pub fn words(&self, normalized: &str) -> Vec<(String, String)> {
-        self.jieba
-            .cut(normalized, true)
+        self.cut(normalized)
             .into_iter()
-            .map(|t| t.word.trim())
-            .filter(|w| w.chars().any(char::is_alphanumeric) && !self.filler.contains(w))
-            .map(|w| {
-                (
-                    w.to_string(),
-                    self.canonical.get(w).cloned().unwrap_or_else(|| w.to_string()),
-                )
-            })
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .map(|w| (w.to_string(), self.canonical(w)))
             .collect()
     }
 }

@@ -109,35 +109,39 @@ impl Semantic {
     /// caches when asked for recently; the missing ones are embedded in one batch.
     pub fn check(&self, lexicon: &Lexicon, question: &str, q: &[f32], phrasing: &str, score: f32) -> Check {
         let (question_rest, phrasing_rest) = aspect::rests(lexicon, question, phrasing);
+        let texts = [phrasing, phrasing_rest.as_str()];
         let cached_query = self
             .questions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&question_rest)
             .cloned();
-        let cached: Vec<Option<Vector>> = {
-            let mut passages = self.passages.lock().unwrap_or_else(|e| e.into_inner());
-            [phrasing, phrasing_rest.as_str()]
-                .map(|t| passages.get(t).cloned())
-                .into()
+        let mut passages: HashMap<&str, Vector> = {
+            let mut cache = self.passages.lock().unwrap_or_else(|e| e.into_inner());
+            texts
+                .iter()
+                .filter_map(|&t| cache.get(t).map(|v| (t, v.clone())))
+                .collect()
         };
-        let queries: Vec<&str> = cached_query
-            .is_none()
-            .then_some(question_rest.as_str())
-            .into_iter()
-            .collect();
-        let mut missing: Vec<&str> = [phrasing, phrasing_rest.as_str()]
-            .into_iter()
-            .zip(&cached)
-            .filter(|(_, c)| c.is_none())
-            .map(|(t, _)| t)
-            .collect();
+        let mut missing: Vec<&str> = texts.into_iter().filter(|t| !passages.contains_key(t)).collect();
         missing.dedup();
+        let queries: Vec<&str> = match cached_query {
+            Some(_) => vec![],
+            None => vec![question_rest.as_str()],
+        };
         let (made_queries, made_passages) = if queries.is_empty() && missing.is_empty() {
             (vec![], vec![])
         } else {
             self.model.embed_mixed(&queries, &missing)
         };
+        {
+            let mut cache = self.passages.lock().unwrap_or_else(|e| e.into_inner());
+            for (t, v) in missing.into_iter().zip(made_passages) {
+                let v = Vector::from(v);
+                cache.put(t.to_string(), v.clone());
+                passages.insert(t, v);
+            }
+        }
         let q_rest: Vector = match cached_query {
             Some(v) => v,
             None => {
@@ -149,27 +153,10 @@ impl Semantic {
                 v
             }
         };
-        let made: Vec<(&str, Vector)> = missing
-            .iter()
-            .copied()
-            .zip(made_passages.into_iter().map(Vector::from))
-            .collect();
-        {
-            let mut passages = self.passages.lock().unwrap_or_else(|e| e.into_inner());
-            for (t, v) in &made {
-                passages.put(t.to_string(), v.clone());
-            }
-        }
-        let passage = |i: usize, text: &str| {
-            cached[i]
-                .clone()
-                .or_else(|| made.iter().find(|(t, _)| *t == text).map(|(_, v)| v.clone()))
-                .expect("cached or made")
-        };
-        let (p_whole, p_rest) = (passage(0, phrasing), passage(1, &phrasing_rest));
-        let rest_to_rest = cosine(&q_rest, &p_rest);
-        let rest_to_phrasing = cosine(&q_rest, &p_whole);
-        let question_to_rest = cosine(q, &p_rest);
+        let (p_whole, p_rest) = (&passages[phrasing], &passages[phrasing_rest.as_str()]);
+        let rest_to_rest = cosine(&q_rest, p_rest);
+        let rest_to_phrasing = cosine(&q_rest, p_whole);
+        let question_to_rest = cosine(q, p_rest);
         Check {
             confidence: aspect::confidence(score, rest_to_rest, rest_to_phrasing, question_to_rest),
             phrasing: phrasing.to_string(),
@@ -204,7 +191,7 @@ impl Semantic {
         self.questions.lock().unwrap_or_else(|e| e.into_inner()).contains(text)
     }
 
-    /// Empties the question cache (the benchmark times cold embeddings).
+    /// Empties the question cache and the aspect check's (the benchmark times cold embeddings).
     pub fn forget_questions(&self) {
         self.questions.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.passages.lock().unwrap_or_else(|e| e.into_inner()).clear();
