@@ -100,9 +100,49 @@ fn dump(
     Ok(())
 }
 
-fn load_cases(path: &Path, questions: &HashMap<String, usize>) -> anyhow::Result<Vec<Case>> {
+/// The knowledge base's standard questions, for finding a case's expected one: as written, or
+/// else by its folded form (script, width, punctuation and spaces ignored), so that a case file
+/// written with 满多少包邮？ or 滿多少包郵 finds 满多少包邮? — when only one question folds so.
+struct Questions {
+    exact: HashMap<String, usize>,
+    /// `None` where two standard questions fold to the same text.
+    folded: HashMap<String, Option<usize>>,
+}
+
+impl Questions {
+    fn new(rows: &[TemplateRow]) -> Questions {
+        let mut folded: HashMap<String, Option<usize>> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            folded
+                .entry(fold(&r.question))
+                .and_modify(|e| *e = None)
+                .or_insert(Some(i));
+        }
+        Questions {
+            exact: rows.iter().enumerate().map(|(i, r)| (r.question.clone(), i)).collect(),
+            folded,
+        }
+    }
+
+    fn find(&self, question: &str) -> Result<usize, &'static str> {
+        if let Some(&i) = self.exact.get(question) {
+            return Ok(i);
+        }
+        match self.folded.get(&fold(question)) {
+            Some(Some(i)) => Ok(*i),
+            Some(None) => Err("matches more than one standard question once punctuation is ignored; write it exactly"),
+            None => Err("is no standard question of the knowledge base"),
+        }
+    }
+}
+
+fn fold(text: &str) -> String {
+    kefu_bot::text::compact(&kefu_bot::text::normalize(text))
+}
+
+fn load_cases(path: &Path, questions: &Questions) -> anyhow::Result<Vec<Case>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
+    let header: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_lowercase()).collect();
     if header != ["query", "expected"] {
         bail!(
             "{}: the header must be `query,expected`, found `{}`",
@@ -115,13 +155,11 @@ fn load_cases(path: &Path, questions: &HashMap<String, usize>) -> anyhow::Result
         let r = r.with_context(|| format!("{} line {}", path.display(), i + 2))?;
         let expected = match r[1].trim() {
             "" => None,
-            q => Some(*questions.get(q).with_context(|| {
-                format!(
-                    "{} line {}: “{q}” is no standard question of the knowledge base",
-                    path.display(),
-                    i + 2
-                )
-            })?),
+            q => Some(
+                questions
+                    .find(q)
+                    .map_err(|why| anyhow::anyhow!("{} line {}: “{q}” {why}", path.display(), i + 2))?,
+            ),
         };
         cases.push(Case {
             query: r[0].to_string(),
@@ -259,8 +297,7 @@ fn best_thresholds(outcomes: &[Outcome], target: f64) -> Option<(f32, f32, Metri
 pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     let bytes = std::fs::read(args.kb).with_context(|| format!("reading {}", args.kb.display()))?;
     let rows = parse_csv(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", args.kb.display()))?;
-    let questions: HashMap<String, usize> = rows.iter().enumerate().map(|(i, r)| (r.question.clone(), i)).collect();
-    let cases = load_cases(args.cases, &questions)?;
+    let cases = load_cases(args.cases, &Questions::new(&rows))?;
     let thresholds = if args.lexical {
         Thresholds::default()
     } else {

@@ -100,3 +100,27 @@ fn a_case_file_that_does_not_fit_is_refused_with_its_line() {
     assert!(!ok, "{out}");
     assert!(out.contains("`query,expected`"), "{out}");
 }
+
+/// Case files are written by people: a BOM, CRLF, a capitalised header, the expected question
+/// with a full-width ？, without its question mark or in traditional characters all find the
+/// standard question 满多少包邮?; a question that folds to none is still refused with its line.
+#[test]
+fn a_case_file_as_people_write_it_finds_its_questions() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = root().join("demo/knowledge.csv");
+    let kb = kb.to_str().unwrap();
+    let cases = dir.path().join("cases.csv");
+    std::fs::write(
+        &cases,
+        "\u{feff}Query, Expected\r\n满多少免邮啊,满多少包邮？\r\n包邮吗,满多少包邮\r\n滿多少包郵,滿多少包郵?\r\n你们几点下班,\r\n",
+    )
+    .unwrap();
+    let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("(3 in scope, 1 out of scope)"), "{out}");
+
+    std::fs::write(&cases, "query,expected\n满多少免邮啊,满多少包邮？\n要发票,怎么开发票啦\n").unwrap();
+    let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("line 3") && out.contains("怎么开发票啦"), "{out}");
+}
