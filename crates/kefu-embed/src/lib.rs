@@ -57,6 +57,47 @@ struct Layer {
     aln_b: Vec<f32>,
     oln_w: Vec<f32>,
     oln_b: Vec<f32>,
+    /// Low-rank corrections `y += (x·A)·B` of the six products, in [`Target`] order.
+    adapters: [Option<LowRank>; 6],
+}
+
+/// The products of a layer an adapter may correct, in its file's numbering.
+#[derive(Clone, Copy)]
+enum Target {
+    Q = 0,
+    K = 1,
+    V = 2,
+    AttentionOut = 3,
+    FeedIn = 4,
+    FeedOut = 5,
+}
+
+/// `A` [inputs × rank] and `B` [rank × outputs], row-major.
+struct LowRank {
+    rank: usize,
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl LowRank {
+    /// `y[t] += (x[t]·A)·B` for every token.
+    fn add(&self, x: &[f32], y: &mut [f32]) {
+        let (inputs, outputs) = (self.a.len() / self.rank, self.b.len() / self.rank);
+        let mut z = vec![0f32; self.rank];
+        for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
+            z.fill(0.0);
+            for (xi, arow) in xr.iter().zip(self.a.chunks_exact(self.rank)) {
+                for (zz, a) in z.iter_mut().zip(arow) {
+                    *zz += xi * a;
+                }
+            }
+            for (zz, brow) in z.iter().zip(self.b.chunks_exact(outputs)) {
+                for (yy, b) in yr.iter_mut().zip(brow) {
+                    *yy += zz * b;
+                }
+            }
+        }
+    }
 }
 
 /// A loaded model. Read-only: share it between threads.
@@ -82,6 +123,54 @@ impl Model {
     /// The bundled model, loaded on first use (~0.1 s) and kept for the process.
     pub fn bundled() -> &'static Model {
         &BUNDLED
+    }
+
+    /// Applies a low-rank adapter (`models/e5-kefu-adapter.bin`, trained by
+    /// `tools/research/train_adapter.py` on `bench/train/`; not yet used by the bot, see
+    /// docs/research/adapter.md). The file is "E5LA": u32 version, u32 rank, u32 count, then per
+    /// product u8 layer, u8 product (0 q, 1 k, 2 v, 3 attention out, 4 feed-forward in, 5
+    /// out), u32 inputs, u32 outputs, f16 A [inputs × rank], f16 B [rank × outputs]).
+    pub fn adapt(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        if bytes.get(..4) != Some(b"E5LA") {
+            return Err(Error::Magic);
+        }
+        let mut r = Reader::new(bytes);
+        r.take(4)?;
+        let _version = r.u32()?;
+        let rank = r.u32()? as usize;
+        let count = r.u32()? as usize;
+        let halves = |r: &mut Reader<'_>, n: usize| -> Result<Vec<f32>, Error> {
+            Ok(r.take(n * 2)?
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect())
+        };
+        // Read every product before changing any, so that a bad file leaves the model as it was.
+        let mut read = Vec::with_capacity(count);
+        for _ in 0..count {
+            let layer = r.take(1)?[0] as usize;
+            let target = r.take(1)?[0] as usize;
+            let (inputs, outputs) = (r.u32()? as usize, r.u32()? as usize);
+            let (h, ff) = (self.hidden, self.ff);
+            let shape = match target {
+                0..=3 => (h, h),
+                4 => (h, ff),
+                5 => (ff, h),
+                _ => return Err(Error::Invalid(format!("adapter product {target}"))),
+            };
+            if layer >= self.layers.len() || shape != (inputs, outputs) || rank == 0 {
+                return Err(Error::Invalid(format!(
+                    "adapter for layer {layer} product {target} does not fit"
+                )));
+            }
+            let a = halves(&mut r, inputs * rank)?;
+            let b = halves(&mut r, rank * outputs)?;
+            read.push((layer, target, LowRank { rank, a, b }));
+        }
+        for (layer, target, lr) in read {
+            self.layers[layer].adapters[target] = Some(lr);
+        }
+        Ok(())
     }
 
     /// Parses an E5S1 file. The bytes are copied out (weights unpacked), so they may be dropped.
@@ -161,6 +250,7 @@ impl Model {
                     aln_b: floats(&n("aln.b"), hidden)?,
                     oln_w: floats(&n("oln.w"), hidden)?,
                     oln_b: floats(&n("oln.b"), hidden)?,
+                    adapters: Default::default(),
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -315,6 +405,9 @@ impl Model {
             matmul(&layer.q, &layer.qb, &acts, &mut q);
             matmul(&layer.k, &layer.kb, &acts, &mut k);
             matmul(&layer.v, &layer.vb, &acts, &mut v);
+            layer.adapt(Target::Q, &x, &mut q);
+            layer.adapt(Target::K, &x, &mut k);
+            layer.adapt(Target::V, &x, &mut v);
             // Attention within each segment only.
             for range in &bounds {
                 for t in range.clone() {
@@ -344,12 +437,15 @@ impl Model {
             }
             acts.quantize(&ctx, h);
             matmul(&layer.ao, &layer.aob, &acts, &mut out);
+            layer.adapt(Target::AttentionOut, &ctx, &mut out);
             layer_norm(&mut x, Some(&out), &layer.aln_w, &layer.aln_b, self.eps);
             acts.quantize(&x, h);
             matmul(&layer.fi, &layer.fib, &acts, &mut mid);
+            layer.adapt(Target::FeedIn, &x, &mut mid);
             mid.iter_mut().for_each(|m| *m = gelu(*m));
             acts.quantize(&mid, ff);
             matmul(&layer.fo, &layer.fob, &acts, &mut out);
+            layer.adapt(Target::FeedOut, &mid, &mut out);
             layer_norm(&mut x, Some(&out), &layer.oln_w, &layer.oln_b, self.eps);
         }
 
@@ -364,6 +460,14 @@ impl Model {
             m.iter_mut().for_each(|v| *v *= inv);
         }
         means
+    }
+}
+
+impl Layer {
+    fn adapt(&self, target: Target, x: &[f32], y: &mut [f32]) {
+        if let Some(lr) = &self.adapters[target as usize] {
+            lr.add(x, y);
+        }
     }
 }
 

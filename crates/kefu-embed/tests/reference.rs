@@ -87,3 +87,41 @@ fn the_byte_table_finds_the_nearest_vectors() {
     assert!(near[0].1 >= near[1].1);
     assert_eq!(table.nearest(&q, 10).len(), 4);
 }
+
+/// kefu's adapter (models/e5-kefu-adapter.bin) gives the vectors of the training code
+/// (`tools/research/train_adapter.py`, JAX, f32) to rounding, which differ from the base model's;
+/// a bad adapter file is refused and leaves the model as it was.
+#[test]
+fn the_adapter_gives_the_vectors_it_was_trained_to() {
+    static ADAPTER: &[u8] = include_bytes!("../../../models/e5-kefu-adapter.bin");
+    let base = Model::bundled();
+    let mut adapted = Model::from_bytes(kefu_embed::E5_SMALL_ZH).unwrap();
+    adapted.adapt(ADAPTER).unwrap();
+    let fixture = include_str!("data/adapted-vectors.txt");
+    let mut n = 0;
+    for line in fixture.lines().filter(|l| !l.starts_with('#')) {
+        let (text, vector) = line.split_once('\t').expect("text<TAB>vector");
+        let want: Vec<f32> = vector.split(' ').map(|x| x.parse().expect("a number")).collect();
+        let got = adapted.embed_query(text);
+        assert!(
+            cosine(&got, &want) >= 0.999,
+            "{text}: cosine {} with the trained adapter",
+            cosine(&got, &want)
+        );
+        assert!(
+            cosine(&got, &base.embed_query(text)) < 0.99,
+            "{text}: the adapter changes nothing"
+        );
+        n += 1;
+    }
+    assert_eq!(n, 4);
+
+    let mut m = Model::from_bytes(kefu_embed::E5_SMALL_ZH).unwrap();
+    assert!(matches!(m.adapt(b"nope"), Err(kefu_embed::Error::Magic)));
+    assert!(m.adapt(&ADAPTER[..ADAPTER.len() / 2]).is_err());
+    let v = m.embed_query("吸管杯能装热水吗");
+    assert!(
+        cosine(&v, &base.embed_query("吸管杯能装热水吗")) > 0.9999,
+        "a refused file changed the model"
+    );
+}

@@ -119,8 +119,51 @@ fn a_case_file_as_people_write_it_finds_its_questions() {
     assert!(ok, "{out}");
     assert!(out.contains("(3 in scope, 1 out of scope)"), "{out}");
 
-    std::fs::write(&cases, "query,expected\n满多少免邮啊,满多少包邮？\n要发票,怎么开发票啦\n").unwrap();
+    std::fs::write(
+        &cases,
+        "query,expected\n满多少免邮啊,满多少包邮？\n要发票,怎么开发票啦\n",
+    )
+    .unwrap();
     let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
     assert!(!ok, "{out}");
     assert!(out.contains("line 3") && out.contains("怎么开发票啦"), "{out}");
+}
+
+/// The shops the encoder's adapter is trained on (bench/train/, tools/research/train_adapter.py)
+/// are kefu knowledge bases and case files like any other: each loads, every expected question
+/// is one of its standard questions, 32 entries with 5 buyer messages each and at least 50
+/// out-of-scope questions.
+#[test]
+fn the_training_shops_load_as_case_sets() {
+    let mut shops: Vec<_> = std::fs::read_dir(root().join("bench/train"))
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .collect();
+    shops.sort();
+    assert_eq!(shops.len(), 10, "{shops:?}");
+    for shop in shops {
+        let (kb, cases) = (shop.join("knowledge.csv"), shop.join("cases.csv"));
+        let (ok, out) = bench(&[
+            "--lexical",
+            "--kb",
+            kb.to_str().unwrap(),
+            "--cases",
+            cases.to_str().unwrap(),
+        ]);
+        assert!(ok, "{}: {out}", shop.display());
+        assert!(out.contains("(32 entries,"), "{out}");
+        let at = out.find("in scope, ").unwrap();
+        let in_scope: usize = out[..at].rsplit('(').next().unwrap().trim().parse().unwrap();
+        let oos: usize = out[at + "in scope, ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            in_scope == 160 && oos >= 50,
+            "{}: {in_scope} in scope, {oos} out",
+            shop.display()
+        );
+    }
 }
