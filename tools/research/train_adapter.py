@@ -18,7 +18,8 @@ its phrasings) as the anchor and another phrasing as the positive, plus 8 of the
 out-of-scope questions. The loss is InfoNCE both ways at temperature 0.05: an anchor must find
 its entry's phrasing among the batch's, and a phrasing its buyer message among the batch's and
 the out-of-scope questions, which teaches the near misses (same product, another aspect) to
-stay away from the entries.
+stay away from the entries; plus 2 × (1 − cosine) between each adapted vector and its stock
+one, which keeps the geometry near the stock model's.
 """
 import struct, subprocess, numpy as np, jax, jax.numpy as jnp
 from jax.scipy.special import erf
@@ -87,8 +88,9 @@ def forward(P, lora, ids, mask, cfg, scale=1.0):
 # ---- training -------------------------------------------------------------------------------
 import csv, glob, os, pickle, sys, time, math, optax
 RANK, LR, TAU, NE, NN, LMAX, SEED = 8, 3e-4, 0.05, 16, 8, 32, 0
-# The stored adapter (lora1 in docs/research/adapter.md): 150 steps on eight of the shops;
-# STEPS=300 SHOPS=all gives lora2. Runs are equivalent, not bit-identical (JAX on the CPU).
+# The stored adapter (lora3 in docs/research/adapter.md): 150 steps on eight of the shops with
+# the distillation term at 2; DISTIL=0 gives lora1, DISTIL=0 STEPS=300 SHOPS=all lora2. Runs
+# are equivalent, not bit-identical (JAX on the CPU).
 STEPS = int(os.environ.get('STEPS', 150))
 SHOPS = os.environ.get('SHOPS', 'appliances,fruit,hometextile,outdoor,pet-shop,pets,snacks,tea-shop')
 TARGETS = ['q', 'v', 'ao', 'fi', 'fo']
@@ -134,11 +136,15 @@ def train(out):
             else: anchors.append(ph[rng.integers(len(ph))])
             cands = [p for p in ph if p != anchors[-1]]; pos.append(cands[rng.integers(len(cands))])
         return pad(anchors + pos + list(rng.choice(s['oos'], NN, replace=False)))
+    # A term that keeps each adapted vector near its stock one (1 − cosine, weight DISTIL):
+    # without it (lora1, lora2) the geometry moves so far that ranking suffers in the fusion.
+    DISTIL = float(os.environ.get('DISTIL', 2))
     def loss_fn(lora, a, m):
         v = forward(P, lora, a, m, cfg); A, Pp, N = v[:NE], v[NE:2 * NE], v[2 * NE:]
+        keep = DISTIL * (1 - (v * jax.lax.stop_gradient(forward(P, None, a, m, cfg))).sum(-1)).mean() if DISTIL else 0.0
         l1 = optax.softmax_cross_entropy_with_integer_labels((A @ Pp.T) / TAU, jnp.arange(NE)).mean()
         l2 = optax.softmax_cross_entropy_with_integer_labels(jnp.concatenate([Pp @ A.T, Pp @ N.T], 1) / TAU, jnp.arange(NE)).mean()
-        return (l1 + l2) / 2
+        return (l1 + l2) / 2 + keep
     opt = optax.adamw(LR, weight_decay=0.0); st = opt.init(lora)
     @jax.jit
     def step(lora, st, a, m):
