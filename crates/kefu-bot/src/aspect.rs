@@ -21,13 +21,12 @@ use serde::Serialize;
 const REST_TO_REST: f32 = 0.5;
 const REST_TO_PHRASING: f32 = 0.25;
 const QUESTION_TO_REST: f32 = 0.25;
-/// How far a unit of the mix moves the confidence (2 and 3 did equally on dev; 2 moved the
-/// out-of-scope tail of the other sets less).
-pub const GAIN: f32 = 2.0;
-/// The mix at which the confidence is left as it is. Set so that the answer threshold chosen
-/// on dev stays [`crate::Thresholds::SEMANTIC`]'s 0.48 (mixes run 0.80–0.95; in-scope median
-/// ~0.90, out-of-scope ~0.86).
-pub const NEUTRAL: f32 = 0.85;
+/// How far a unit of the mix moves the confidence, and the mix at which it is left as it is.
+/// For the adapted e5 (docs/research/adapter.md) the mixes run wider than the stock model's
+/// (in-scope ~0.73 ± 0.07, out-of-scope ~0.63 ± 0.08, against 0.88 and 0.86 ± 0.02), so the gain
+/// is small: 0.25 was the best on dev (0 to 1 tried), around the median mix.
+pub const GAIN: f32 = 0.25;
+pub const NEUTRAL: f32 = 0.70;
 /// The most a check can add (all three cosines 1).
 pub const MOST_ADDED: f32 = GAIN * (1.0 - NEUTRAL);
 
@@ -95,8 +94,8 @@ mod tests {
     fn the_mix_moves_the_confidence_around_neutral() {
         assert_eq!(confidence(0.5, NEUTRAL, NEUTRAL, NEUTRAL), 0.5);
         assert!(confidence(0.5, 0.95, 0.95, 0.95) > 0.5);
-        assert!(confidence(0.5, 0.80, 0.85, 0.85) < 0.5);
-        assert_eq!(confidence(0.9, 1.0, 1.0, 1.0), 1.0, "bounded");
-        assert_eq!(confidence(0.1, 0.5, 0.5, 0.5), 0.0, "bounded");
+        assert!(confidence(0.5, 0.55, 0.70, 0.70) < 0.5);
+        assert_eq!(confidence(0.98, 1.0, 1.0, 1.0), 1.0, "bounded");
+        assert_eq!(confidence(0.02, 0.3, 0.3, 0.3), 0.0, "bounded");
     }
 }

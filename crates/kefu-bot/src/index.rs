@@ -73,7 +73,8 @@ const SEMANTIC_PHRASINGS: usize = 2;
 pub struct Fusion {
     /// Share of the semantic signal in the confidence.
     pub weight: f32,
-    /// e5 cosines crowd into 0.8–1.0 even for unrelated questions: this cosine counts as no
+    /// e5 cosines crowd high even for unrelated questions (stock e5: 0.8–1.0; with kefu's
+    /// adapter paraphrases ~0.88, the best wrong entry ~0.72): this cosine counts as no
     /// similarity at all, 1 as identity, linearly between.
     pub floor: f32,
     /// Share of the best phrasing's cosine in the semantic signal; the rest is the cosine with
@@ -89,16 +90,17 @@ pub struct Fusion {
 }
 
 impl Default for Fusion {
-    /// The best on dev (`bench/demo-cases-dev.csv`, `kefu bench bot --sweep`: top-1, then MRR).
+    /// The best on dev (`bench/demo-cases-dev.csv`, top-1, then answered correctly) for the
+    /// adapted e5, swept from `kefu bench bot --dump` (docs/research/adapter.md).
     fn default() -> Self {
         Fusion {
-            weight: 0.75,
-            floor: 0.8,
+            weight: 0.8,
+            floor: 0.3,
             phrasing: 0.3,
             whitened: 0.35,
-            whitened_floor: 0.93,
-            passage: 0.3,
-            passage_floor: 0.75,
+            whitened_floor: 0.6,
+            passage: 0.15,
+            passage_floor: 0.3,
         }
     }
 }

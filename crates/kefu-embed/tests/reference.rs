@@ -21,7 +21,7 @@ fn splits_like_the_c_engine() {
 
 #[test]
 fn vectors_match_the_c_engine() {
-    let m = Model::bundled();
+    let m = Model::base();
     let fixture = include_str!("data/reference-vectors.txt");
     let mut n = 0;
     for line in fixture.lines().filter(|l| !l.starts_with('#')) {
@@ -63,7 +63,7 @@ fn long_texts_are_windowed_and_bad_files_refused() {
     let long = "请问这个快递什么时候能到".repeat(80);
     let v = m.embed_query(&long);
     assert!(v.iter().all(|x| x.is_finite()));
-    assert!(cosine(&v, &m.embed_query("快递什么时候到")) > 0.8);
+    assert!(cosine(&v, &m.embed_query("快递什么时候到")) > cosine(&v, &m.embed_query("宝宝几个月加辅食")) + 0.1);
 
     assert!(matches!(Model::from_bytes(b"nope"), Err(kefu_embed::Error::Magic)));
     let truncated = &kefu_embed::E5_SMALL_ZH[..kefu_embed::E5_SMALL_ZH.len() / 2];
@@ -93,10 +93,8 @@ fn the_byte_table_finds_the_nearest_vectors() {
 /// a bad adapter file is refused and leaves the model as it was.
 #[test]
 fn the_adapter_gives_the_vectors_it_was_trained_to() {
-    static ADAPTER: &[u8] = include_bytes!("../../../models/e5-kefu-adapter.bin");
-    let base = Model::bundled();
-    let mut adapted = Model::from_bytes(kefu_embed::E5_SMALL_ZH).unwrap();
-    adapted.adapt(ADAPTER).unwrap();
+    static ADAPTER: &[u8] = kefu_embed::KEFU_ADAPTER;
+    let (base, adapted) = (Model::base(), Model::bundled());
     let fixture = include_str!("data/adapted-vectors.txt");
     let mut n = 0;
     for line in fixture.lines().filter(|l| !l.starts_with('#')) {

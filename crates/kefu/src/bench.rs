@@ -458,7 +458,7 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
                 bot.semantic().cloned(),
             );
             for weight in [0.65, 0.75, 0.85] {
-                for floor in [0.75, 0.8] {
+                for floor in [0.3, 0.5] {
                     for phrasing in [0.3, 0.5] {
                         for (whitened, passage) in [
                             (0.0, 0.0),
