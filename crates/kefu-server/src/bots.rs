@@ -171,13 +171,16 @@ pub struct Bots {
     rebuilding: Mutex<HashMap<ShopId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// Names the model in stored vectors: its file's digest, so that a new model never reads
-/// vectors made by another.
+/// Names the model in stored vectors: the digest of its file and of kefu's adapter, so that a
+/// new model (or the same one adapted otherwise) never reads vectors made by another.
 pub fn model_id() -> &'static str {
     static ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(kefu_embed::E5_SMALL_ZH);
-        format!("e5-small-zh-q4:{}", &hex::encode(digest)[..16])
+        let digest = sha2::Sha256::new()
+            .chain_update(kefu_embed::E5_SMALL_ZH)
+            .chain_update(kefu_embed::KEFU_ADAPTER)
+            .finalize();
+        format!("e5-small-zh-q4+kefu:{}", &hex::encode(digest)[..16])
     });
     &ID
 }
