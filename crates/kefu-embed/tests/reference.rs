@@ -19,14 +19,22 @@ fn splits_like_the_c_engine() {
     assert_eq!(m.tokenize(""), ["▁"]);
 }
 
+/// A fixture's texts with their vectors: one text per line, a tab, the vector; `#` comments.
+fn fixture(text: &'static str) -> Vec<(&'static str, Vec<f32>)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|line| {
+            let (text, vector) = line.split_once('\t').expect("text<TAB>vector");
+            (text, vector.split(' ').map(|x| x.parse().expect("a number")).collect())
+        })
+        .collect()
+}
+
 #[test]
 fn vectors_match_the_c_engine() {
     let m = Model::base();
-    let fixture = include_str!("data/reference-vectors.txt");
     let mut n = 0;
-    for line in fixture.lines().filter(|l| !l.starts_with('#')) {
-        let (text, vector) = line.split_once('\t').expect("text<TAB>vector");
-        let want: Vec<f32> = vector.split(' ').map(|x| x.parse().expect("a number")).collect();
+    for (text, want) in fixture(include_str!("data/reference-vectors.txt")) {
         let got = m.embed_query(text);
         assert_eq!(got.len(), 384);
         let norm = got.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -95,11 +103,8 @@ fn the_byte_table_finds_the_nearest_vectors() {
 fn the_adapter_gives_the_vectors_it_was_trained_to() {
     static ADAPTER: &[u8] = kefu_embed::KEFU_ADAPTER;
     let (base, adapted) = (Model::base(), Model::bundled());
-    let fixture = include_str!("data/adapted-vectors.txt");
     let mut n = 0;
-    for line in fixture.lines().filter(|l| !l.starts_with('#')) {
-        let (text, vector) = line.split_once('\t').expect("text<TAB>vector");
-        let want: Vec<f32> = vector.split(' ').map(|x| x.parse().expect("a number")).collect();
+    for (text, want) in fixture(include_str!("data/adapted-vectors.txt")) {
         let got = adapted.embed_query(text);
         assert!(
             cosine(&got, &want) >= 0.999,

@@ -26,6 +26,22 @@ fn bench(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `kefu bench bot --lexical` on the demo shop with a case file of `cases` (written to a
+/// temporary file).
+fn bench_demo_cases(cases: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cases.csv");
+    std::fs::write(&path, cases).unwrap();
+    let kb = root().join("demo/knowledge.csv");
+    bench(&[
+        "--lexical",
+        "--kb",
+        kb.to_str().unwrap(),
+        "--cases",
+        path.to_str().unwrap(),
+    ])
+}
+
 /// The number after `label` in the report.
 fn figure(out: &str, label: &str) -> f64 {
     let at = out.find(label).unwrap_or_else(|| panic!("no “{label}” in\n{out}")) + label.len();
@@ -81,22 +97,11 @@ fn every_case_set_loads_and_is_measured() {
 
 #[test]
 fn a_case_file_that_does_not_fit_is_refused_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let kb = root().join("demo/knowledge.csv");
-    let kb = kb.to_str().unwrap();
-
-    let cases = dir.path().join("cases.csv");
-    std::fs::write(
-        &cases,
-        "query,expected\n满多少免邮啊,满多少包邮?\n这个能退吗,这个问题不存在\n",
-    )
-    .unwrap();
-    let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
+    let (ok, out) = bench_demo_cases("query,expected\n满多少免邮啊,满多少包邮?\n这个能退吗,这个问题不存在\n");
     assert!(!ok, "{out}");
     assert!(out.contains("line 3") && out.contains("这个问题不存在"), "{out}");
 
-    std::fs::write(&cases, "question,answer\n满多少免邮啊,满多少包邮?\n").unwrap();
-    let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
+    let (ok, out) = bench_demo_cases("question,answer\n满多少免邮啊,满多少包邮?\n");
     assert!(!ok, "{out}");
     assert!(out.contains("`query,expected`"), "{out}");
 }
@@ -106,25 +111,13 @@ fn a_case_file_that_does_not_fit_is_refused_with_its_line() {
 /// standard question 满多少包邮?; a question that folds to none is still refused with its line.
 #[test]
 fn a_case_file_as_people_write_it_finds_its_questions() {
-    let dir = tempfile::tempdir().unwrap();
-    let kb = root().join("demo/knowledge.csv");
-    let kb = kb.to_str().unwrap();
-    let cases = dir.path().join("cases.csv");
-    std::fs::write(
-        &cases,
+    let (ok, out) = bench_demo_cases(
         "\u{feff}Query, Expected\r\n满多少免邮啊,满多少包邮？\r\n包邮吗,满多少包邮\r\n滿多少包郵,滿多少包郵?\r\n你们几点下班,\r\n",
-    )
-    .unwrap();
-    let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
+    );
     assert!(ok, "{out}");
     assert!(out.contains("(3 in scope, 1 out of scope)"), "{out}");
 
-    std::fs::write(
-        &cases,
-        "query,expected\n满多少免邮啊,满多少包邮？\n要发票,怎么开发票啦\n",
-    )
-    .unwrap();
-    let (ok, out) = bench(&["--lexical", "--kb", kb, "--cases", cases.to_str().unwrap()]);
+    let (ok, out) = bench_demo_cases("query,expected\n满多少免邮啊,满多少包邮？\n要发票,怎么开发票啦\n");
     assert!(!ok, "{out}");
     assert!(out.contains("line 3") && out.contains("怎么开发票啦"), "{out}");
 }
