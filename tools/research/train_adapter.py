@@ -88,11 +88,13 @@ def forward(P, lora, ids, mask, cfg, scale=1.0):
 # ---- training -------------------------------------------------------------------------------
 import csv, glob, os, pickle, sys, time, math, optax
 RANK, LR, TAU, NE, NN, LMAX, SEED = 8, 3e-4, 0.05, 16, 8, 32, 0
-# The stored adapter (lora3 in docs/research/adapter.md): 150 steps on eight of the shops with
-# the distillation term at 2; DISTIL=0 gives lora1, DISTIL=0 STEPS=300 SHOPS=all lora2. Runs
-# are equivalent, not bit-identical (JAX on the CPU).
-STEPS = int(os.environ.get('STEPS', 150))
-SHOPS = os.environ.get('SHOPS', 'appliances,fruit,hometextile,outdoor,pet-shop,pets,snacks,tea-shop')
+# The stored adapter (lora4 in docs/research/adapter.md): 260 steps on fourteen of the shops
+# with the distillation term at 2; cosmetics, womenswear, stationery and car are held out to
+# measure it on. lora3 (session 21) was 150 steps on the first eight; DISTIL=0 gives lora1,
+# DISTIL=0 STEPS=300 SHOPS=all lora2. Runs are equivalent, not bit-identical (JAX on the CPU).
+STEPS = int(os.environ.get('STEPS', 260))
+SHOPS = os.environ.get('SHOPS', 'appliances,fruit,hometextile,outdoor,pet-shop,pets,snacks,tea-shop,'
+                       'furniture,kitchenware,shoes,fitness,jewelry,flowers')
 TARGETS = ['q', 'v', 'ao', 'fi', 'fo']
 def shops():
     out = []
@@ -138,13 +140,20 @@ def train(out):
         return pad(anchors + pos + list(rng.choice(s['oos'], NN, replace=False)))
     # A term that keeps each adapted vector near its stock one (1 − cosine, weight DISTIL):
     # without it (lora1, lora2) the geometry moves so far that ranking suffers in the fusion.
-    DISTIL = float(os.environ.get('DISTIL', 2))
+    DISTIL = float(os.environ.get('DISTIL', 2)); CAL = float(os.environ.get('CAL', 0)); MARGIN = float(os.environ.get('MARGIN', 0.1))
     def loss_fn(lora, a, m):
         v = forward(P, lora, a, m, cfg); A, Pp, N = v[:NE], v[NE:2 * NE], v[2 * NE:]
         keep = DISTIL * (1 - (v * jax.lax.stop_gradient(forward(P, None, a, m, cfg))).sum(-1)).mean() if DISTIL else 0.0
         l1 = optax.softmax_cross_entropy_with_integer_labels((A @ Pp.T) / TAU, jnp.arange(NE)).mean()
         l2 = optax.softmax_cross_entropy_with_integer_labels(jnp.concatenate([Pp @ A.T, Pp @ N.T], 1) / TAU, jnp.arange(NE)).mean()
-        return (l1 + l2) / 2 + keep
+        # A calibration term (weight CAL): the bot decides with one threshold across shops, so each
+        # anchor's cosine with its positive should beat every out-of-scope question's best cosine
+        # with the batch's positives, pairwise, by MARGIN.
+        cal = 0.0
+        if CAL:
+            pos = (A * Pp).sum(-1); worst = (N @ Pp.T).max(1)
+            cal = CAL * jax.nn.softplus((worst[None, :] + MARGIN - pos[:, None]) / 0.05).mean() * 0.05
+        return (l1 + l2) / 2 + keep + cal
     opt = optax.adamw(LR, weight_decay=0.0); st = opt.init(lora)
     @jax.jit
     def step(lora, st, a, m):
@@ -165,8 +174,20 @@ def write(pkl, out):
         for (l, t), (A, B) in items:
             f.write(struct.pack('<BBII', l, PRODUCTS[t], A.shape[0], B.shape[1]))
             f.write(A.astype('<f2').tobytes()); f.write(B.astype('<f2').tobytes())
+def read_bin(path):
+    """An E5LA file back into the training code's form (for eval of a shipped adapter)."""
+    b = open(path, 'rb').read(); magic, ver, rank, n = b[:4], *struct.unpack('<III', b[4:16]); o = 16; out = {}
+    names = {v: k for k, v in PRODUCTS.items()}
+    for _ in range(n):
+        l, t, din, dout = struct.unpack('<BBII', b[o:o + 10]); o += 10
+        A = np.frombuffer(b[o:o + 2 * din * rank], '<f2').reshape(din, rank); o += 2 * din * rank
+        B = np.frombuffer(b[o:o + 2 * rank * dout], '<f2').reshape(rank, dout); o += 2 * rank * dout
+        out[(l, names[t])] = (A.astype(np.float32), B.astype(np.float32))
+    return out
 def adapter(pkl):
     """The adapter as stored (f16), for JAX."""
+    if pkl.endswith('.bin'):
+        return {k: (jnp.asarray(a), jnp.asarray(b)) for k, (a, b) in read_bin(pkl).items()}
     return {k: (jnp.asarray(a.astype(np.float16).astype(np.float32)), jnp.asarray(b.astype(np.float16).astype(np.float32)))
             for k, (a, b) in pickle.load(open(pkl, 'rb')).items()}
 def fixture(pkl, out):
@@ -182,6 +203,9 @@ def fixture(pkl, out):
 # ---- e5 alone on the measured case sets: max cosine over an entry's phrasings ----------------
 SETS = [('dev', 'demo/knowledge.csv', 'bench/demo-cases-dev.csv'), ('test', 'demo/knowledge.csv', 'bench/demo-cases-test.csv'),
         ('holdout', 'demo/knowledge.csv', 'bench/demo-cases-holdout.csv'), ('digital', 'bench/digital-shop/knowledge.csv', 'bench/digital-shop/cases.csv')]
+# Training shops the adapter was not trained on (SHOPS), measured too: choose on these and dev.
+SETS += [(os.path.basename(d[:-1]), d + 'knowledge.csv', d + 'cases.csv') for d in sorted(glob.glob('bench/train/*/'))
+         if SHOPS != 'all' and os.path.basename(d[:-1]) not in SHOPS.split(',')]
 def evaluate(lora, name, P, cfg, vocab):
     fwd = jax.jit(lambda lo, a, m: forward(P, lo, a, m, cfg))
     def embed(texts):
@@ -204,12 +228,15 @@ def evaluate(lora, name, P, cfg, vocab):
             o = np.argsort(-e); exp = qs.index(c['expected']) if c['expected'] else None
             R.append(dict(inscope=exp is not None, r1=exp == o[0], r3=exp in o[:3], top=e[o[0]]))
         rows[s] = R
+    def own(oos):
+        t = sorted(r['top'] for r in oos); return t[math.ceil(0.95 * len(t)) - 1] + 1e-9
     devoos = sorted(r['top'] for r in rows['dev'] if not r['inscope']); th = devoos[math.ceil(0.95 * len(devoos)) - 1] + 1e-9
     print(name, '(top-1, top-3; at the cosine leaving 0.95 of dev\'s out-of-scope unanswered: answered correctly / out of scope not answered)')
     for s, R in rows.items():
         ins = [r for r in R if r['inscope']]; oos = [r for r in R if not r['inscope']]
         print(f"  {s:8s} {np.mean([r['r1'] for r in ins]):.3f} {np.mean([r['r3'] for r in ins]):.3f}  "
-              f"{np.mean([r['r1'] and r['top'] >= th for r in ins]):.3f} / {np.mean([r['top'] < th for r in oos]):.3f}")
+              f"{np.mean([r['r1'] and r['top'] >= th for r in ins]):.3f} / {np.mean([r['top'] < th for r in oos]):.3f}  "
+              f"own 0.95: {np.mean([r['r1'] and r['top'] >= own(oos) for r in ins]):.3f}")
 
 if __name__ == '__main__':
     cmd = sys.argv[1]
@@ -217,4 +244,6 @@ if __name__ == '__main__':
     elif cmd == 'write': write(sys.argv[2], sys.argv[3])
     elif cmd == 'fixture': fixture(sys.argv[2], sys.argv[3])
     elif cmd == 'eval':
-        P, cfg, vocab = load(); evaluate(None, 'base', P, cfg, vocab); evaluate(adapter(sys.argv[2]), sys.argv[2], P, cfg, vocab)
+        P, cfg, vocab = load()
+        if os.environ.get('BASE'): evaluate(None, 'base', P, cfg, vocab)
+        evaluate(adapter(sys.argv[2]), sys.argv[2], P, cfg, vocab)

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use kefu_bot::eval::{Case, Metrics, Outcome, at_threshold, outcome, wilson95};
 use kefu_bot::semantic::Vector;
 use kefu_bot::{Bot, Entry, Fusion, Index, Lexicon, Semantic, Thresholds, decide};
+use kefu_embed::{E5_SMALL_ZH, Model};
 use kefu_server::kb_template::{TemplateRow, parse_csv};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
@@ -25,6 +26,8 @@ pub struct BotBench<'a> {
     pub lexical: bool,
     /// Where to write every case's best candidates with their signals.
     pub dump: Option<&'a Path>,
+    /// An adapter file to use in place of the bundled one.
+    pub adapter: Option<&'a Path>,
 }
 
 /// Candidates per case in `--dump`.
@@ -305,12 +308,26 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     };
     let lexicon = Lexicon::default();
 
-    let semantic = (!args.lexical).then(|| {
-        let start = Instant::now();
-        let s = Arc::new(Semantic::bundled());
-        s.model().dim(); // forces the load
-        (s, start.elapsed())
-    });
+    let semantic = match (args.lexical, args.adapter) {
+        (true, _) => None,
+        (false, None) => {
+            let start = Instant::now();
+            let s = Arc::new(Semantic::bundled());
+            s.model().dim(); // forces the load
+            Some((s, start.elapsed()))
+        }
+        (false, Some(path)) => {
+            let start = Instant::now();
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read the adapter {}", path.display()))?;
+            let mut model = Model::from_bytes(E5_SMALL_ZH).context("the bundled model does not load")?;
+            model
+                .adapt(&bytes)
+                .with_context(|| format!("{} is not an adapter for the bundled model", path.display()))?;
+            // A model lives as long as the process (`Semantic::new` takes a `'static` one).
+            let s = Arc::new(Semantic::new(Box::leak(Box::new(model))));
+            Some((s, start.elapsed()))
+        }
+    };
     let start = Instant::now();
     let bot = match &semantic {
         Some((s, _)) => Bot::with_semantic(lexicon.clone(), entries(&rows), thresholds, s.clone()),
@@ -383,8 +400,11 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     match &semantic {
         Some((_, loaded)) => {
             let f = bot.index.fusion();
+            let model = args.adapter.map_or("bundled e5-small".to_string(), |p| {
+                format!("e5-small with {}", p.display())
+            });
             println!(
-                "  engine          lexical + semantic (bundled e5-small, loaded in {loaded:.1?}; weight {:.2}, floor {:.2}, phrasing {:.2})",
+                "  engine          lexical + semantic ({model}, loaded in {loaded:.1?}; weight {:.2}, floor {:.2}, phrasing {:.2})",
                 f.weight, f.floor, f.phrasing
             );
         }
@@ -399,9 +419,9 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         println!(
             "  sweep: answer threshold, then per required lead: in scope answered correctly/wrongly, out of scope not answered"
         );
-        for step in 4..=18 {
-            let t = step as f32 * 0.05;
-            let cells: Vec<String> = [0.0, 0.02, 0.04, 0.08]
+        for step in 20..=40 {
+            let t = step as f32 * 0.02;
+            let cells: Vec<String> = [0.0, 0.02, 0.04, 0.06, 0.08]
                 .iter()
                 .map(|&lead| {
                     let m = Metrics::of(&results.iter().map(|o| at_threshold(o, t, lead)).collect::<Vec<_>>());

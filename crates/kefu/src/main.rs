@@ -78,6 +78,10 @@ enum BenchCommand {
         /// the confidence separates right answers from wrong ones.
         #[arg(long)]
         dump: Option<PathBuf>,
+        /// Measure with this adapter file (E5LA, from tools/research/train_adapter.py) in place
+        /// of the bundled one, to compare a newly trained adapter before it is shipped.
+        #[arg(long, conflicts_with = "lexical")]
+        adapter: Option<PathBuf>,
     },
     /// Drive buyer and agent WebSocket connections against a server: connections held,
     /// messages per second, delivery latency, memory per connection.
@@ -272,6 +276,7 @@ async fn run() -> anyhow::Result<()> {
             sweep,
             lexical,
             dump,
+            adapter,
         }) => bench::bot(bench::BotBench {
             kb: &kb,
             cases: &cases,
@@ -280,6 +285,7 @@ async fn run() -> anyhow::Result<()> {
             sweep,
             lexical,
             dump: dump.as_deref(),
+            adapter: adapter.as_deref(),
         }),
         Command::Bench(BenchCommand::Chat {
             buyers,

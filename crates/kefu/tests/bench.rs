@@ -122,6 +122,26 @@ fn a_case_file_as_people_write_it_finds_its_questions() {
     assert!(out.contains("line 3") && out.contains("怎么开发票啦"), "{out}");
 }
 
+/// `--adapter` measures with another adapter file: one that is not an adapter is refused with
+/// its name, before any case is run.
+#[test]
+fn an_adapter_file_that_is_not_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-an-adapter.bin");
+    std::fs::write(&path, b"E5LQ not an adapter").unwrap();
+    let (ok, out) = bench(&[
+        "--kb",
+        "demo/knowledge.csv",
+        "--cases",
+        "bench/demo-cases-dev.csv",
+        "--adapter",
+        path.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("not-an-adapter.bin is not an adapter"), "{out}");
+    assert!(!out.contains("top-1"), "{out}");
+}
+
 /// The shops the encoder's adapter is trained on (bench/train/, tools/research/train_adapter.py)
 /// are kefu knowledge bases and case files like any other: each loads, every expected question
 /// is one of its standard questions, 32 entries with 5 buyer messages each and at least 50
@@ -133,7 +153,7 @@ fn the_training_shops_load_as_case_sets() {
         .map(|d| d.unwrap().path())
         .collect();
     shops.sort();
-    assert_eq!(shops.len(), 10, "{shops:?}");
+    assert_eq!(shops.len(), 18, "{shops:?}");
     for shop in shops {
         let (kb, cases) = (shop.join("knowledge.csv"), shop.join("cases.csv"));
         let (ok, out) = bench(&[
