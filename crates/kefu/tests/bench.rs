@@ -153,7 +153,7 @@ fn the_training_shops_load_as_case_sets() {
         .map(|d| d.unwrap().path())
         .collect();
     shops.sort();
-    assert_eq!(shops.len(), 18, "{shops:?}");
+    assert_eq!(shops.len(), 22, "{shops:?}");
     for shop in shops {
         let (kb, cases) = (shop.join("knowledge.csv"), shop.join("cases.csv"));
         let (ok, out) = bench(&[
