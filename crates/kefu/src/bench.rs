@@ -63,6 +63,7 @@ fn dump(
         "rest_to_rest",
         "rest_to_phrasing",
         "question_to_rest",
+        "phrasing",
     ])?;
     for (i, (c, v)) in cases.iter().zip(vectors).enumerate() {
         let analysis = bot.analyze(&c.query, v.as_deref());
@@ -96,6 +97,9 @@ fn dump(
                 check(rank, |c| c.rest_to_rest),
                 check(rank, |c| c.rest_to_phrasing),
                 check(rank, |c| c.question_to_rest),
+                v.as_deref()
+                    .and_then(|q| bot.index.nearest_phrasing(k.key, q))
+                    .unwrap_or_default(),
             ])?;
         }
     }
