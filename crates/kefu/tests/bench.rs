@@ -180,3 +180,67 @@ fn the_training_shops_load_as_case_sets() {
         );
     }
 }
+
+/// `--dump` writes each case's best candidates with their signals and the entry's phrasing
+/// nearest the question (what the research scripts pair the question with), on a small shop
+/// with the sentence model.
+#[test]
+fn the_dump_names_each_candidate_with_its_nearest_phrasing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kb, cases, dump) = (
+        dir.path().join("kb.csv"),
+        dir.path().join("cases.csv"),
+        dir.path().join("dump.csv"),
+    );
+    std::fs::write(
+        &kb,
+        "category,question,similar,answer\n\
+         物流,什么时候发货?,多久发货|几天能发出,亲，48小时内发货哦~\n\
+         售后,退货运费谁出?,退货邮费谁承担|寄回运费,亲，质量问题我们承担~\n\
+         活动,满多少包邮?,多少钱免运费|满几件包邮,亲，满99包邮~\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &cases,
+        "query,expected\n寄回去的邮费我出吗,退货运费谁出?\n你们卖手机壳吗,\n",
+    )
+    .unwrap();
+    let (ok, out) = bench(&[
+        "--kb",
+        kb.to_str().unwrap(),
+        "--cases",
+        cases.to_str().unwrap(),
+        "--dump",
+        dump.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let mut r = csv::Reader::from_path(&dump).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+    };
+    let (case, rank, question, right, phrasing) =
+        (col("case"), col("rank"), col("question"), col("right"), col("phrasing"));
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert!(
+        rows.iter().any(|x| &x[case] == "1"),
+        "the out-of-scope case is dumped too"
+    );
+    let first = rows.iter().find(|x| &x[case] == "0" && &x[rank] == "1").unwrap();
+    assert_eq!(&first[question], "退货运费谁出?");
+    assert_eq!(&first[right], "1");
+    assert!(
+        ["退货运费谁出?", "退货邮费谁承担", "寄回运费"].contains(&&first[phrasing]),
+        "{:?}",
+        &first[phrasing]
+    );
+    for x in &rows {
+        assert!(
+            !x[phrasing].is_empty(),
+            "every candidate has its nearest phrasing: {x:?}"
+        );
+    }
+}
