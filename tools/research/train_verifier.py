@@ -21,7 +21,6 @@ import csv, glob, math, os, pickle, sys, time
 import numpy as np, jax, jax.numpy as jnp, optax
 sys.path.insert(0, os.path.dirname(__file__))
 import train_adapter as ta
-from jax.scipy.special import erf
 
 K = 5          # candidates per question
 LMAX = 32      # tokens per half
@@ -73,9 +72,16 @@ def pair_ids(tok, a, b, cfg):
     x = tok[a][1:-1][:LMAX]; y = tok[b][1:-1][:LMAX]
     return [cfg['bos']] + x + [cfg['eos'], cfg['eos']] + y + [cfg['eos']]
 
-def pooled(P, lora, ids, mask, cfg):
-    # ta.forward normalises the mean; the head reads that unit vector.
-    return ta.forward(P, lora, ids, mask, cfg)
+def logit(params, P, a, m, cfg):
+    """The head on the pair's mean-pooled vector (ta.forward gives it normalised)."""
+    return params['s'] * (ta.forward(P, params['lora'], a, m, cfg) @ params['w']) * 10 + params['b']
+
+def scores(params, P, cfg, pairs):
+    """Logits of many pairs (token ids), 64 to a batch."""
+    f = jax.jit(lambda a, m: logit(params, P, a, m, cfg)); z = []
+    for s in range(0, len(pairs), 64):
+        ch = pairs[s:s + 64]; a, m = pad(ch, 64); z.extend(np.array(f(a, m))[:len(ch)])
+    return z
 
 def texts_of(data, names):
     t = set()
@@ -124,10 +130,8 @@ def train(minep, out):
         a, m = pad([pair_ids(tok, x, y, cfg) for x, y in pairs], 48)
         ys = ys + [0.0] * (48 - len(ys)); wt = [1.0] * len(pairs) + [0.0] * (48 - len(pairs))
         return a, m, jnp.asarray(ys), jnp.asarray(wt)
-    def logits(params, a, m):
-        v = pooled(P, params['lora'], a, m, cfg); return params['s'] * (v @ params['w']) * 10 + params['b']
     def loss_fn(params, a, m, y, w):
-        z = logits(params, a, m); return (optax.sigmoid_binary_cross_entropy(z, y) * w).sum() / w.sum()
+        z = logit(params, P, a, m, cfg); return (optax.sigmoid_binary_cross_entropy(z, y) * w).sum() / w.sum()
     sched = optax.warmup_cosine_decay_schedule(0.0, LR, 20, STEPS, LR * 0.1)
     opt = optax.adamw(sched, weight_decay=0.0); st = opt.init(params)
     @jax.jit
@@ -144,14 +148,10 @@ def evaluate(minep, vp):
     P, cfg, vocab = ta.load(); data = pickle.load(open(minep, 'rb')); params = jax.tree_util.tree_map(jnp.asarray, pickle.load(open(vp, 'rb')))
     names = [n for n, _, _ in sets() if n not in TRAIN]
     texts = texts_of(data, names); tok = dict(zip(texts, ta.tokenize(['query: ' + t for t in texts], vocab, cfg)))
-    f = jax.jit(lambda a, m: params['s'] * (pooled(P, params['lora'], a, m, cfg) @ params['w']) * 10 + params['b'])
     res = {}
     for n in names:
         rows = [r for r in data[n]['rows'] if r['case']]; pairs = [pair_ids(tok, r['q'], c[2], cfg) for r in rows for c in r['cands']]
-        z = []
-        for s in range(0, len(pairs), 64):
-            ch = pairs[s:s + 64]; a, m = pad(ch, 64); z.extend(np.array(f(a, m))[:len(ch)])
-        z = np.array(z).reshape(len(rows), K); res[n] = (rows, z)
+        res[n] = (rows, np.array(scores(params, P, cfg, pairs)).reshape(len(rows), K))
     pickle.dump({n: z for n, (_, z) in res.items()}, open(vp + '.scores', 'wb'))
     report(res)
 
@@ -161,7 +161,7 @@ def report(res):
     # Decision rules: (ranking score per candidate, decision score of the top one).
     def rules(rows, z):
         cos = np.array([[c[1] for c in r['cands']] for r in rows]); p = 1 / (1 + np.exp(-z))
-        return {'cosine': (cos, cos), 'cos-rank verifier-decide': (cos, np.where(np.arange(K)[None] == 0, p[:, :1], 0) + 0 * cos),
+        return {'cosine': (cos, cos), 'cos-rank verifier-decide': (cos, np.where(np.arange(K)[None] == 0, p[:, :1], 0)),
                 'verifier': (p, p), 'cos+0.1z': (cos + 0.1 * z, cos + 0.1 * z), 'cos+0.05z': (cos + 0.05 * z, cos + 0.05 * z)}
     dev = rules(*res['dev']) if 'dev' in res else None
     for rule in ['cosine', 'cos-rank verifier-decide', 'verifier', 'cos+0.1z', 'cos+0.05z']:
@@ -181,7 +181,6 @@ def evaldump(vp, folder):
     """On `kefu bench bot --dump` files (folder/dump-<set>.csv): the bot's own candidates, each
     with its nearest phrasing, scored by the verifier; decisions by several rules."""
     P, cfg, vocab = ta.load(); params = jax.tree_util.tree_map(jnp.asarray, pickle.load(open(vp, 'rb')))
-    f = jax.jit(lambda a, m: params['s'] * (pooled(P, params['lora'], a, m, cfg) @ params['w']) * 10 + params['b'])
     sets = {}
     for n in DUMPS:
         cases = {}
@@ -192,10 +191,7 @@ def evaldump(vp, folder):
     out = {}
     for n, rows in sets.items():
         pairs = [pair_ids(tok, r['query'], r['phrasing'], cfg) for c in rows for r in c[:3]]
-        z = []
-        for s0 in range(0, len(pairs), 64):
-            ch = pairs[s0:s0 + 64]; a, m = pad(ch, 64); z.extend(np.array(f(a, m))[:len(ch)])
-        it = iter(z); out[n] = [[next(it) for _ in c[:3]] for c in rows]
+        it = iter(scores(params, P, cfg, pairs)); out[n] = [[next(it) for _ in c[:3]] for c in rows]
     pickle.dump((sets, out), open(vp + '.dumpscores', 'wb'))
     dumpreport(sets, out)
 
