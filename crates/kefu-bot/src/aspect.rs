@@ -31,7 +31,7 @@ pub const NEUTRAL: f32 = 0.70;
 pub const MOST_ADDED: f32 = GAIN * (1.0 - NEUTRAL);
 
 /// The check of the top entry, shown in the test console.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// The entry's phrasing nearest the question, that the check compares with.
     pub phrasing: String,
@@ -43,7 +43,10 @@ pub struct Check {
     pub rest_to_rest: f32,
     pub rest_to_phrasing: f32,
     pub question_to_rest: f32,
-    /// The top entry's confidence after the check, in [0, 1]: what the answer threshold is
+    /// The top entry's score moved by the check, in [0, 1].
+    pub adjusted: f32,
+    /// The probability that the top entry is the right one, from the adjusted score, these
+    /// cosines and the entry's other signals ([`crate::answer`]): what the answer threshold is
     /// held against.
     pub confidence: f32,
 }
@@ -65,8 +68,8 @@ pub fn rests(lexicon: &Lexicon, question: &str, phrasing: &str) -> (String, Stri
     (rest(&q, &p, question), rest(&p, &q, phrasing))
 }
 
-/// The confidence after the check, from the entry's score and the three cosines.
-pub fn confidence(score: f32, rest_to_rest: f32, rest_to_phrasing: f32, question_to_rest: f32) -> f32 {
+/// The score after the check, from the entry's score and the three cosines.
+pub fn adjusted(score: f32, rest_to_rest: f32, rest_to_phrasing: f32, question_to_rest: f32) -> f32 {
     let mix = REST_TO_REST * rest_to_rest + REST_TO_PHRASING * rest_to_phrasing + QUESTION_TO_REST * question_to_rest;
     (score + GAIN * (mix - NEUTRAL)).clamp(0.0, 1.0)
 }
@@ -92,10 +95,10 @@ mod tests {
 
     #[test]
     fn the_mix_moves_the_confidence_around_neutral() {
-        assert_eq!(confidence(0.5, NEUTRAL, NEUTRAL, NEUTRAL), 0.5);
-        assert!(confidence(0.5, 0.95, 0.95, 0.95) > 0.5);
-        assert!(confidence(0.5, 0.55, 0.70, 0.70) < 0.5);
-        assert_eq!(confidence(0.98, 1.0, 1.0, 1.0), 1.0, "bounded");
-        assert_eq!(confidence(0.02, 0.3, 0.3, 0.3), 0.0, "bounded");
+        assert_eq!(adjusted(0.5, NEUTRAL, NEUTRAL, NEUTRAL), 0.5);
+        assert!(adjusted(0.5, 0.95, 0.95, 0.95) > 0.5);
+        assert!(adjusted(0.5, 0.55, 0.70, 0.70) < 0.5);
+        assert_eq!(adjusted(0.98, 1.0, 1.0, 1.0), 1.0, "bounded");
+        assert_eq!(adjusted(0.02, 0.3, 0.3, 0.3), 0.0, "bounded");
     }
 }

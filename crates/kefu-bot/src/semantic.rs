@@ -157,8 +157,11 @@ impl Semantic {
         let rest_to_rest = cosine(&q_rest, p_rest);
         let rest_to_phrasing = cosine(&q_rest, p_whole);
         let question_to_rest = cosine(q, p_rest);
+        let adjusted = aspect::adjusted(score, rest_to_rest, rest_to_phrasing, question_to_rest);
         Check {
-            confidence: aspect::confidence(score, rest_to_rest, rest_to_phrasing, question_to_rest),
+            adjusted,
+            // Until the bot, which knows the other candidates, sets the answer model's.
+            confidence: adjusted,
             phrasing: phrasing.to_string(),
             question_rest,
             phrasing_rest,

@@ -60,6 +60,7 @@ fn dump(
         "whitened",
         "passage",
         "checked",
+        "confidence",
         "rest_to_rest",
         "rest_to_phrasing",
         "question_to_rest",
@@ -93,6 +94,7 @@ fn dump(
                 k.centroid.to_string(),
                 k.whitened.to_string(),
                 k.passage.to_string(),
+                check(rank, |c| c.adjusted),
                 check(rank, |c| c.confidence),
                 check(rank, |c| c.rest_to_rest),
                 check(rank, |c| c.rest_to_phrasing),
@@ -422,7 +424,7 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         println!(
             "  sweep: answer threshold, then per required lead: in scope answered correctly/wrongly, out of scope not answered"
         );
-        for step in 20..=40 {
+        for step in 20..=48 {
             let t = step as f32 * 0.02;
             let cells: Vec<String> = [0.0, 0.02, 0.04, 0.06, 0.08]
                 .iter()

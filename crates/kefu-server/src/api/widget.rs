@@ -542,23 +542,24 @@ async fn product_answer(
     }
     let question = text.to_string();
     let (shop_bot, faq) = (bot.clone(), k.faq.clone());
-    let (analysis, t) = tokio::task::spawn_blocking(move || {
+    let shop_entries = bot.entries.len();
+    // The product's best question, if confident and clearly ahead of its others; the shop's
+    // entries may score higher without taking the answer from the product's page.
+    let best = tokio::task::spawn_blocking(move || {
         let product_bot = shop_bot.product_bot(p.id, &faq);
-        (product_bot.ask(&question).0, product_bot.thresholds)
+        let t = product_bot.thresholds;
+        let analysis = product_bot.ask(&question).0;
+        let mut own = analysis.candidates.iter().filter(|c| c.key >= shop_entries);
+        let (best, next) = (own.next()?, own.next());
+        if next.is_some_and(|n| best.score - n.score < t.margin) {
+            return None;
+        }
+        let confidence = product_bot.confidence_of(&analysis, best, next, &question);
+        (confidence >= t.answer).then_some((best.key - shop_entries, confidence))
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("the bot failed: {e}")))?;
-    // The product's best question, if confident and clearly ahead of its others; the shop's
-    // entries may score higher without taking the answer from the product's page.
-    let shop_entries = bot.entries.len();
-    let mut own = analysis.candidates.iter().filter(|c| c.key >= shop_entries);
-    let (Some(best), next) = (own.next(), own.next()) else {
-        return Ok(None);
-    };
-    if best.score < t.answer || next.is_some_and(|n| best.score - n.score < t.margin) {
-        return Ok(None);
-    }
-    Ok(k.faq.into_iter().nth(best.key - shop_entries).map(|f| (f, best.score)))
+    Ok(best.and_then(|(i, confidence)| k.faq.into_iter().nth(i).map(|f| (f, confidence))))
 }
 
 /// Orders the bot looks at for a data answer, newest first.

@@ -158,7 +158,7 @@ export function BotConsole() {
       ${r.check ? html`<div class="small console-check" data-testid="console-check"><span class="muted">${t('kba.check')}</span>${' '}
         ${t('kba.check_rests', { question: r.check.question_rest, phrasing: r.check.phrasing_rest })}${' '}
         <span class="muted">${t('kba.check_cosines')} ${fmt(r.check.rest_to_rest)} · ${fmt(r.check.rest_to_phrasing)} · ${fmt(r.check.question_to_rest)}
-        → ${t('kba.confidence')} ${fmt(r.check.confidence)}</span></div>` : null}
+        → ${t('kba.adjusted')} ${fmt(r.check.adjusted)} · ${t('kba.confidence')} ${fmt(r.check.confidence)}</span></div>` : null}
       <table class="candidates"><thead><tr><th>${t('kba.cand_question')}</th><th>${t('kba.cand_matched')}</th>
         <th>${t('kba.cand_score')}</th><th class="muted">bm25 · words · chars · cover</th>
         ${semantic ? html`<th class="muted">semantic · centroid · whitened · passage</th>` : null}</tr></thead>
