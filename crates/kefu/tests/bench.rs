@@ -4,6 +4,8 @@
 //! are a few points under today's figures, to catch a change that breaks matching, not to
 //! measure it (the measured figures are in the README).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,18 +14,12 @@ fn root() -> PathBuf {
 }
 
 fn bench(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kefu"))
-        .current_dir(root())
-        .args(["bench", "bot"])
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    common::run(
+        Command::new(env!("CARGO_BIN_EXE_kefu"))
+            .current_dir(root())
+            .args(["bench", "bot"])
+            .args(args),
+    )
 }
 
 /// `kefu bench bot --lexical` on the demo shop with a case file of `cases` (written to a

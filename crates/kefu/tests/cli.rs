@@ -1,24 +1,20 @@
 //! The `kefu` binary as an admin runs it: create a shop, import a knowledge base into it,
 //! export it again; a bad file is refused with its line and changes nothing.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
 fn kefu(data: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kefu"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("KEFU_OWNER_PASSWORD", "owner-password-1")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    common::run(
+        Command::new(env!("CARGO_BIN_EXE_kefu"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .env("KEFU_OWNER_PASSWORD", "owner-password-1")
+            .env("RUST_LOG", "warn"),
+    )
 }
 
 #[test]
