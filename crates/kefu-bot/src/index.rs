@@ -355,6 +355,8 @@ pub struct Index {
     bigrams: HashMap<u64, Vec<u32>>,
     vectors: Option<Vectors>,
     fusion: Fusion,
+    /// Each entry's position in `entries`, by its key (the aspect check asks by key).
+    positions: HashMap<usize, usize>,
 }
 
 /// Character bigrams of a text, packed into a `u64`, ascending, repeats kept.
@@ -564,6 +566,7 @@ impl Index {
         Index {
             bm25: Bm25::new(&docs, words.len()),
             lexicon,
+            positions: entries.iter().enumerate().map(|(i, e)| (e.key, i)).collect(),
             entries,
             phrasings,
             terms,
@@ -754,7 +757,7 @@ impl Index {
     /// without vectors or with no such entry.
     pub fn nearest_phrasing(&self, key: usize, q: &[f32]) -> Option<String> {
         let vectors = self.vectors.as_ref()?;
-        let entry = self.entries.iter().position(|e| e.key == key)?;
+        let entry = *self.positions.get(&key)?;
         let best = vectors.ranges[entry].clone().max_by(|&a, &b| {
             kefu_embed::cosine(q, &vectors.dense[a]).total_cmp(&kefu_embed::cosine(q, &vectors.dense[b]))
         })?;
