@@ -12,6 +12,7 @@
 
 use crate::aspect::{self, Check};
 use crate::index::Candidate;
+use serde::Serialize;
 
 /// Questions longer than this count as this long (the weight is linear: a paragraph must not
 /// count as certainty).
@@ -34,7 +35,7 @@ const WEIGHT: [f32; 17] = [
     0.178774, 0.195028, 1.476144, 0.151297, -0.086221, 0.423781, -0.424946, -0.294891, 0.346732, 0.665313, 0.583503,
     -0.109573, -0.039115, 0.174182, -0.911895, 0.360457, 0.345975,
 ];
-const BIAS: f32 = 1.206104;
+pub const BIAS: f32 = 1.206104;
 
 /// Positions of the score, the check's adjusted score and its three cosines.
 const SCORE: usize = 0;
@@ -43,6 +44,29 @@ const COSINES: [usize; 3] = [3, 4, 5];
 /// The lowest cosine the check's texts are assumed to reach: e5's lowest over 5,600 checks of
 /// 26 shops' case sets was ~0.44 (its cosines crowd high), so 0.3 leaves room.
 const COSINE_FLOOR: f32 = 0.3;
+
+/// How the answer model's inputs moved a question's confidence, in logits against the average
+/// question of the case sets it was fitted on, grouped by what a shop can act on: shown in the
+/// test console so that an admin sees why the bot did not answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Factors {
+    /// The entry's scores and cosines: how alike the question and the entry are (a similar
+    /// phrasing in the buyer's words helps).
+    pub similarity: f32,
+    /// The lead over the runner-up: another entry asks nearly the same (phrasings that tell the
+    /// two apart help).
+    pub lead: f32,
+    /// The aspect check: what is left of each without their shared words.
+    pub aspect: f32,
+    /// The question's length.
+    pub length: f32,
+}
+
+/// The inputs of each factor.
+const SIMILARITY: [usize; 8] = [0, 6, 7, 8, 9, 10, 11, 12];
+const LEAD: [usize; 4] = [2, 13, 14, 15];
+const ASPECT: [usize; 4] = [1, 3, 4, 5];
+const LENGTH: [usize; 1] = [16];
 
 impl Features {
     /// Of the best candidate `top`, with the runner-up `second` (if any), the check's cosines
@@ -72,8 +96,24 @@ impl Features {
 
     /// The probability that the best candidate is the right entry, in (0, 1).
     pub fn confidence(&self) -> f32 {
-        let logit: f32 = (0..17).map(|i| WEIGHT[i] * (self.0[i] - MEAN[i]) / STD[i]).sum::<f32>() + BIAS;
+        let logit: f32 = (0..17).map(|i| self.effect(i)).sum::<f32>() + BIAS;
         1.0 / (1.0 + (-logit).exp())
+    }
+
+    /// The confidence's logit, taken apart: the factors and [`BIAS`] add up to it.
+    pub fn factors(&self) -> Factors {
+        let sum = |inputs: &[usize]| inputs.iter().map(|&i| self.effect(i)).sum();
+        Factors {
+            similarity: sum(&SIMILARITY),
+            lead: sum(&LEAD),
+            aspect: sum(&ASPECT),
+            length: sum(&LENGTH),
+        }
+    }
+
+    /// Input `i`'s share of the logit.
+    fn effect(&self, i: usize) -> f32 {
+        WEIGHT[i] * (self.0[i] - MEAN[i]) / STD[i]
     }
 
     /// The highest confidence any aspect check could give (its cosines between
@@ -141,6 +181,31 @@ mod tests {
             }
         }
         assert!(bound < 1.0);
+    }
+
+    #[test]
+    fn the_factors_add_up_to_the_confidence() {
+        let f = Features::of(
+            &candidate(0.7, 0.9),
+            Some(&candidate(0.6, 0.85)),
+            &check(0.8, 0.72),
+            "能开发票吗",
+        );
+        let x = f.factors();
+        // Every input is in exactly one factor.
+        let mut all: Vec<usize> = [&SIMILARITY[..], &LEAD, &ASPECT, &LENGTH].concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..17).collect::<Vec<_>>());
+        let logit = x.similarity + x.lead + x.aspect + x.length + BIAS;
+        assert!((1.0 / (1.0 + (-logit).exp()) - f.confidence()).abs() < 1e-6);
+        // A nearer runner-up costs lead, nothing else.
+        let close = Features::of(
+            &candidate(0.7, 0.9),
+            Some(&candidate(0.69, 0.89)),
+            &check(0.8, 0.72),
+            "能开发票吗",
+        );
+        assert!(close.factors().lead < x.lead && close.factors().similarity == x.similarity);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct Check {
     /// cosines and the entry's other signals ([`crate::answer`]): what the answer threshold is
     /// held against.
     pub confidence: f32,
+    /// What moved that confidence, by factor.
+    pub factors: crate::answer::Factors,
 }
 
 /// The words of `a` whose canonical form `b` lacks, joined; `whole` (the text of `a`) when every

@@ -132,7 +132,9 @@ impl Bot {
         let s = self.semantic.as_ref()?;
         let phrasing = self.index.nearest_phrasing(candidate.key, q)?;
         let mut check = s.check(self.index.lexicon(), normalized, q, &phrasing, candidate.score);
-        check.confidence = answer::Features::of(candidate, rival, &check, question).confidence();
+        let features = answer::Features::of(candidate, rival, &check, question);
+        check.confidence = features.confidence();
+        check.factors = features.factors();
         Some(check)
     }
 

@@ -162,6 +162,7 @@ impl Semantic {
             adjusted,
             // Until the bot, which knows the other candidates, sets the answer model's.
             confidence: adjusted,
+            factors: Default::default(),
             phrasing: phrasing.to_string(),
             question_rest,
             phrasing_rest,

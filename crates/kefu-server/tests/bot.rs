@@ -816,6 +816,14 @@ async fn semantic_signal_joins_in_the_background(app: Arc<TestApp>) {
     assert!(check["question_rest"].as_str().unwrap().contains("能装热水"), "{check}");
     assert!(!check["phrasing_rest"].as_str().unwrap().contains("吸管杯"), "{check}");
     assert_eq!(near_miss["decision"]["kind"], "suggest", "{near_miss}");
+    // What moved the answer model's confidence, by factor, for the admin to act on.
+    for factor in ["similarity", "lead", "aspect", "length"] {
+        assert!(check["factors"][factor].is_number(), "{factor} missing: {check}");
+    }
+    assert!(
+        check["confidence"].as_f64().unwrap() < near_miss["thresholds"]["answer"].as_f64().unwrap(),
+        "a near miss is not answered: {near_miss}"
+    );
     let (_, r) = ask(&app, json!({"text": "吸管杯能装热水吗"})).await;
     assert_eq!(r["kind"], "suggest", "{r}");
     assert_eq!(r["suggestions"][0]["question"], "吸管杯几个月能用?", "{r}");

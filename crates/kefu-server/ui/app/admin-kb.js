@@ -116,6 +116,12 @@ function EntryEditor({ form, setForm, cats, onSaved, onDeleted, onCancel }) {
   </form>`;
 }
 
+/** The answer model's factors, as the console lists them (kefu-bot/src/answer.rs `Factors`). */
+const FACTORS = ['similarity', 'lead', 'aspect', 'length'];
+const signed = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
+/** A factor that moved the confidence by under 0.3 logits is neither for nor against. */
+const factorClass = (x) => (x >= 0.3 ? 'up' : x <= -0.3 ? 'down' : 'muted');
+
 export function BotConsole() {
   const [q, setQ] = useState('');
   const [r, setR] = useState(null);
@@ -159,6 +165,9 @@ export function BotConsole() {
         ${t('kba.check_rests', { question: r.check.question_rest, phrasing: r.check.phrasing_rest })}${' '}
         <span class="muted">${t('kba.check_cosines')} ${fmt(r.check.rest_to_rest)} · ${fmt(r.check.rest_to_phrasing)} · ${fmt(r.check.question_to_rest)}
         → ${t('kba.adjusted')} ${fmt(r.check.adjusted)} · ${t('kba.confidence')} ${fmt(r.check.confidence)}</span></div>` : null}
+      ${r.check?.factors ? html`<div class="small console-factors" data-testid="console-factors" title=${t('kba.factors_hint')}>
+        <span class="muted">${t('kba.factors')}</span>${' '}
+        ${FACTORS.map((k) => html`<span class=${`factor ${factorClass(r.check.factors[k])}`} data-factor=${k}>${t(`kba.factor.${k}`)} ${signed(r.check.factors[k])}</span>`)}</div>` : null}
       <table class="candidates"><thead><tr><th>${t('kba.cand_question')}</th><th>${t('kba.cand_matched')}</th>
         <th>${t('kba.cand_score')}</th><th class="muted">bm25 · words · chars · cover</th>
         ${semantic ? html`<th class="muted">semantic · centroid · whitened · passage</th>` : null}</tr></thead>
