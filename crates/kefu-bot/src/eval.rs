@@ -55,6 +55,44 @@ pub fn at_threshold(o: &Outcome, answer: f32, margin: f32) -> Outcome {
     Outcome { answered, ..o.clone() }
 }
 
+/// The cases whose best entry's confidence fell in `from..to` (the last bin includes 1), and
+/// how many of them it was the right entry for (an out-of-scope case never is).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bin {
+    pub from: f32,
+    pub to: f32,
+    pub cases: usize,
+    pub right: usize,
+}
+
+/// Whether the confidence means what it says: for bins between ascending `edges`, how often
+/// the best entry was the right one. With the answer model, a bin of 0.90–0.95 should be right
+/// about 0.9 of the time; a shop's own cases tell whether that holds for its knowledge base.
+pub fn calibration(outcomes: &[Outcome], edges: &[f32]) -> Vec<Bin> {
+    let mut bins: Vec<Bin> = edges
+        .windows(2)
+        .map(|w| Bin {
+            from: w[0],
+            to: w[1],
+            cases: 0,
+            right: 0,
+        })
+        .collect();
+    let last = bins.len().saturating_sub(1);
+    for o in outcomes {
+        let Some((key, confidence)) = o.top else { continue };
+        let bin = bins
+            .iter()
+            .position(|b| confidence >= b.from && confidence < b.to)
+            .or_else(|| (confidence == bins.get(last)?.to).then_some(last));
+        if let Some(b) = bin.map(|i| &mut bins[i]) {
+            b.cases += 1;
+            b.right += usize::from(o.expected == Some(key));
+        }
+    }
+    bins
+}
+
 /// The figures the benchmark prints.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Metrics {
@@ -130,6 +168,28 @@ pub fn wilson95(share: f64, n: usize) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn calibration_counts_the_right_top_entries_per_bin() {
+        let o = |top: Option<(usize, f32)>, expected: Option<usize>| Outcome {
+            rank: None,
+            answered: None,
+            expected,
+            top,
+            lead: 0.0,
+        };
+        let outcomes = [
+            o(Some((1, 0.95)), Some(1)),
+            o(Some((2, 0.97)), Some(1)),
+            o(Some((3, 1.0)), Some(3)),
+            o(Some((3, 0.6)), None),
+            o(None, Some(2)),
+        ];
+        let bins = calibration(&outcomes, &[0.0, 0.9, 1.0]);
+        assert_eq!((bins[0].cases, bins[0].right), (1, 0), "out of scope is never right");
+        assert_eq!((bins[1].cases, bins[1].right), (3, 2), "1.0 falls in the last bin");
+        assert_eq!((bins[1].from, bins[1].to), (0.9, 1.0));
+    }
+
     use super::*;
 
     #[test]

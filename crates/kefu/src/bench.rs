@@ -3,7 +3,7 @@
 //! `kefu_bot::eval`.
 
 use anyhow::{Context, bail};
-use kefu_bot::eval::{Case, Metrics, Outcome, at_threshold, outcome, wilson95};
+use kefu_bot::eval::{Case, Metrics, Outcome, at_threshold, calibration, outcome, wilson95};
 use kefu_bot::semantic::Vector;
 use kefu_bot::{Bot, Entry, Fusion, Index, Lexicon, Semantic, Thresholds, decide};
 use kefu_embed::Model;
@@ -420,6 +420,25 @@ pub fn bot(args: BotBench<'_>) -> anyhow::Result<()> {
         thresholds.answer, thresholds.margin, thresholds.suggest, thresholds.max_suggestions
     );
     report(&m);
+    if semantic.is_some() {
+        let cells: Vec<String> = calibration(&results, &[0.0, 0.5, 0.7, 0.84, 0.9, 0.95, 1.0])
+            .iter()
+            .filter(|b| b.cases > 0)
+            .map(|b| {
+                format!(
+                    "{:.2}–{:.2} {:.2} ({})",
+                    b.from,
+                    b.to,
+                    b.right as f64 / b.cases as f64,
+                    b.cases
+                )
+            })
+            .collect();
+        println!(
+            "  calibration     best entry right, by its answer confidence (cases): {}",
+            cells.join(" · ")
+        );
+    }
     if args.sweep {
         println!(
             "  sweep: answer threshold, then per required lead: in scope answered correctly/wrongly, out of scope not answered"

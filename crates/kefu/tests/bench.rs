@@ -239,4 +239,18 @@ fn the_dump_names_each_candidate_with_its_nearest_phrasing() {
             "every candidate has its nearest phrasing: {x:?}"
         );
     }
+    // The answer model's confidence, a probability, and how often it was right per bin: the
+    // bins count both cases.
+    let confidence: f64 = first[col("confidence")].parse().unwrap();
+    assert!(confidence > 0.0 && confidence < 1.0, "{confidence}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("calibration"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let counted: usize = line
+        .split('(')
+        .skip(2)
+        .map(|c| c.split(')').next().unwrap().parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(counted, 2, "{line}");
 }
