@@ -4,7 +4,7 @@
 //! One signal alone decides badly: a near miss (same product, another aspect) scores as high as
 //! a paraphrase, and a paraphrase that barely leads a sibling entry is a coin toss. A logistic
 //! model over the top entry's signals, its lead over the runner-up on each, the aspect check's
-//! cosines and the question's length separates them better: fitted on 26 shops' case sets
+//! cosines and the question's length separates them better: fitted on 26 case sets (24 shops)
 //! (`tools/research/answer_model.py`), and measured leave-one-set-out on the twelve the
 //! adapter never saw, at the old rule's answered share it leaves 0.93 of out-of-scope questions
 //! unanswered instead of 0.90, and at the same 0.95 answers 0.50 instead of 0.39
@@ -42,7 +42,7 @@ const SCORE: usize = 0;
 const ADJUSTED: usize = 1;
 const COSINES: [usize; 3] = [3, 4, 5];
 /// The lowest cosine the check's texts are assumed to reach: e5's lowest over 5,600 checks of
-/// 26 shops' case sets was ~0.44 (its cosines crowd high), so 0.3 leaves room.
+/// 26 case sets (24 shops) was ~0.44 (its cosines crowd high), so 0.3 leaves room.
 const COSINE_FLOOR: f32 = 0.3;
 
 /// How the answer model's inputs moved a question's confidence, in logits against the average
