@@ -42,7 +42,7 @@ const SCORE: usize = 0;
 const ADJUSTED: usize = 1;
 const COSINES: [usize; 3] = [3, 4, 5];
 /// The lowest cosine the check's texts are assumed to reach: e5's lowest over 5,600 checks of
-/// 26 case sets (24 shops) was ~0.44 (its cosines crowd high), so 0.3 leaves room.
+/// the 26 case sets was ~0.44 (its cosines crowd high), so 0.3 leaves room.
 const COSINE_FLOOR: f32 = 0.3;
 
 /// How the answer model's inputs moved a question's confidence, in logits against the average

@@ -75,9 +75,9 @@ impl Bot {
     }
 
     /// Analyses a question and decides. The aspect check runs only when it can change the
-    /// decision (for about a quarter of the questions of 26 case sets (24 shops) it cannot: the lead
-    /// is too small to answer, or no check could lift the answer model's confidence to the
-    /// threshold), which saves its model pass.
+    /// decision, which saves its model pass. For about a quarter of the questions of the 26 case
+    /// sets it cannot: the lead is too small to answer, or no check could lift the answer
+    /// model's confidence to the threshold.
     pub fn ask(&self, question: &str) -> (Analysis, Decision) {
         let vector = self
             .semantic
