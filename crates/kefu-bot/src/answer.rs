@@ -18,20 +18,23 @@ use serde::Serialize;
 /// count as certainty).
 const MAX_CHARS: usize = 40;
 
+/// How many inputs the model has.
+const INPUTS: usize = 17;
+
 /// The model's inputs, in the order of [`MEAN`], [`STD`] and [`WEIGHT`].
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Features(pub [f32; 17]);
+pub struct Features(pub [f32; INPUTS]);
 
 /// Standardisation and weights, from `python3 tools/research/answer_model.py /tmp/sw fit`.
-const MEAN: [f32; 17] = [
+const MEAN: [f32; INPUTS] = [
     0.614743, 0.625075, 0.106049, 0.744354, 0.737271, 0.739494, 0.266138, 0.059996, 0.247363, 0.841018, 0.840182,
     0.866039, 0.768652, 0.075436, 0.067945, 0.056621, 10.722628,
 ];
-const STD: [f32; 17] = [
+const STD: [f32; INPUTS] = [
     0.108285, 0.114302, 0.089701, 0.075325, 0.079573, 0.080223, 0.219313, 0.064545, 0.238160, 0.075328, 0.066941,
     0.056014, 0.064596, 0.068675, 0.060642, 0.059743, 4.038753,
 ];
-const WEIGHT: [f32; 17] = [
+const WEIGHT: [f32; INPUTS] = [
     0.178774, 0.195028, 1.476144, 0.151297, -0.086221, 0.423781, -0.424946, -0.294891, 0.346732, 0.665313, 0.583503,
     -0.109573, -0.039115, 0.174182, -0.911895, 0.360457, 0.345975,
 ];
@@ -63,9 +66,9 @@ pub struct Factors {
 }
 
 /// The inputs of each factor.
-const SIMILARITY: [usize; 8] = [0, 6, 7, 8, 9, 10, 11, 12];
+const SIMILARITY: [usize; 8] = [SCORE, 6, 7, 8, 9, 10, 11, 12];
 const LEAD: [usize; 4] = [2, 13, 14, 15];
-const ASPECT: [usize; 4] = [1, 3, 4, 5];
+const ASPECT: [usize; 4] = [ADJUSTED, COSINES[0], COSINES[1], COSINES[2]];
 const LENGTH: [usize; 1] = [16];
 
 impl Features {
@@ -96,7 +99,7 @@ impl Features {
 
     /// The probability that the best candidate is the right entry, in (0, 1).
     pub fn confidence(&self) -> f32 {
-        let logit: f32 = (0..17).map(|i| self.effect(i)).sum::<f32>() + BIAS;
+        let logit: f32 = (0..INPUTS).map(|i| self.effect(i)).sum::<f32>() + BIAS;
         1.0 / (1.0 + (-logit).exp())
     }
 
@@ -195,7 +198,7 @@ mod tests {
         // Every input is in exactly one factor.
         let mut all: Vec<usize> = [&SIMILARITY[..], &LEAD, &ASPECT, &LENGTH].concat();
         all.sort_unstable();
-        assert_eq!(all, (0..17).collect::<Vec<_>>());
+        assert_eq!(all, (0..INPUTS).collect::<Vec<_>>());
         let logit = x.similarity + x.lead + x.aspect + x.length + BIAS;
         assert!((1.0 / (1.0 + (-logit).exp()) - f.confidence()).abs() < 1e-6);
         // A nearer runner-up costs lead, nothing else.

@@ -160,15 +160,15 @@ impl Semantic {
         let adjusted = aspect::adjusted(score, rest_to_rest, rest_to_phrasing, question_to_rest);
         Check {
             adjusted,
-            // Until the bot, which knows the other candidates, sets the answer model's.
-            confidence: adjusted,
-            factors: Default::default(),
             phrasing: phrasing.to_string(),
             question_rest,
             phrasing_rest,
             rest_to_rest,
             rest_to_phrasing,
             question_to_rest,
+            // The answer model's confidence and factors are the bot's to set: it knows the
+            // other candidates.
+            ..Default::default()
         }
     }
 

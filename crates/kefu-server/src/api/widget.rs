@@ -548,7 +548,11 @@ async fn product_answer(
     let best = tokio::task::spawn_blocking(move || {
         let product_bot = shop_bot.product_bot(p.id, &faq);
         let t = product_bot.thresholds;
-        let analysis = product_bot.ask(&question).0;
+        // The candidates only: the aspect check runs below, for the product's own best question.
+        let vector = product_bot
+            .semantic()
+            .map(|s| s.question_vector(&kefu_bot::text::normalize(&question)));
+        let analysis = product_bot.index.analyze_with(&question, vector.as_deref());
         let mut own = analysis.candidates.iter().filter(|c| c.key >= shop_entries);
         let (best, next) = (own.next()?, own.next());
         if next.is_some_and(|n| best.score - n.score < t.margin) {
